@@ -1,1 +1,13 @@
-//! placeholder
+//! # kgdb-host
+//!
+//! The host of kgdb, an RDF knowledge-graph store whose storage backends are dynamically
+//! loaded plugins (`cdylib` files implementing `kgdb-plugin-api`).
+//!
+//! - [`plugin`]: `plugins.toml`, resolving and loading plugin libraries with every check made
+//!   at load time (format, ABI version and layout, sha256 pin, config), and the ABI adapter
+//!   that turns the boundary's types into plain Rust ([`plugin::Backend`],
+//!   [`plugin::Transaction`], [`plugin::Cursor`]).
+//! - [`cli`]: the `kgdb-host` command line.
+
+pub mod cli;
+pub mod plugin;

@@ -1,2 +1,5 @@
-//! placeholder
-fn main(){}
+//! The `kgdb-host` command.
+
+fn main() -> std::process::ExitCode {
+    kgdb_host::cli::main()
+}

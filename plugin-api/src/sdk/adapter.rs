@@ -56,6 +56,13 @@ impl Instance {
         }
     }
 
+    fn check_sync(&self, sync: crate::SyncMode) -> Result<(), PluginError> {
+        if sync == crate::SyncMode::SYNC {
+            self.require(Capabilities::DURABLE_SYNC, "a durable (sync) commit")?;
+        }
+        Ok(())
+    }
+
     fn check_sizes(&self, key: &[u8], value: Option<&[u8]>) -> Result<(), PluginError> {
         let caps = &self.capabilities;
         if key.len() > caps.max_key_size as usize {
@@ -214,6 +221,7 @@ impl<B: StorageBackend> Backend for BackendAdapter<B> {
         self.run("begin", |b| {
             self.instance
                 .require(Capabilities::TRANSACTIONS, "transactions")?;
+            self.instance.check_sync(options.sync)?;
             let txn = b.begin(options)?;
             let adapter = TxnAdapter {
                 inner: Some(txn),
@@ -228,6 +236,7 @@ impl<B: StorageBackend> Backend for BackendAdapter<B> {
     fn write_batch(&self, batch: &WriteBatch, options: WriteOptions) -> RResult<(), PluginError> {
         self.run("write_batch", |b| {
             self.instance.require(Capabilities::ATOMIC_BATCH, "write_batch")?;
+            self.instance.check_sync(options.sync)?;
             self.instance.check_batch(batch)?;
             b.write_batch(batch, options)
         })
@@ -240,6 +249,7 @@ impl<B: StorageBackend> Backend for BackendAdapter<B> {
     ) -> RResult<(), PluginError> {
         self.run("ingest_sorted", |b| {
             self.instance.require(Capabilities::BULK_INGEST, "ingest_sorted")?;
+            self.instance.check_sync(options.sync)?;
             for run in runs.iter() {
                 run.rows.check_sorted()?;
                 for (key, value) in run.rows.iter() {

@@ -1,0 +1,126 @@
+//! The `kgdb-host` command line.
+
+mod plugins;
+mod status;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::LazyLock;
+
+use clap::{ArgAction, Parser, Subcommand};
+
+use crate::plugin::{host_abi_version, PluginRegistry};
+
+static VERSION: LazyLock<String> = LazyLock::new(|| {
+    let abi = host_abi_version();
+    let major = abi.split('.').next().unwrap_or("?");
+    format!(
+        "{} (plugin ABI {abi}; loads plugins built against kgdb-plugin-api {major}.x)",
+        env!("CARGO_PKG_VERSION")
+    )
+});
+
+/// kgdb: an RDF knowledge-graph store with pluggable storage backends.
+#[derive(Debug, Parser)]
+#[command(name = "kgdb-host", version = VERSION.as_str(), propagate_version = true)]
+pub struct Cli {
+    /// Plugin manifest [default: $KGDB_CONFIG, else ./plugins.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Storage plugin: a name from the manifest, a library file, or a plugin directory
+    /// such as plugins/memory [default: the manifest's `default`]
+    #[arg(long, global = true, value_name = "NAME|PATH", env = "KGDB_PLUGIN")]
+    pub plugin: Option<String>,
+    /// Directory the chosen backend keeps its data in
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        default_value = "kgdb-data",
+        env = "KGDB_DATA_DIR"
+    )]
+    pub data_dir: PathBuf,
+    /// More log output on stderr: -v info, -vv debug, -vvv trace (RUST_LOG overrides)
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub verbose: u8,
+    /// What to do
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Inspect and check storage plugins
+    #[command(subcommand)]
+    Plugins(plugins::PluginsCommand),
+    /// Open the chosen backend on --data-dir and show its capabilities, tables and statistics
+    Status,
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(verbose >= 2)
+        .try_init();
+}
+
+/// A failed command: its message is printed as one `error:` line.
+#[derive(Debug)]
+pub struct Failure(pub String);
+
+impl<E: std::error::Error> From<E> for Failure {
+    fn from(error: E) -> Self {
+        Self(error.to_string())
+    }
+}
+
+/// Runs the command line; the process exit code is the result.
+#[must_use]
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(&cli) {
+        Ok(code) => code,
+        Err(Failure(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: &Cli) -> Result<ExitCode, Failure> {
+    let registry = PluginRegistry::discover(cli.config.as_deref())?;
+    match &cli.command {
+        Command::Plugins(command) => plugins::run(cli, &registry, command),
+        Command::Status => status::run(cli, &registry),
+    }
+}
+
+/// `1.5 MiB`-style sizes for people.
+#[must_use]
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else if value.fract() == 0.0 {
+        format!("{value:.0} {}", UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,58 @@
+//! `kgdb-host status`.
+
+use std::process::ExitCode;
+
+use super::{human_bytes, plugins::capability_line, Cli, Failure};
+use crate::plugin::{Capabilities, PluginRegistry};
+
+pub(super) fn run(cli: &Cli, registry: &PluginRegistry) -> Result<ExitCode, Failure> {
+    let resolved = registry.resolve(cli.plugin.as_deref())?;
+    let plugin = registry.load(&resolved)?;
+    let details = plugin.details();
+    let persistent = details.capabilities.has(Capabilities::PERSISTENT);
+    if persistent && !cli.data_dir.exists() {
+        return Err(Failure(format!(
+            "{}: no such data directory (nothing has been stored there yet)",
+            cli.data_dir.display()
+        )));
+    }
+    let read_only = details.capabilities.has(Capabilities::READ_ONLY_OPEN);
+    let (_, backend) = registry.open(
+        cli.plugin.as_deref(),
+        persistent.then_some(cli.data_dir.as_path()),
+        read_only,
+    )?;
+    println!(
+        "plugin:       {} {} ({})",
+        details.name,
+        details.version,
+        plugin.path().display()
+    );
+    if persistent {
+        println!("data dir:     {}", cli.data_dir.display());
+    } else {
+        println!("data dir:     none (this backend keeps nothing on disk)");
+    }
+    println!("capabilities: {}", capability_line(backend.capabilities()));
+    let tables = backend.list_tables()?;
+    println!(
+        "tables:       {}",
+        if tables.is_empty() {
+            "none".to_owned()
+        } else {
+            tables.join(", ")
+        }
+    );
+    if backend.capabilities().has(Capabilities::NATIVE_STATS) {
+        for stat in backend.stats()? {
+            let value = if stat.unit == "bytes" {
+                human_bytes(stat.value)
+            } else {
+                stat.value.to_string()
+            };
+            println!("  {:<32} {value}", stat.name);
+        }
+    }
+    backend.close()?;
+    Ok(ExitCode::SUCCESS)
+}

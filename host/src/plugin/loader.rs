@@ -1,0 +1,268 @@
+//! Loading library files: integrity pin, format sniffing, one load per canonical path.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+
+use super::adapter::{self, Backend, Module, OpenSettings, PluginDetails};
+use super::error::{BackendError, LoadError};
+
+/// A plugin library loaded into this process. Libraries are never unloaded.
+#[derive(Debug)]
+pub struct LoadedPlugin {
+    path: PathBuf,
+    sha256: String,
+    details: PluginDetails,
+    module: Module,
+}
+
+impl LoadedPlugin {
+    /// The canonical path of the library file.
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The lower-case hex sha256 of the bytes that were loaded.
+    #[must_use]
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// What the plugin says about itself.
+    #[must_use]
+    pub fn details(&self) -> &PluginDetails {
+        &self.details
+    }
+
+    /// Checks a config table (TOML text) without opening anything.
+    ///
+    /// # Errors
+    /// `INVALID_CONFIG` with the key path.
+    pub fn validate_config(&self, config: &str) -> Result<(), BackendError> {
+        self.module.validate_config(config)
+    }
+
+    /// Opens a backend instance.
+    ///
+    /// # Errors
+    /// Whatever the plugin reports.
+    pub fn open(&self, settings: &OpenSettings) -> Result<Backend, BackendError> {
+        self.module.open(settings)
+    }
+
+    /// Whether the plugin offers the extension interface `id`.
+    #[must_use]
+    pub fn has_extension(&self, id: &str) -> bool {
+        self.module.has_extension(id)
+    }
+}
+
+/// Loads plugin libraries, each canonical path once per process.
+#[derive(Debug, Default)]
+pub struct PluginLoader {
+    loaded: Mutex<HashMap<PathBuf, Arc<LoadedPlugin>>>,
+}
+
+/// What the first bytes of a file say it is.
+fn sniff(header: &[u8]) -> Result<(), String> {
+    const ELF: &[u8] = b"\x7fELF";
+    const MACHO: [&[u8]; 5] = [
+        b"\xfe\xed\xfa\xce",
+        b"\xfe\xed\xfa\xcf",
+        b"\xce\xfa\xed\xfe",
+        b"\xcf\xfa\xed\xfe",
+        b"\xca\xfe\xba\xbe",
+    ];
+    let ok = if cfg!(target_os = "macos") {
+        MACHO.iter().any(|magic| header.starts_with(magic))
+    } else if cfg!(windows) {
+        header.starts_with(b"MZ")
+    } else {
+        header.starts_with(ELF)
+    };
+    if ok {
+        return Ok(());
+    }
+    if header.is_empty() {
+        return Err("an empty file".into());
+    }
+    let text = header
+        .iter()
+        .all(|b| b.is_ascii_graphic() || b.is_ascii_whitespace())
+        || std::str::from_utf8(header).is_ok();
+    if text {
+        let preview: String = String::from_utf8_lossy(header)
+            .chars()
+            .take(24)
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        Err(format!("a text file (starting \"{}\")", preview.trim_end()))
+    } else {
+        Err(format!(
+            "a file of another format (first bytes {})",
+            header.iter().take(4).map(|b| format!("{b:02x}")).collect::<String>()
+        ))
+    }
+}
+
+fn expected_format() -> &'static str {
+    if cfg!(target_os = "macos") {
+        "a Mach-O dynamic library"
+    } else if cfg!(windows) {
+        "a PE DLL"
+    } else {
+        "an ELF shared object"
+    }
+}
+
+impl PluginLoader {
+    /// An empty loader.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Loads `path`, refusing it unless its sha256 equals `pin` (when given). `pin_origin` says
+    /// where the pin is written, for the error message.
+    ///
+    /// The file is opened once: the hash is computed from that open file and, on Linux, the
+    /// library is loaded through `/proc/self/fd/N` of the same descriptor, so nothing can swap
+    /// the file between the check and the load.
+    ///
+    /// # Errors
+    /// A one-line [`LoadError`] naming the file, what was expected and what was found.
+    pub fn load(
+        &self,
+        path: &Path,
+        pin: Option<&str>,
+        pin_origin: &str,
+    ) -> Result<Arc<LoadedPlugin>, LoadError> {
+        let io = |source: std::io::Error| LoadError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let mut file = File::open(path).map_err(io)?;
+        let metadata = file.metadata().map_err(io)?;
+        if !metadata.is_file() {
+            return Err(LoadError::NotALibrary {
+                path: path.to_owned(),
+                expected: expected_format(),
+                found: "something that is not a regular file".into(),
+            });
+        }
+        let mut hasher = Sha256::new();
+        let mut header = Vec::with_capacity(64);
+        let mut buffer = vec![0u8; 1 << 16];
+        loop {
+            let read = file.read(&mut buffer).map_err(io)?;
+            if read == 0 {
+                break;
+            }
+            if header.len() < 64 {
+                let take = (64 - header.len()).min(read);
+                header.extend_from_slice(&buffer[..take]);
+            }
+            hasher.update(&buffer[..read]);
+        }
+        let sha256: String = hasher
+            .finalize()
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        if let Some(pin) = pin {
+            if !pin.eq_ignore_ascii_case(&sha256) {
+                return Err(LoadError::PinMismatch {
+                    path: path.to_owned(),
+                    origin: pin_origin.to_owned(),
+                    expected: pin.to_ascii_lowercase(),
+                    found: sha256,
+                });
+            }
+        }
+        sniff(&header).map_err(|found| LoadError::NotALibrary {
+            path: path.to_owned(),
+            expected: expected_format(),
+            found,
+        })?;
+        let canonical = std::fs::canonicalize(path).map_err(io)?;
+
+        let mut loaded = self
+            .loaded
+            .lock()
+            .map_err(|_| LoadError::Other {
+                path: path.to_owned(),
+                message: "the plugin loader's lock is poisoned by an earlier panic".into(),
+            })?;
+        if let Some(plugin) = loaded.get(&canonical) {
+            if plugin.sha256 == sha256 {
+                return Ok(Arc::clone(plugin));
+            }
+            return Err(LoadError::Other {
+                path: path.to_owned(),
+                message: format!(
+                    "the file changed since this process loaded it (sha256 {} then, {sha256} now); a loaded library cannot be replaced, restart to use the new one",
+                    plugin.sha256
+                ),
+            });
+        }
+
+        let fd_path = fd_path(&file);
+        let load_path = fd_path.as_deref().unwrap_or(&canonical);
+        tracing::debug!(library = %canonical.display(), via = %load_path.display(), %sha256, "loading plugin library");
+        let module = adapter::load_module(load_path, path)?;
+        drop(file);
+        let details = module.details();
+        let plugin = Arc::new(LoadedPlugin {
+            path: canonical.clone(),
+            sha256,
+            details,
+            module,
+        });
+        loaded.insert(canonical, Arc::clone(&plugin));
+        Ok(plugin)
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn fd_path(file: &File) -> Option<PathBuf> {
+    use std::os::fd::AsRawFd;
+    let path = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+    path.exists().then_some(path)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn fd_path(_file: &File) -> Option<PathBuf> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffing_tells_text_from_libraries() {
+        assert!(sniff(b"\x7fELF\x02\x01").is_ok() || !cfg!(target_os = "linux"));
+        let found = sniff(b"hello, I am text\n").unwrap_err();
+        assert!(found.starts_with("a text file"), "{found}");
+        assert_eq!(sniff(b"").unwrap_err(), "an empty file");
+        assert!(sniff(&[0x00, 0x01, 0x02, 0xff]).unwrap_err().contains("000102ff"));
+    }
+
+    #[test]
+    fn a_pin_mismatch_is_refused_before_loading() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("libfake.so");
+        std::fs::write(&file, b"not a library").unwrap();
+        let error = PluginLoader::new()
+            .load(&file, Some(&"0".repeat(64)), "plugins.toml:3")
+            .unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("sha256 mismatch"), "{text}");
+        assert!(text.contains("plugins.toml:3 pins 0000"), "{text}");
+    }
+}
