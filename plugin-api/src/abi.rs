@@ -146,6 +146,9 @@ pub trait Cursor: Send {
 /// A boxed cursor as it crosses the boundary.
 pub type CursorBox = Cursor_TO<'static, RBox<()>>;
 
+/// The answer of `Txn::get_many`: one optional value per key asked.
+pub type MaybeValues = RVec<ROption<RVec<u8>>>;
+
 /// A transaction. Dropping it without `commit` rolls it back.
 #[sabi_trait]
 pub trait Txn: Send {
@@ -157,7 +160,7 @@ pub trait Txn: Send {
         &self,
         table: TableId,
         keys: RSlice<'_, RSlice<'_, u8>>,
-    ) -> RResult<RVec<ROption<RVec<u8>>>, PluginError>;
+    ) -> RResult<MaybeValues, PluginError>;
 
     /// A cursor over a key range.
     fn scan(&self, table: TableId, range: ScanSpec) -> RResult<CursorBox, PluginError>;

@@ -69,6 +69,6 @@ pub mod __private {
     //! Items the [`export_plugin!`](crate::export_plugin) macro expands to. Not public API.
     pub use abi_stable;
     pub use abi_stable::library::{
-        CheckTypeLayout, LibHeader, RootModuleResult, __call_root_module_loader,
+        __call_root_module_loader, CheckTypeLayout, LibHeader, RootModuleResult,
     };
 }

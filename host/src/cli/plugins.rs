@@ -42,7 +42,11 @@ pub fn capability_line(capabilities: Capabilities) -> String {
     )
 }
 
-pub(super) fn run(cli: &Cli, registry: &PluginRegistry, command: &PluginsCommand) -> Result<ExitCode, Failure> {
+pub(super) fn run(
+    cli: &Cli,
+    registry: &PluginRegistry,
+    command: &PluginsCommand,
+) -> Result<ExitCode, Failure> {
     match command {
         PluginsCommand::List => list(registry),
         PluginsCommand::Info { plugin } => info(registry, plugin),
@@ -93,7 +97,9 @@ fn list(registry: &PluginRegistry) -> Result<ExitCode, Failure> {
                 print_summary(&plugin);
                 println!("  pin:          {}", pin_status(Some(entry), &plugin));
             }
-            Err(LoadError::PinMismatch { found, expected, .. }) => {
+            Err(LoadError::PinMismatch {
+                found, expected, ..
+            }) => {
                 println!("  pin:          MISMATCH: pinned {expected}, file has {found}");
             }
             Err(error) => println!("  unavailable:  {error}"),
@@ -109,7 +115,10 @@ fn info(registry: &PluginRegistry, spec: &str) -> Result<ExitCode, Failure> {
     println!("{}", details.name);
     print_summary(&plugin);
     println!("  sha256:       {}", plugin.sha256());
-    println!("  pin:          {}", pin_status(resolved.entry.as_ref(), &plugin));
+    println!(
+        "  pin:          {}",
+        pin_status(resolved.entry.as_ref(), &plugin)
+    );
     if let Some(entry) = &resolved.entry {
         let config = entry.config_text();
         let config = config.trim();
@@ -152,7 +161,10 @@ fn check_one(registry: &PluginRegistry, resolved: &ResolvedPlugin) -> Result<Str
     };
     let name = &plugin.details().name;
     let step = |what: &str, error: crate::plugin::BackendError| {
-        Failure(format!("plugin `{name}` ({}): {what}: {error}", plugin.path().display()))
+        Failure(format!(
+            "plugin `{name}` ({}): {what}: {error}",
+            plugin.path().display()
+        ))
     };
     let backend = plugin.open(&settings).map_err(|e| step("open", e))?;
     let capabilities = backend.capabilities();

@@ -97,8 +97,8 @@ fn host_abi_major() -> u32 {
 /// plugin of this host's ABI. The library is never unloaded.
 pub(crate) fn load_module(load_path: &Path, shown_path: &Path) -> Result<Module, LoadError> {
     let path = shown_path.to_owned();
-    let header = lib_header_from_path(load_path)
-        .map_err(|error| library_error(&path, load_path, error))?;
+    let header =
+        lib_header_from_path(load_path).map_err(|error| library_error(&path, load_path, error))?;
     let consts = header.root_mod_consts();
     let name = consts.name().as_str();
     let version = consts.version_strings();
@@ -119,7 +119,8 @@ pub(crate) fn load_module(load_path: &Path, shown_path: &Path) -> Result<Module,
 
 fn library_error(path: &Path, load_path: &Path, error: LibraryError) -> LoadError {
     let path = path.to_owned();
-    let unalias = |text: String| text.replace(&*load_path.to_string_lossy(), &path.to_string_lossy());
+    let unalias =
+        |text: String| text.replace(&*load_path.to_string_lossy(), &path.to_string_lossy());
     match error {
         LibraryError::OpenError { err, .. } => LoadError::Dlopen {
             path: path.clone(),
@@ -349,7 +350,11 @@ impl Backend {
     ///
     /// # Errors
     /// `UNSUPPORTED` without `ATOMIC_BATCH`; engine failures.
-    pub fn write_batch(&self, batch: &WriteBatch, options: WriteOptions) -> Result<(), BackendError> {
+    pub fn write_batch(
+        &self,
+        batch: &WriteBatch,
+        options: WriteOptions,
+    ) -> Result<(), BackendError> {
         result(self.inner.write_batch(batch, options))
     }
 
@@ -357,7 +362,11 @@ impl Backend {
     ///
     /// # Errors
     /// `UNSUPPORTED` without `BULK_INGEST`; `INVALID_ARGUMENT` for unsorted runs.
-    pub fn ingest_sorted(&self, runs: &[SortedRun], options: WriteOptions) -> Result<(), BackendError> {
+    pub fn ingest_sorted(
+        &self,
+        runs: &[SortedRun],
+        options: WriteOptions,
+    ) -> Result<(), BackendError> {
         result(self.inner.ingest_sorted(RSlice::from_slice(runs), options))
     }
 
@@ -382,7 +391,10 @@ impl Backend {
     /// # Errors
     /// `UNSUPPORTED` without `CHECKPOINT`.
     pub fn checkpoint(&self, dir: &Path) -> Result<(), BackendError> {
-        result(self.inner.checkpoint(RStr::from_str(&dir.to_string_lossy())))
+        result(
+            self.inner
+                .checkpoint(RStr::from_str(&dir.to_string_lossy())),
+        )
     }
 
     /// Engine-native statistics.
@@ -435,12 +447,18 @@ impl Transaction {
     ///
     /// # Errors
     /// As [`Transaction::get`].
-    pub fn get_many(&self, table: TableId, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>, BackendError> {
+    pub fn get_many(
+        &self,
+        table: TableId,
+        keys: &[&[u8]],
+    ) -> Result<Vec<Option<Vec<u8>>>, BackendError> {
         let keys: Vec<RSlice<'_, u8>> = keys.iter().map(|key| RSlice::from_slice(key)).collect();
-        Ok(result(self.inner.get_many(table, RSlice::from_slice(&keys)))?
-            .into_iter()
-            .map(|value| value.into_option().map(|v| v.into_vec()))
-            .collect())
+        Ok(
+            result(self.inner.get_many(table, RSlice::from_slice(&keys)))?
+                .into_iter()
+                .map(|value| value.into_option().map(|v| v.into_vec()))
+                .collect(),
+        )
     }
 
     /// A cursor over `range`.
@@ -479,7 +497,12 @@ impl Transaction {
     ///
     /// # Errors
     /// `UNSUPPORTED` without `DELETE_RANGE`.
-    pub fn delete_range(&mut self, table: TableId, start: &[u8], end: &[u8]) -> Result<(), BackendError> {
+    pub fn delete_range(
+        &mut self,
+        table: TableId,
+        start: &[u8],
+        end: &[u8],
+    ) -> Result<(), BackendError> {
         result(
             self.inner
                 .delete_range(table, RSlice::from_slice(start), RSlice::from_slice(end)),

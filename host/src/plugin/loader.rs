@@ -105,7 +105,11 @@ fn sniff(header: &[u8]) -> Result<(), String> {
     } else {
         Err(format!(
             "a file of another format (first bytes {})",
-            header.iter().take(4).map(|b| format!("{b:02x}")).collect::<String>()
+            header
+                .iter()
+                .take(4)
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
         ))
     }
 }
@@ -191,13 +195,10 @@ impl PluginLoader {
         })?;
         let canonical = std::fs::canonicalize(path).map_err(io)?;
 
-        let mut loaded = self
-            .loaded
-            .lock()
-            .map_err(|_| LoadError::Other {
-                path: path.to_owned(),
-                message: "the plugin loader's lock is poisoned by an earlier panic".into(),
-            })?;
+        let mut loaded = self.loaded.lock().map_err(|_| LoadError::Other {
+            path: path.to_owned(),
+            message: "the plugin loader's lock is poisoned by an earlier panic".into(),
+        })?;
         if let Some(plugin) = loaded.get(&canonical) {
             if plugin.sha256 == sha256 {
                 return Ok(Arc::clone(plugin));
@@ -215,7 +216,14 @@ impl PluginLoader {
         let load_path = fd_path.as_deref().unwrap_or(&canonical);
         tracing::debug!(library = %canonical.display(), via = %load_path.display(), %sha256, "loading plugin library");
         let module = adapter::load_module(load_path, path)?;
-        drop(file);
+        if fd_path.is_some() {
+            // The library stays mapped for the life of the process, under the name
+            // `/proc/self/fd/N`. glibc matches `dlopen` names before file identity, so if N were
+            // closed and reused for another plugin, loading that one would return this one.
+            // Keeping the descriptor open (one per library, never unloaded anyway) keeps every
+            // name unique.
+            std::mem::forget(file);
+        }
         let details = module.details();
         let plugin = Arc::new(LoadedPlugin {
             path: canonical.clone(),
@@ -250,7 +258,9 @@ mod tests {
         let found = sniff(b"hello, I am text\n").unwrap_err();
         assert!(found.starts_with("a text file"), "{found}");
         assert_eq!(sniff(b"").unwrap_err(), "an empty file");
-        assert!(sniff(&[0x00, 0x01, 0x02, 0xff]).unwrap_err().contains("000102ff"));
+        assert!(sniff(&[0x00, 0x01, 0x02, 0xff])
+            .unwrap_err()
+            .contains("000102ff"));
     }
 
     #[test]

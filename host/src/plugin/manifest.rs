@@ -257,7 +257,10 @@ impl Manifest {
             let span_of = |k: &str| lookup(document, &key(k)).map(Spanned::span);
             let name_span = span_of("name");
             if plugin.name.trim().is_empty() {
-                return Err(error_at(name_span, format!("plugin[{index}].name: a plugin name cannot be empty")));
+                return Err(error_at(
+                    name_span,
+                    format!("plugin[{index}].name: a plugin name cannot be empty"),
+                ));
             }
             if let Some(previous) = plugins.iter().find(|p| p.name == plugin.name) {
                 return Err(error_at(
@@ -303,7 +306,8 @@ impl Manifest {
 
         if let Some(default) = &raw.default {
             if !plugins.iter().any(|p| &p.name == default) {
-                let span = lookup(document, &[KeySegment::Key("default".into())]).map(Spanned::span);
+                let span =
+                    lookup(document, &[KeySegment::Key("default".into())]).map(Spanned::span);
                 return Err(error_at(
                     span,
                     format!(
@@ -346,7 +350,12 @@ impl Manifest {
     /// An error about `entry`'s config key `key_path` (dotted, as plugins report it), located
     /// at that key in the file, or at the entry when the key is not written there.
     #[must_use]
-    pub fn config_error(&self, entry: &PluginEntry, key_path: &str, message: &str) -> ManifestError {
+    pub fn config_error(
+        &self,
+        entry: &PluginEntry,
+        key_path: &str,
+        message: &str,
+    ) -> ManifestError {
         let mut path = vec![
             KeySegment::Key("plugin".into()),
             KeySegment::Index(entry.index),
@@ -362,7 +371,7 @@ impl Manifest {
             let doc = doc.get_ref();
             (1..=path.len())
                 .rev()
-                .find_map(|len| lookup(doc, &path[..len]).map(Spanned::span))
+                .find_map(|len| key_span(doc, &path[..len]))
         });
         let key = if key_path.is_empty() {
             format!("plugin[{}].config", entry.index)
@@ -372,7 +381,10 @@ impl Manifest {
         ManifestError {
             file: self.file.clone(),
             location: Some(span.map_or((entry.line, 1), |span| line_col(&self.source, span.start))),
-            message: format!("{key}: plugin `{}` rejects its config: {message}", entry.name),
+            message: format!(
+                "{key}: plugin `{}` rejects its config: {message}",
+                entry.name
+            ),
         }
     }
 
@@ -412,7 +424,10 @@ fn lookup<'a, 'i>(table: &'a DeTable<'i>, path: &[KeySegment]) -> Option<&'a Spa
     let KeySegment::Key(key) = first else {
         return None;
     };
-    let value = table.iter().find(|(k, _)| k.get_ref() == key).map(|(_, v)| v)?;
+    let value = table
+        .iter()
+        .find(|(k, _)| k.get_ref() == key)
+        .map(|(_, v)| v)?;
     lookup_value(value, rest)
 }
 
@@ -428,6 +443,25 @@ fn lookup_value<'a, 'i>(
         (DeValue::Array(array), KeySegment::Index(index)) => lookup_value(array.get(*index)?, rest),
         _ => None,
     }
+}
+
+/// The span of the last key of `path` (where a person looks for it), or of its value.
+fn key_span(doc: &DeTable<'_>, path: &[KeySegment]) -> Option<Range<usize>> {
+    let (last, parent) = path.split_last()?;
+    let table = if parent.is_empty() {
+        Some(doc)
+    } else {
+        match lookup(doc, parent)?.get_ref() {
+            DeValue::Table(table) => Some(table),
+            _ => None,
+        }
+    };
+    if let (Some(table), KeySegment::Key(name)) = (table, last) {
+        if let Some((key, _)) = table.iter().find(|(k, _)| k.get_ref() == name) {
+            return Some(key.span());
+        }
+    }
+    lookup(doc, path).map(Spanned::span)
 }
 
 /// The key path of the innermost key or value whose span holds `offset`.
@@ -484,8 +518,15 @@ mod tests {
         assert_eq!(manifest.plugins[0].line, 5);
         assert_eq!(manifest.plugins[0].config_text().trim(), "k = 1");
         assert_eq!(manifest.plugins[1].line, 11);
-        assert!(manifest.plugins[1].sha256.as_deref().unwrap().starts_with("abcdef"));
-        assert!(matches!(manifest.plugins[1].location, PluginLocation::PerPlatform(_)));
+        assert!(manifest.plugins[1]
+            .sha256
+            .as_deref()
+            .unwrap()
+            .starts_with("abcdef"));
+        assert!(matches!(
+            manifest.plugins[1].location,
+            PluginLocation::PerPlatform(_)
+        ));
     }
 
     #[test]
@@ -498,8 +539,9 @@ mod tests {
 
     #[test]
     fn unknown_keys_name_their_path_and_line() {
-        let error = parse("manifest_version = 1\n[[plugin]]\nname = \"a\"\npath = \"x\"\npaht = \"y\"\n")
-            .unwrap_err();
+        let error =
+            parse("manifest_version = 1\n[[plugin]]\nname = \"a\"\npath = \"x\"\npaht = \"y\"\n")
+                .unwrap_err();
         assert_eq!(error.location.map(|l| l.0), Some(5));
         assert!(error.message.starts_with("plugin[0].paht: "), "{error}");
     }
@@ -522,7 +564,9 @@ mod tests {
         .unwrap();
         let error = manifest.config_error(&manifest.plugins[0], "bad", "unknown field `bad`");
         assert_eq!(error.location, Some((7, 1)));
-        assert!(error.to_string().starts_with("plugins.toml:7:1: plugin[0].config.bad: "));
+        assert!(error
+            .to_string()
+            .starts_with("plugins.toml:7:1: plugin[0].config.bad: "));
     }
 
     #[test]
@@ -533,8 +577,10 @@ mod tests {
 
     #[test]
     fn bad_pins_and_unknown_defaults_are_refused() {
-        let error = parse("manifest_version = 1\n[[plugin]]\nname = \"a\"\npath = \"x\"\nsha256 = \"12\"\n")
-            .unwrap_err();
+        let error = parse(
+            "manifest_version = 1\n[[plugin]]\nname = \"a\"\npath = \"x\"\nsha256 = \"12\"\n",
+        )
+        .unwrap_err();
         assert!(error.message.contains("64 hexadecimal digits"), "{error}");
         let error = parse("manifest_version = 1\ndefault = \"zz\"\n").unwrap_err();
         assert_eq!(error.location.map(|l| l.0), Some(2));

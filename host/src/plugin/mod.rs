@@ -20,8 +20,8 @@ pub use adapter::{
 };
 pub use error::{BackendError, LoadError};
 pub use kgdb_plugin_api::{
-    prefix_successor, BatchEntry, Capabilities, ErrorCode, KvBatch, ScanSpec, SortedRun,
-    SyncMode, TableId, TxnOptions, WriteBatch, WriteOptions,
+    prefix_successor, BatchEntry, Capabilities, ErrorCode, KvBatch, ScanSpec, SortedRun, SyncMode,
+    TableId, TxnOptions, WriteBatch, WriteOptions,
 };
 pub use loader::{LoadedPlugin, PluginLoader};
 pub use manifest::{Manifest, ManifestError, PluginEntry};
@@ -102,7 +102,11 @@ impl PluginRegistry {
                 }
             },
         };
-        Ok(resolve::resolve_spec(&spec, self.manifest.as_ref(), &self.search)?)
+        Ok(resolve::resolve_spec(
+            &spec,
+            self.manifest.as_ref(),
+            &self.search,
+        )?)
     }
 
     /// Resolves a manifest entry.
@@ -125,8 +129,7 @@ impl PluginRegistry {
             (Some(manifest), Some(entry)) => format!("{}:{}", manifest.file.display(), entry.line),
             _ => "the manifest".to_owned(),
         };
-        self.loader
-            .load(&resolved.library, resolved.pin(), &origin)
+        self.loader.load(&resolved.library, resolved.pin(), &origin)
     }
 
     /// Asks the plugin to validate its manifest config, locating any error in the manifest.
@@ -139,19 +142,17 @@ impl PluginRegistry {
         plugin: &LoadedPlugin,
     ) -> Result<(), LoadError> {
         let config = resolved.config_text();
-        plugin.validate_config(&config).map_err(|error| {
-            match (&self.manifest, &resolved.entry) {
-                (Some(manifest), Some(entry)) => LoadError::Manifest(manifest.config_error(
-                    entry,
-                    &error.key,
-                    &error.message,
-                )),
+        plugin
+            .validate_config(&config)
+            .map_err(|error| match (&self.manifest, &resolved.entry) {
+                (Some(manifest), Some(entry)) => {
+                    LoadError::Manifest(manifest.config_error(entry, &error.key, &error.message))
+                }
                 _ => LoadError::Other {
                     path: plugin.path().to_owned(),
                     message: format!("the plugin rejects its (empty) config: {error}"),
                 },
-            }
-        })
+            })
     }
 
     /// Resolves, loads, validates and opens `spec` (or the default) on `data_dir`.

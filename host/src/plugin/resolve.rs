@@ -165,11 +165,13 @@ pub fn resolve_entry(
     entry: &PluginEntry,
     search: &SearchPaths,
 ) -> Result<ResolvedPlugin, ResolveError> {
-    let raw = entry.path_for_this_platform().map_err(|problem| ResolveError {
-        spec: entry.name.clone(),
-        summary: format!("{}:{}: {problem}", manifest.file.display(), entry.line),
-        attempts: Vec::new(),
-    })?;
+    let raw = entry
+        .path_for_this_platform()
+        .map_err(|problem| ResolveError {
+            spec: entry.name.clone(),
+            summary: format!("{}:{}: {problem}", manifest.file.display(), entry.line),
+            attempts: Vec::new(),
+        })?;
     let path = manifest.base_dir().join(raw);
     let library = resolve_location(&entry.name, &path, search)?;
     Ok(ResolvedPlugin {
@@ -179,7 +181,11 @@ pub fn resolve_entry(
 }
 
 /// A library file as is; a directory as the library built from it or shipped in it.
-fn resolve_location(spec: &str, path: &Path, search: &SearchPaths) -> Result<PathBuf, ResolveError> {
+fn resolve_location(
+    spec: &str,
+    path: &Path,
+    search: &SearchPaths,
+) -> Result<PathBuf, ResolveError> {
     if path.is_dir() {
         return resolve_directory(spec, path, search);
     }
@@ -237,7 +243,11 @@ fn cargo_library_stem(dir: &Path) -> Result<Option<String>, String> {
     Ok(Some(stem))
 }
 
-fn resolve_directory(spec: &str, dir: &Path, search: &SearchPaths) -> Result<PathBuf, ResolveError> {
+fn resolve_directory(
+    spec: &str,
+    dir: &Path,
+    search: &SearchPaths,
+) -> Result<PathBuf, ResolveError> {
     let fail = |summary: String, attempts: Vec<Attempt>| ResolveError {
         spec: spec.to_owned(),
         summary,
@@ -359,7 +369,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("empty")).unwrap();
         let error = resolve_spec("empty", None, &search(dir.path())).unwrap_err();
-        assert!(error.to_string().contains("holds no plugin library"), "{error}");
+        assert!(
+            error.to_string().contains("holds no plugin library"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -23,8 +23,8 @@ use crate::abi::{
     Txn, TxnBox, Txn_TO,
 };
 use crate::{
-    BatchEntry, Capabilities, ConfigKey, Extension, KvBatch, NativeStat, OpenRequest,
-    PluginError, PluginInfo, ScanSpec, SortedRun, TableId, TxnOptions, WriteBatch, WriteOptions,
+    BatchEntry, Capabilities, ConfigKey, Extension, KvBatch, NativeStat, OpenRequest, PluginError,
+    PluginInfo, ScanSpec, SortedRun, TableId, TxnOptions, WriteBatch, WriteOptions,
 };
 
 /// State shared by one backend instance and every transaction and cursor it made.
@@ -200,8 +200,9 @@ impl<B: StorageBackend> Backend for BackendAdapter<B> {
     fn open_table(&self, name: RStr<'_>, create: bool) -> RResult<TableId, PluginError> {
         self.run("open_table", |b| {
             if name.is_empty() {
-                return Err(PluginError::invalid_argument("a table name cannot be empty")
-                    .with_key("name"));
+                return Err(
+                    PluginError::invalid_argument("a table name cannot be empty").with_key("name"),
+                );
             }
             b.open_table(name.as_str(), create)
         })
@@ -235,7 +236,8 @@ impl<B: StorageBackend> Backend for BackendAdapter<B> {
 
     fn write_batch(&self, batch: &WriteBatch, options: WriteOptions) -> RResult<(), PluginError> {
         self.run("write_batch", |b| {
-            self.instance.require(Capabilities::ATOMIC_BATCH, "write_batch")?;
+            self.instance
+                .require(Capabilities::ATOMIC_BATCH, "write_batch")?;
             self.instance.check_sync(options.sync)?;
             self.instance.check_batch(batch)?;
             b.write_batch(batch, options)
@@ -248,7 +250,8 @@ impl<B: StorageBackend> Backend for BackendAdapter<B> {
         options: WriteOptions,
     ) -> RResult<(), PluginError> {
         self.run("ingest_sorted", |b| {
-            self.instance.require(Capabilities::BULK_INGEST, "ingest_sorted")?;
+            self.instance
+                .require(Capabilities::BULK_INGEST, "ingest_sorted")?;
             self.instance.check_sync(options.sync)?;
             for run in runs.iter() {
                 run.rows.check_sorted()?;
@@ -276,7 +279,8 @@ impl<B: StorageBackend> Backend for BackendAdapter<B> {
 
     fn checkpoint(&self, dir: RStr<'_>) -> RResult<(), PluginError> {
         self.run("checkpoint", |b| {
-            self.instance.require(Capabilities::CHECKPOINT, "checkpoint")?;
+            self.instance
+                .require(Capabilities::CHECKPOINT, "checkpoint")?;
             b.checkpoint(Path::new(dir.as_str()))
         })
     }
@@ -369,7 +373,7 @@ impl<T: StorageTxn> Txn for TxnAdapter<T> {
         &self,
         table: TableId,
         keys: RSlice<'_, RSlice<'_, u8>>,
-    ) -> RResult<RVec<ROption<RVec<u8>>>, PluginError> {
+    ) -> RResult<crate::abi::MaybeValues, PluginError> {
         guard(&self.instance, "get_many", || {
             let keys: Vec<&[u8]> = keys.iter().map(RSlice::as_slice).collect();
             let values = self.live()?.get_many(table, &keys)?;
@@ -539,8 +543,7 @@ extern "C" fn info_entry<P: Plugin>() -> PluginInfo {
             api_version: crate::API_VERSION.into(),
             target: crate::BUILD_TARGET.into(),
             profile: RString::new(),
-            description: format!("describe() panicked: {}", panic_message(payload.as_ref()))
-                .into(),
+            description: format!("describe() panicked: {}", panic_message(payload.as_ref())).into(),
             capabilities: Capabilities::new(0, 0, 0),
             config_keys: RVec::new(),
         },

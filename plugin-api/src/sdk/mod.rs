@@ -266,7 +266,13 @@ pub trait StorageCursor: Send + 'static {
 /// Whether a batch that already holds `rows` rows and `bytes` bytes may take one more row of
 /// `row_bytes` bytes under `max_rows`/`max_bytes` (the first row is always taken).
 #[must_use]
-pub fn batch_has_room(rows: usize, bytes: usize, row_bytes: usize, max_rows: u32, max_bytes: u64) -> bool {
+pub fn batch_has_room(
+    rows: usize,
+    bytes: usize,
+    row_bytes: usize,
+    max_rows: u32,
+    max_bytes: u64,
+) -> bool {
     if rows == 0 {
         return max_rows > 0;
     }

@@ -18,9 +18,7 @@
 
 mod store;
 
-use kgdb_plugin_api::sdk::{
-    self, ByteSize, ConfigKeyDoc, OpenOptions, Plugin, PluginDescription,
-};
+use kgdb_plugin_api::sdk::{self, ByteSize, ConfigKeyDoc, OpenOptions, Plugin, PluginDescription};
 use kgdb_plugin_api::{Capabilities, PluginError};
 use serde::Deserialize;
 
@@ -96,7 +94,9 @@ impl Plugin for MemoryPlugin {
                     .map_or_else(|| "none".to_owned(), |limit| limit.to_string())
             ),
         );
-        Ok(MemoryBackend::new(config.memory_limit.map(|limit| limit.as_u64())))
+        Ok(MemoryBackend::new(
+            config.memory_limit.map(|limit| limit.as_u64()),
+        ))
     }
 }
 

@@ -52,7 +52,7 @@ impl State {
     fn table_id(&self, name: &str) -> Option<TableId> {
         self.tables.iter().enumerate().find_map(|(index, table)| {
             let table = table.as_ref()?;
-            (&*table.name == name).then(|| TableId(index as u32))
+            (&*table.name == name).then_some(TableId(index as u32))
         })
     }
 
@@ -246,9 +246,7 @@ impl StorageBackend for MemoryBackend {
             return Ok(id);
         }
         if !create {
-            return Err(
-                PluginError::not_found(format!("no table named `{name}`")).with_key("name")
-            );
+            return Err(PluginError::not_found(format!("no table named `{name}`")).with_key("name"));
         }
         let id = u32::try_from(state.tables.len())
             .map_err(|_| PluginError::new(ErrorCode::FULL, "too many tables"))?;
@@ -374,7 +372,13 @@ fn table_ref(view: &Tables, table: TableId) -> Result<&Table, PluginError> {
         .ok_or_else(|| dropped(table))
 }
 
-fn put(view: &mut Tables, written: &mut WriteSet, table: TableId, key: &[u8], value: &[u8]) -> Result<(), PluginError> {
+fn put(
+    view: &mut Tables,
+    written: &mut WriteSet,
+    table: TableId,
+    key: &[u8],
+    value: &[u8],
+) -> Result<(), PluginError> {
     let key: Bytes = Arc::from(key);
     table_mut(view, table)?
         .rows
@@ -383,7 +387,12 @@ fn put(view: &mut Tables, written: &mut WriteSet, table: TableId, key: &[u8], va
     Ok(())
 }
 
-fn delete(view: &mut Tables, written: &mut WriteSet, table: TableId, key: &[u8]) -> Result<(), PluginError> {
+fn delete(
+    view: &mut Tables,
+    written: &mut WriteSet,
+    table: TableId,
+    key: &[u8],
+) -> Result<(), PluginError> {
     let rows = &mut table_mut(view, table)?.rows;
     // Record the key even when absent: the delete is a write that must conflict.
     rows.remove(key);
@@ -413,7 +422,11 @@ fn delete_range(
     Ok(())
 }
 
-fn apply_batch(view: &mut Tables, written: &mut WriteSet, batch: &WriteBatch) -> Result<(), PluginError> {
+fn apply_batch(
+    view: &mut Tables,
+    written: &mut WriteSet,
+    batch: &WriteBatch,
+) -> Result<(), PluginError> {
     for entry in batch.iter() {
         match entry? {
             BatchEntry::Put { table, key, value } => put(view, written, table, key, value)?,
@@ -515,7 +528,12 @@ impl StorageTxn for MemoryTxn {
         delete(&mut self.view, &mut self.written, table, key)
     }
 
-    fn delete_range(&mut self, table: TableId, start: &[u8], end: &[u8]) -> Result<(), PluginError> {
+    fn delete_range(
+        &mut self,
+        table: TableId,
+        start: &[u8],
+        end: &[u8],
+    ) -> Result<(), PluginError> {
         self.table_for_write(table)?;
         delete_range(&mut self.view, &mut self.written, table, start, end)
     }
@@ -570,7 +588,12 @@ pub struct MemoryCursor {
 }
 
 impl StorageCursor for MemoryCursor {
-    fn next_batch(&mut self, max_rows: u32, max_bytes: u64, out: &mut KvBatch) -> Result<(), PluginError> {
+    fn next_batch(
+        &mut self,
+        max_rows: u32,
+        max_bytes: u64,
+        out: &mut KvBatch,
+    ) -> Result<(), PluginError> {
         if self.done || self.range.is_empty() {
             return Ok(());
         }

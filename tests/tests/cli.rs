@@ -1,0 +1,254 @@
+//! `kgdb-host` end to end: the repository's manifest works, and every bad input gives one
+//! clear error line and a non-zero exit.
+
+use std::path::Path;
+
+use kgdb_tests::{plugin_library, workspace_root, Run};
+use tempfile::TempDir;
+
+fn scratch() -> TempDir {
+    tempfile::tempdir().expect("a scratch directory")
+}
+
+fn write_manifest(dir: &Path, text: &str) {
+    std::fs::write(dir.join("plugins.toml"), text).unwrap();
+}
+
+fn memory_manifest(extra_entry_lines: &str) -> String {
+    format!(
+        "manifest_version = 1\ndefault = \"memory\"\n\n[[plugin]]\nname = \"memory\"\npath = {:?}\n{extra_entry_lines}",
+        plugin_library("kgdb_plugin_memory")
+    )
+}
+
+#[test]
+fn version_names_host_and_abi() {
+    let run = Run::host(&workspace_root(), &["--version"]);
+    let out = run.expect_success();
+    assert!(out.starts_with("kgdb-host 0.1.0"), "{out}");
+    assert!(out.contains("plugin ABI 1.0.0"), "{out}");
+}
+
+#[test]
+fn repository_manifest_lists_and_checks() {
+    let root = workspace_root();
+    let list = Run::host(&root, &["plugins", "list"]);
+    let out = list.expect_success();
+    assert!(out.contains("memory (default)"), "{out}");
+    assert!(out.contains("libkgdb_plugin_memory"), "{out}");
+    assert!(out.contains("conflict-detection"), "{out}");
+    assert!(out.contains("not pinned (sha256 "), "{out}");
+
+    let check = Run::host(&root, &["plugins", "check"]);
+    let out = check.expect_success();
+    assert!(out.contains("ok    memory 0.1.0"), "{out}");
+    assert!(out.contains("1 plugins ok, 0 failed"), "{out}");
+}
+
+#[test]
+fn info_on_a_plugin_directory_shows_capabilities_and_config_keys() {
+    let run = Run::host(&workspace_root(), &["plugins", "info", "plugins/memory"]);
+    let out = run.expect_success();
+    assert!(out.starts_with("memory\n"), "{out}");
+    assert!(out.contains("ABI 1.0.0"), "{out}");
+    assert!(out.contains("transactions, snapshot-reads"), "{out}");
+    assert!(out.contains("max key 64 KiB, max value 64 MiB"), "{out}");
+    assert!(out.contains("memory_limit"), "{out}");
+}
+
+#[test]
+fn status_opens_the_default_backend() {
+    let run = Run::host(&workspace_root(), &["status"]);
+    let out = run.expect_success();
+    assert!(out.contains("plugin:       memory"), "{out}");
+    assert!(out.contains("memory.keys"), "{out}");
+}
+
+#[test]
+fn a_missing_library_file() {
+    let dir = scratch();
+    Run::host(dir.path(), &["plugins", "info", "missing/libnothing.so"])
+        .expect_one_line_error(&["missing/libnothing.so", "no such file or directory"]);
+    write_manifest(
+        dir.path(),
+        "manifest_version = 1\ndefault = \"gone\"\n[[plugin]]\nname = \"gone\"\npath = \"lib/libgone.so\"\n",
+    );
+    Run::host(dir.path(), &["status"]).expect_one_line_error(&[
+        "plugin `gone`",
+        "lib/libgone.so",
+        "no such file or directory",
+    ]);
+}
+
+#[test]
+fn a_directory_without_a_library() {
+    let dir = scratch();
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    Run::host(dir.path(), &["plugins", "info", "empty"])
+        .expect_one_line_error(&["empty", "holds no plugin library"]);
+}
+
+#[test]
+fn a_text_file_named_like_a_library() {
+    let dir = scratch();
+    std::fs::write(dir.path().join("libfake.so"), "this is not a library\n").unwrap();
+    Run::host(dir.path(), &["plugins", "info", "libfake.so"]).expect_one_line_error(&[
+        "libfake.so",
+        "not a shared library",
+        "expected an ELF shared object",
+        "found a text file",
+    ]);
+}
+
+#[test]
+fn a_shared_library_that_is_not_a_plugin() {
+    let library = plugin_library("kgdb_fixture_not_a_plugin");
+    Run::host(
+        &workspace_root(),
+        &["plugins", "info", library.to_str().unwrap()],
+    )
+    .expect_one_line_error(&[
+        "libkgdb_fixture_not_a_plugin",
+        "not a kgdb plugin",
+        "expected the exported root module",
+        "found a shared library without it",
+    ]);
+}
+
+#[test]
+fn a_plugin_built_for_another_abi_major() {
+    let library = plugin_library("kgdb_fixture_abi_v2_plugin");
+    Run::host(
+        &workspace_root(),
+        &["plugins", "info", library.to_str().unwrap()],
+    )
+    .expect_one_line_error(&[
+        "libkgdb_fixture_abi_v2_plugin",
+        "built for kgdb plugin ABI 2.0.0",
+        "this host speaks ABI 1.0.0",
+    ]);
+}
+
+#[test]
+fn a_sha256_pin_mismatch_and_a_matching_pin() {
+    let dir = scratch();
+    let wrong = "0".repeat(64);
+    write_manifest(
+        dir.path(),
+        &memory_manifest(&format!("sha256 = \"{wrong}\"\n")),
+    );
+    Run::host(dir.path(), &["plugins", "info", "memory"]).expect_one_line_error(&[
+        "libkgdb_plugin_memory",
+        "sha256 mismatch",
+        "plugins.toml:5 pins 0000",
+        "refusing to load it",
+    ]);
+    let check = Run::host(dir.path(), &["plugins", "check"]);
+    assert_eq!(check.code, Some(1), "{check:#?}");
+    assert!(check.stdout.contains("FAIL  memory: "), "{check:#?}");
+
+    let info = Run::host(&workspace_root(), &["plugins", "info", "plugins/memory"]);
+    let actual = info
+        .expect_success()
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("sha256:"))
+        .expect("a sha256 line")
+        .trim()
+        .to_owned();
+    write_manifest(
+        dir.path(),
+        &memory_manifest(&format!("sha256 = \"{actual}\"\n")),
+    );
+    let list = Run::host(dir.path(), &["plugins", "list"]);
+    assert!(
+        list.expect_success().contains("pinned, sha256"),
+        "{list:#?}"
+    );
+    Run::host(dir.path(), &["plugins", "check"]).expect_success();
+}
+
+#[test]
+fn a_newer_manifest_version() {
+    let dir = scratch();
+    write_manifest(
+        dir.path(),
+        "manifest_version = 2\n[[driver]]\nname = \"x\"\n",
+    );
+    Run::host(dir.path(), &["plugins", "list"]).expect_one_line_error(&[
+        "plugins.toml:1:20",
+        "manifest version 2",
+        "reads version 1 only",
+    ]);
+}
+
+#[test]
+fn an_unknown_key_in_a_plugin_config() {
+    let dir = scratch();
+    write_manifest(
+        dir.path(),
+        &memory_manifest("[plugin.config]\nmemory_limit = \"1 GiB\"\ncache_size = 5\n"),
+    );
+    Run::host(dir.path(), &["status"]).expect_one_line_error(&[
+        "plugins.toml:9:1",
+        "plugin[0].config.cache_size",
+        "plugin `memory` rejects its config",
+        "unknown field `cache_size`",
+    ]);
+    let check = Run::host(dir.path(), &["plugins", "check"]);
+    assert_eq!(check.code, Some(1), "{check:#?}");
+    assert!(
+        check.stdout.contains("unknown field `cache_size`"),
+        "{check:#?}"
+    );
+}
+
+#[test]
+fn an_unknown_key_in_the_manifest() {
+    let dir = scratch();
+    write_manifest(dir.path(), &memory_manifest("pathh = \"x\"\n"));
+    Run::host(dir.path(), &["plugins", "list"]).expect_one_line_error(&[
+        "plugins.toml:7:1",
+        "plugin[0].pathh",
+        "unknown field",
+    ]);
+}
+
+#[test]
+fn two_plugins_with_one_name() {
+    let dir = scratch();
+    let text = format!(
+        "{}\n[[plugin]]\nname = \"memory\"\npath = \"elsewhere.so\"\n",
+        memory_manifest("")
+    );
+    write_manifest(dir.path(), &text);
+    Run::host(dir.path(), &["plugins", "list"]).expect_one_line_error(&[
+        "plugins.toml:9:8",
+        "two plugins are named `memory`",
+        "the other is on line 5",
+    ]);
+}
+
+#[test]
+fn a_plugin_method_that_panics() {
+    let library = plugin_library("kgdb_fixture_panic_plugin");
+    let run = Run::host(
+        &workspace_root(),
+        &["--plugin", library.to_str().unwrap(), "plugins", "check"],
+    );
+    assert_eq!(run.code, Some(1), "{run:#?}");
+    let line = run
+        .stdout
+        .lines()
+        .find(|line| line.starts_with("FAIL"))
+        .unwrap_or_else(|| panic!("a FAIL line: {run:#?}"));
+    assert!(line.contains("put: internal: put panicked"), "{line}");
+    assert!(line.contains("this instance is now poisoned"), "{line}");
+    assert!(run.stdout.contains("0 plugins ok, 1 failed"), "{run:#?}");
+}
+
+#[test]
+fn no_manifest_and_no_plugin() {
+    let dir = scratch();
+    Run::host(dir.path(), &["status"])
+        .expect_one_line_error(&["no plugin chosen", "no --plugin was given"]);
+}
