@@ -9,5 +9,7 @@
 //!   [`plugin::Transaction`], [`plugin::Cursor`]).
 //! - [`cli`]: the `kgdb-host` command line.
 
+#![warn(missing_docs)]
+
 pub mod cli;
 pub mod plugin;

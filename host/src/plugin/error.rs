@@ -76,7 +76,7 @@ pub enum LoadError {
         expected: String,
         /// The plugin's ABI version.
         found: String,
-        /// The first difference abi_stable reported.
+        /// The first difference the layout check reported.
         detail: String,
     },
     /// The file's sha256 differs from the pin in the manifest.
