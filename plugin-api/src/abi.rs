@@ -165,7 +165,8 @@ pub trait Txn: Send {
     /// A cursor over a key range.
     fn scan(&self, table: TableId, range: ScanSpec) -> RResult<CursorBox, PluginError>;
 
-    /// Inserts or overwrites `key`.
+    /// Inserts or overwrites `key`. Keys are 1 to `max_key_size` bytes (an empty key is
+    /// `INVALID_ARGUMENT`); values 0 to `max_value_size` bytes.
     fn put(
         &mut self,
         table: TableId,

@@ -135,6 +135,17 @@ impl ScanSpec {
         self
     }
 
+    /// What is left of this scan after a batch that ended at key `last`: cursors that re-seek
+    /// at every batch narrow their range with this.
+    #[must_use]
+    pub fn remaining_after(&self, last: &[u8]) -> Self {
+        if self.reverse {
+            Self::range(self.start_bound(), Bound::Excluded(last)).reversed()
+        } else {
+            Self::range(Bound::Excluded(last), self.end_bound())
+        }
+    }
+
     /// The lower bound as a standard `Bound`.
     #[must_use]
     pub fn start_bound(&self) -> Bound<&[u8]> {
@@ -439,6 +450,23 @@ impl WriteBatch {
     /// Adds a removal of every key in `[start, end)`.
     pub fn delete_range(&mut self, table: TableId, start: &[u8], end: &[u8]) {
         self.push(OpKind::DELETE_RANGE, table, start, end);
+    }
+
+    /// Appends every operation of `other`, in order.
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` if `other` holds a malformed operation.
+    pub fn append(&mut self, other: &WriteBatch) -> Result<(), PluginError> {
+        for entry in other.iter() {
+            match entry? {
+                BatchEntry::Put { table, key, value } => self.put(table, key, value),
+                BatchEntry::Delete { table, key } => self.delete(table, key),
+                BatchEntry::DeleteRange { table, start, end } => {
+                    self.delete_range(table, start, end);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The operations in order. A malformed operation (bad offsets, unknown kind, as could

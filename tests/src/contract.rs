@@ -16,8 +16,10 @@ use tempfile::TempDir;
 pub struct Fixture {
     /// The backend under test.
     pub backend: Arc<Backend>,
-    /// Its data directory (removed at the end).
+    /// Scratch space (removed at the end); the data directory is `dir/data`.
     pub dir: TempDir,
+    stem: String,
+    config: String,
 }
 
 impl Fixture {
@@ -29,7 +31,39 @@ impl Fixture {
         Self {
             backend: Arc::new(backend),
             dir,
+            stem: stem.to_owned(),
+            config: config.to_owned(),
         }
+    }
+
+    /// The data directory.
+    #[must_use]
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Closes the backend and opens the same data directory again.
+    pub fn reopen(&mut self) {
+        self.backend.close().expect("close");
+        self.backend = Arc::new(crate::open_backend(
+            &self.stem,
+            &self.data_dir(),
+            &self.config,
+        ));
+    }
+
+    /// Opens another instance of the same plugin on `dir`.
+    ///
+    /// # Errors
+    /// Whatever the plugin reports.
+    pub fn open_other(&self, dir: &std::path::Path) -> Result<Backend, BackendError> {
+        let loader = kgdb_host::plugin::PluginLoader::new();
+        crate::load_plugin(&loader, &self.stem).open(&kgdb_host::plugin::OpenSettings {
+            data_dir: Some(dir.to_owned()),
+            config: self.config.clone(),
+            read_only: false,
+            create: true,
+        })
     }
 
     /// The instance's capabilities.
@@ -158,6 +192,10 @@ pub fn binary_and_unicode_round_trip(f: &Fixture) {
     for (k, v) in &rows {
         assert_eq!(read.get(t, k).unwrap().as_ref(), Some(v), "key {k:?}");
     }
+    let mut txn = f.write();
+    let error = expect_code(txn.put(t, b"", b"v"), ErrorCode::INVALID_ARGUMENT);
+    assert_eq!(error.key, "key");
+    expect_code(txn.delete(t, b""), ErrorCode::INVALID_ARGUMENT);
     let mut sorted = rows.clone();
     sorted.sort();
     assert_eq!(scan_all(&read, t, ScanSpec::all()), sorted);
@@ -692,6 +730,159 @@ pub fn closed_backend_refuses_calls(f: &Fixture) {
     expect_code(f.backend.close(), ErrorCode::CLOSED);
 }
 
+fn binary_rows() -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut rows: Vec<(Vec<u8>, Vec<u8>)> = (0..300u32)
+        .map(|i| {
+            let key = [
+                b"row".as_slice(),
+                &i.to_be_bytes(),
+                &[0, 0xff, (i % 251) as u8],
+            ]
+            .concat();
+            let value: Vec<u8> = (0..(i % 97))
+                .map(|j| (i.wrapping_mul(31) + j) as u8)
+                .collect();
+            (key, value)
+        })
+        .collect();
+    rows.push((Vec::from("ключ ✓".as_bytes()), Vec::new()));
+    rows.sort();
+    rows
+}
+
+fn write_rows(f: &Fixture, t: TableId, rows: &[(Vec<u8>, Vec<u8>)]) {
+    let mut txn = f.write();
+    for (k, v) in rows {
+        txn.put(t, k, v).unwrap();
+    }
+    txn.commit().unwrap();
+}
+
+/// Data survives close and reopen byte for byte (persistent backends); a backend that is not
+/// persistent comes back empty, as it declares.
+pub fn reopen_keeps_every_byte(f: &mut Fixture) {
+    let t = f.table("t");
+    let rows = binary_rows();
+    write_rows(f, t, &rows);
+    f.reopen();
+    let persistent = f.caps().has(Capabilities::PERSISTENT);
+    if !persistent {
+        expect_code(f.backend.open_table("t", false), ErrorCode::NOT_FOUND);
+        return;
+    }
+    assert_eq!(f.backend.list_tables().unwrap(), vec!["t"]);
+    let t = f.backend.open_table("t", false).unwrap();
+    assert_eq!(scan_all(&f.read(), t, ScanSpec::all()), rows);
+}
+
+/// A flushed backend dropped without `close` reopens with every row.
+pub fn reopen_after_flush(f: &mut Fixture) {
+    let t = f.table("t");
+    let rows = binary_rows();
+    write_rows(f, t, &rows);
+    if !f.caps().has(Capabilities::FLUSH) {
+        expect_code(f.backend.flush(), ErrorCode::UNSUPPORTED);
+        return;
+    }
+    f.backend.flush().unwrap();
+    f.reopen();
+    if f.caps().has(Capabilities::PERSISTENT) {
+        let t = f.backend.open_table("t", false).unwrap();
+        assert_eq!(scan_all(&f.read(), t, ScanSpec::all()), rows);
+    }
+}
+
+/// A checkpoint opens as a data directory holding what was committed before it, and nothing
+/// committed after.
+pub fn checkpoint_opens_as_a_copy(f: &mut Fixture) {
+    let t = f.table("t");
+    let rows = binary_rows();
+    write_rows(f, t, &rows);
+    let target = f.dir.path().join("checkpoint");
+    if !f.caps().has(Capabilities::CHECKPOINT) {
+        expect_code(f.backend.checkpoint(&target), ErrorCode::UNSUPPORTED);
+        return;
+    }
+    f.backend.checkpoint(&target).unwrap();
+    f.put_all(t, &[(b"after-checkpoint", b"x")]);
+    let copy = f.open_other(&target).unwrap();
+    let table = copy.open_table("t", false).unwrap();
+    let read = copy.begin(TxnOptions::READ_ONLY).unwrap();
+    assert_eq!(scan_all(&read, table, ScanSpec::all()), rows);
+    assert_eq!(read.get(table, b"after-checkpoint").unwrap(), None);
+    // Checkpointing into an existing directory is refused, never merged.
+    assert!(f.backend.checkpoint(&target).is_err());
+}
+
+/// Compaction keeps every key.
+pub fn compact_keeps_every_key(f: &mut Fixture) {
+    let t = f.table("t");
+    let rows = binary_rows();
+    write_rows(f, t, &rows);
+    let mut txn = f.write();
+    for (k, _) in rows.iter().step_by(3) {
+        txn.delete(t, k).unwrap();
+    }
+    txn.commit().unwrap();
+    let expected: Vec<_> = rows
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 3 != 0)
+        .map(|(_, r)| r.clone())
+        .collect();
+    if !f.caps().has(Capabilities::COMPACT) {
+        expect_code(f.backend.compact(None), ErrorCode::UNSUPPORTED);
+        return;
+    }
+    f.backend.compact(Some(t)).unwrap();
+    f.backend.compact(None).unwrap();
+    assert_eq!(scan_all(&f.read(), t, ScanSpec::all()), expected);
+}
+
+/// A second instance on the same data directory is refused with `IN_USE` naming the process.
+pub fn a_second_open_is_refused(f: &mut Fixture) {
+    if !f.caps().has(Capabilities::PERSISTENT) {
+        // Nothing on disk to share: a second instance is independent.
+        let other = f.open_other(&f.data_dir()).unwrap();
+        assert!(other.list_tables().unwrap().is_empty());
+        return;
+    }
+    let error = expect_code(f.open_other(&f.data_dir()), ErrorCode::IN_USE);
+    assert!(
+        error
+            .message
+            .contains(&format!("in use by process {}", std::process::id())),
+        "{error}"
+    );
+}
+
+/// Native statistics count what is stored, under the engine's own names.
+pub fn stats_agree_with_the_data(f: &mut Fixture) {
+    let t = f.table("t");
+    write_rows(f, t, &binary_rows());
+    if !f.caps().has(Capabilities::NATIVE_STATS) {
+        expect_code(f.backend.stats(), ErrorCode::UNSUPPORTED);
+        return;
+    }
+    if f.caps().has(Capabilities::FLUSH) {
+        f.backend.flush().unwrap();
+    }
+    let stats = f.backend.stats().unwrap();
+    assert!(!stats.is_empty());
+    let keys = stats
+        .iter()
+        .find(|s| s.unit == "keys" && !s.name.contains('['))
+        .unwrap_or_else(|| panic!("a key count among {stats:?}"));
+    // RocksDB's count is an estimate; the others are exact.
+    let expected = binary_rows().len() as u64;
+    assert!(
+        keys.value.abs_diff(expected) <= expected / 10,
+        "{} = {}, stored {expected}",
+        keys.name,
+        keys.value
+    );
+}
+
 /// Generates one `#[test]` per contract case for a plugin library.
 #[macro_export]
 macro_rules! contract_tests {
@@ -720,6 +911,23 @@ macro_rules! contract_tests {
             readers_with_a_writer_see_consistent_state,
             closed_backend_refuses_calls
         );
+        $crate::contract_tests!(@mut_cases $stem, $config,
+            reopen_keeps_every_byte,
+            reopen_after_flush,
+            checkpoint_opens_as_a_copy,
+            compact_keeps_every_key,
+            a_second_open_is_refused,
+            stats_agree_with_the_data
+        );
+    };
+    (@mut_cases $stem:expr, $config:expr, $($case:ident),*) => {
+        $(
+            #[test]
+            fn $case() {
+                let mut fixture = $crate::contract::Fixture::open($stem, $config);
+                $crate::contract::$case(&mut fixture);
+            }
+        )*
     };
     (@cases $stem:expr, $config:expr, $($case:ident),*) => {
         $(

@@ -5,6 +5,7 @@
 //! `cdylib` plugins or other packages' binaries for a test run.
 
 pub mod contract;
+pub mod crash;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -34,15 +34,20 @@ fn repository_manifest_lists_and_checks() {
     let root = workspace_root();
     let list = Run::host(&root, &["plugins", "list"]);
     let out = list.expect_success();
-    assert!(out.contains("memory (default)"), "{out}");
+    assert!(out.contains("lmdb (default)"), "{out}");
+    assert!(out.contains("\nrocksdb\n"), "{out}");
+    assert!(out.contains("\nmemory\n"), "{out}");
     assert!(out.contains("libkgdb_plugin_memory"), "{out}");
+    assert!(out.contains("serialized-writers"), "{out}");
     assert!(out.contains("conflict-detection"), "{out}");
     assert!(out.contains("not pinned (sha256 "), "{out}");
 
     let check = Run::host(&root, &["plugins", "check"]);
     let out = check.expect_success();
+    assert!(out.contains("ok    lmdb 0.1.0"), "{out}");
+    assert!(out.contains("ok    rocksdb 0.1.0"), "{out}");
     assert!(out.contains("ok    memory 0.1.0"), "{out}");
-    assert!(out.contains("1 plugins ok, 0 failed"), "{out}");
+    assert!(out.contains("3 plugins ok, 0 failed"), "{out}");
 }
 
 #[test]
@@ -57,11 +62,31 @@ fn info_on_a_plugin_directory_shows_capabilities_and_config_keys() {
 }
 
 #[test]
-fn status_opens_the_default_backend() {
-    let run = Run::host(&workspace_root(), &["status"]);
+fn status_opens_the_chosen_backend() {
+    let run = Run::host(&workspace_root(), &["--plugin", "memory", "status"]);
     let out = run.expect_success();
     assert!(out.contains("plugin:       memory"), "{out}");
     assert!(out.contains("memory.keys"), "{out}");
+}
+
+#[test]
+fn status_of_a_missing_data_directory_is_an_error_not_a_new_store() {
+    let dir = scratch();
+    let root = workspace_root();
+    let config = root.join("plugins.toml");
+    let data = dir.path().join("nothing-here");
+    Run::host(
+        dir.path(),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+            "status",
+        ],
+    )
+    .expect_one_line_error(&["nothing-here", "no such data directory"]);
+    assert!(!data.exists(), "status must not create a data directory");
 }
 
 #[test]

@@ -58,7 +58,7 @@ fn the_host_names_abi_stable_only_in_its_adapter() {
 
 #[test]
 fn plugin_logs_reach_the_host_tracing_output() {
-    let run = kgdb_tests::Run::host(&workspace_root(), &["-vv", "status"]);
+    let run = kgdb_tests::Run::host(&workspace_root(), &["-vv", "--plugin", "memory", "status"]);
     run.expect_success();
     assert!(
         run.stderr.contains("opening a memory backend"),

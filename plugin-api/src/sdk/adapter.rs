@@ -63,25 +63,34 @@ impl Instance {
         Ok(())
     }
 
+    /// A key to write or delete: 1 to `max_key_size` bytes; a value: up to `max_value_size`.
     fn check_sizes(&self, key: &[u8], value: Option<&[u8]>) -> Result<(), PluginError> {
-        let caps = &self.capabilities;
-        if key.len() > caps.max_key_size as usize {
-            return Err(PluginError::invalid_argument(format!(
-                "key of {} bytes is over this backend's limit of {} bytes",
-                key.len(),
-                caps.max_key_size
-            ))
-            .with_key("key"));
+        if key.is_empty() {
+            return Err(PluginError::invalid_argument("a key cannot be empty").with_key("key"));
         }
+        self.check_bound(key)?;
         if let Some(value) = value {
-            if value.len() > caps.max_value_size as usize {
+            let limit = self.capabilities.max_value_size;
+            if value.len() > limit as usize {
                 return Err(PluginError::invalid_argument(format!(
-                    "value of {} bytes is over this backend's limit of {} bytes",
-                    value.len(),
-                    caps.max_value_size
+                    "value of {} bytes is over this backend's limit of {limit} bytes",
+                    value.len()
                 ))
                 .with_key("value"));
             }
+        }
+        Ok(())
+    }
+
+    /// A range bound: up to `max_key_size` bytes (empty is allowed).
+    fn check_bound(&self, key: &[u8]) -> Result<(), PluginError> {
+        let limit = self.capabilities.max_key_size;
+        if key.len() > limit as usize {
+            return Err(PluginError::invalid_argument(format!(
+                "key of {} bytes is over this backend's limit of {limit} bytes",
+                key.len()
+            ))
+            .with_key("key"));
         }
         Ok(())
     }
@@ -93,8 +102,8 @@ impl Instance {
                 BatchEntry::Delete { key, .. } => self.check_sizes(key, None)?,
                 BatchEntry::DeleteRange { start, end, .. } => {
                     self.require(Capabilities::DELETE_RANGE, "delete_range")?;
-                    self.check_sizes(start, None)?;
-                    self.check_sizes(end, None)?;
+                    self.check_bound(start)?;
+                    self.check_bound(end)?;
                 }
             }
         }
@@ -441,6 +450,8 @@ impl<T: StorageTxn> Txn for TxnAdapter<T> {
         guard(&instance, "delete_range", || {
             let txn = self.live_mut("delete_range")?;
             instance.require(Capabilities::DELETE_RANGE, "delete_range")?;
+            instance.check_bound(start.as_slice())?;
+            instance.check_bound(end.as_slice())?;
             txn.delete_range(table, start.as_slice(), end.as_slice())
         })
     }

@@ -13,6 +13,7 @@
 
 mod adapter;
 mod config;
+mod data_dir;
 mod export;
 mod log;
 
@@ -23,6 +24,7 @@ pub use bytesize::ByteSize;
 #[doc(hidden)]
 pub use adapter::root_module as __root_module;
 pub use config::parse_config;
+pub use data_dir::{DataDir, FORMAT_FILE, LOCK_FILE};
 pub use log::Logger;
 
 use crate::{

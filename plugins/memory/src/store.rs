@@ -623,13 +623,7 @@ impl StorageCursor for MemoryCursor {
             last = Some(Arc::clone(key));
         }
         if let Some(last) = last {
-            let reverse = self.range.reverse;
-            let (start, end) = (self.range.start_bound(), self.range.end_bound());
-            self.range = if reverse {
-                ScanSpec::range(start, Bound::Excluded(&last)).reversed()
-            } else {
-                ScanSpec::range(Bound::Excluded(&last), end)
-            };
+            self.range = self.range.remaining_after(&last);
         }
         Ok(())
     }
