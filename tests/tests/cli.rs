@@ -277,3 +277,41 @@ fn no_manifest_and_no_plugin() {
     Run::host(dir.path(), &["status"])
         .expect_one_line_error(&["no plugin chosen", "no --plugin was given"]);
 }
+
+#[test]
+fn status_reads_a_persistent_store_without_writing() {
+    let dir = scratch();
+    let data = dir.path().join("store");
+    {
+        let loader = kgdb_host::plugin::PluginLoader::new();
+        let backend = kgdb_tests::load_plugin(&loader, "kgdb_plugin_lmdb")
+            .open(&kgdb_host::plugin::OpenSettings {
+                data_dir: Some(data.clone()),
+                create: true,
+                ..Default::default()
+            })
+            .unwrap();
+        let table = backend.open_table("quads", true).unwrap();
+        let mut txn = backend
+            .begin(kgdb_host::plugin::TxnOptions::READ_WRITE)
+            .unwrap();
+        txn.put(table, b"k", b"v").unwrap();
+        txn.commit().unwrap();
+        backend.close().unwrap();
+    }
+    let config = workspace_root().join("plugins.toml");
+    let run = Run::host(
+        dir.path(),
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--data-dir",
+            data.to_str().unwrap(),
+            "status",
+        ],
+    );
+    let out = run.expect_success();
+    assert!(out.contains("plugin:       lmdb"), "{out}");
+    assert!(out.contains("tables:       quads"), "{out}");
+    assert!(out.contains("lmdb.entries[quads]"), "{out}");
+}

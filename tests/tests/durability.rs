@@ -101,3 +101,47 @@ fn a_data_directory_belongs_to_one_plugin() {
     let backend = lmdb.open(&settings).unwrap();
     assert_eq!(backend.list_tables().unwrap(), vec!["t"]);
 }
+
+fn a_second_process_is_told_who_holds_the_directory(stem: &str) {
+    let scratch = tempfile::tempdir().unwrap();
+    let data_dir = scratch.path().join("data");
+    let loader = PluginLoader::new();
+    let backend = kgdb_tests::load_plugin(&loader, stem)
+        .open(&OpenSettings {
+            data_dir: Some(data_dir.clone()),
+            create: true,
+            ..OpenSettings::default()
+        })
+        .unwrap();
+    let started = std::time::Instant::now();
+    let output = Command::new(kgdb_tests::artifact_dir().join("kgdb-crash-writer"))
+        .arg(kgdb_tests::plugin_library(stem))
+        .arg(&data_dir)
+        .args(["0", "5"])
+        .output()
+        .unwrap();
+    assert!(
+        !output.status.success(),
+        "the second process must not open the directory"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!("in use by process {}", std::process::id())),
+        "{stderr}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "no hang"
+    );
+    drop(backend);
+}
+
+#[test]
+fn lmdb_refuses_a_second_process() {
+    a_second_process_is_told_who_holds_the_directory("kgdb_plugin_lmdb");
+}
+
+#[test]
+fn rocksdb_refuses_a_second_process() {
+    a_second_process_is_told_who_holds_the_directory("kgdb_plugin_rocksdb");
+}
