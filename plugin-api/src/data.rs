@@ -146,6 +146,18 @@ impl ScanSpec {
         }
     }
 
+    /// Narrows this scan past the last row of `batch`, for the next batch; `false` when the
+    /// batch is empty, which means the scan is over.
+    pub fn advance_past(&mut self, batch: &KvBatch) -> bool {
+        match batch.len().checked_sub(1).and_then(|last| batch.get(last)) {
+            Some((last, _)) => {
+                *self = self.remaining_after(last);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The lower bound as a standard `Bound`.
     #[must_use]
     pub fn start_bound(&self) -> Bound<&[u8]> {
@@ -283,6 +295,31 @@ impl KvBatch {
         Ok(())
     }
 
+    /// Appends a row if the batch has room for it under a cursor's limits: fewer than
+    /// `max_rows` rows, and no more than `max_bytes` bytes with it, except that an empty batch
+    /// always takes its first row. `false` means the batch is full.
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` if the arena would pass 4 GiB.
+    pub fn push_within(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        max_rows: u32,
+        max_bytes: u64,
+    ) -> Result<bool, PluginError> {
+        let room = if self.is_empty() {
+            max_rows > 0
+        } else {
+            self.len() < max_rows as usize
+                && (self.byte_len() + key.len() + value.len()) as u64 <= max_bytes
+        };
+        if room {
+            self.push(key, value)?;
+        }
+        Ok(room)
+    }
+
     /// Row `index` as `(key, value)`.
     #[must_use]
     pub fn get(&self, index: usize) -> Option<(&[u8], &[u8])> {
@@ -381,6 +418,18 @@ pub enum BatchEntry<'a> {
         /// Exclusive end.
         end: &'a [u8],
     },
+}
+
+impl BatchEntry<'_> {
+    /// The table the operation writes to.
+    #[must_use]
+    pub fn table(&self) -> TableId {
+        match self {
+            Self::Put { table, .. }
+            | Self::Delete { table, .. }
+            | Self::DeleteRange { table, .. } => *table,
+        }
+    }
 }
 
 /// Many writes applied in order, atomically: all or none. Later writes to a key win.

@@ -264,19 +264,3 @@ pub trait StorageCursor: Send + 'static {
     /// Engine failures.
     fn next_batch(&mut self, max_rows: u32, max_bytes: u64, out: &mut KvBatch) -> Result<()>;
 }
-
-/// Whether a batch that already holds `rows` rows and `bytes` bytes may take one more row of
-/// `row_bytes` bytes under `max_rows`/`max_bytes` (the first row is always taken).
-#[must_use]
-pub fn batch_has_room(
-    rows: usize,
-    bytes: usize,
-    row_bytes: usize,
-    max_rows: u32,
-    max_bytes: u64,
-) -> bool {
-    if rows == 0 {
-        return max_rows > 0;
-    }
-    rows < max_rows as usize && (bytes + row_bytes) as u64 <= max_bytes
-}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use heed::types::Bytes;
 use heed::{EnvFlags, EnvOpenOptions, MdbError, RoTxn, WithoutTls};
 use kgdb_plugin_api::sdk::{
-    self, DataDir, Logger, OpenOptions, StorageBackend, StorageCursor, StorageTxn,
+    DataDir, Logger, OpenOptions, StorageBackend, StorageCursor, StorageTxn,
 };
 use kgdb_plugin_api::{
     BatchEntry, Capabilities, ErrorCode, KvBatch, NativeStat, PluginError, ScanSpec, SortedRun,
@@ -276,30 +276,17 @@ pub(crate) fn read_batch(
     }
     let bounds = (start, end);
     let scan_error = |e| lmdb_error("scanning", e);
-    let mut push = |key: &[u8], value: &[u8]| -> Result<bool, PluginError> {
-        if !sdk::batch_has_room(
-            out.len(),
-            out.byte_len(),
-            key.len() + value.len(),
-            max_rows,
-            max_bytes,
-        ) {
-            return Ok(false);
-        }
-        out.push(key, value)?;
-        Ok(true)
-    };
     if range.reverse {
         for row in db.rev_range(txn, &bounds).map_err(scan_error)? {
             let (key, value) = row.map_err(scan_error)?;
-            if !push(key, value)? {
+            if !out.push_within(key, value, max_rows, max_bytes)? {
                 break;
             }
         }
     } else {
         for row in db.range(txn, &bounds).map_err(scan_error)? {
             let (key, value) = row.map_err(scan_error)?;
-            if !push(key, value)? {
+            if !out.push_within(key, value, max_rows, max_bytes)? {
                 break;
             }
         }
@@ -315,13 +302,8 @@ pub(crate) fn apply_batch(
 ) -> Result<(), heed::Error> {
     for entry in batch.iter() {
         let entry = entry.map_err(|e| heed::Error::Encoding(e.message.into_string().into()))?;
-        let table = match entry {
-            BatchEntry::Put { table, .. }
-            | BatchEntry::Delete { table, .. }
-            | BatchEntry::DeleteRange { table, .. } => table,
-        };
         let db = registry
-            .db(table)
+            .db(entry.table())
             .map_err(|_| heed::Error::Mdb(MdbError::BadDbi))?;
         match entry {
             BatchEntry::Put { key, value, .. } => db.put(txn, key, value)?,
@@ -864,12 +846,7 @@ impl StorageTxn for LmdbTxn {
             } => {
                 let registry = shared.registry()?;
                 for entry in batch.iter() {
-                    let table = match entry? {
-                        BatchEntry::Put { table, .. }
-                        | BatchEntry::Delete { table, .. }
-                        | BatchEntry::DeleteRange { table, .. } => table,
-                    };
-                    registry.db(table)?;
+                    registry.db(entry?.table())?;
                 }
                 drop(registry);
                 session.write(batch.clone())
@@ -964,13 +941,7 @@ impl StorageCursor for LmdbCursor {
                 (range, done)
             }
         };
-        match out.len() {
-            0 => *done = true,
-            n => {
-                let (last, _) = out.get(n - 1).unwrap_or((&[], &[]));
-                *range = range.remaining_after(last);
-            }
-        }
+        *done = !range.advance_past(out);
         Ok(())
     }
 }

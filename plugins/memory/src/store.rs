@@ -5,7 +5,7 @@ use std::ops::Bound;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use imbl::{OrdMap, OrdSet};
-use kgdb_plugin_api::sdk::{self, StorageBackend, StorageCursor, StorageTxn};
+use kgdb_plugin_api::sdk::{StorageBackend, StorageCursor, StorageTxn};
 use kgdb_plugin_api::{
     BatchEntry, Capabilities, ErrorCode, KvBatch, NativeStat, PluginError, ScanSpec, SortedRun,
     TableId, TxnOptions, WriteBatch, WriteOptions,
@@ -540,12 +540,7 @@ impl StorageTxn for MemoryTxn {
 
     fn write_batch(&mut self, batch: &WriteBatch) -> Result<(), PluginError> {
         for entry in batch.iter() {
-            let table = match entry? {
-                BatchEntry::Put { table, .. }
-                | BatchEntry::Delete { table, .. }
-                | BatchEntry::DeleteRange { table, .. } => table,
-            };
-            self.table_for_write(table)?;
+            self.table_for_write(entry?.table())?;
         }
         // Apply to copies (O(1) each) so a failure leaves this transaction as it was.
         let mut view = self.view.clone();
@@ -599,7 +594,6 @@ impl StorageCursor for MemoryCursor {
         }
         let bounds = (self.range.start_bound(), self.range.end_bound());
         let mut iter = self.rows.range::<_, [u8]>(bounds);
-        let mut last: Option<Bytes> = None;
         loop {
             let next = if self.range.reverse {
                 iter.next_back()
@@ -610,21 +604,11 @@ impl StorageCursor for MemoryCursor {
                 self.done = true;
                 break;
             };
-            if !sdk::batch_has_room(
-                out.len(),
-                out.byte_len(),
-                key.len() + value.len(),
-                max_rows,
-                max_bytes,
-            ) {
+            if !out.push_within(key, value, max_rows, max_bytes)? {
                 break;
             }
-            out.push(key, value)?;
-            last = Some(Arc::clone(key));
         }
-        if let Some(last) = last {
-            self.range = self.range.remaining_after(&last);
-        }
+        self.range.advance_past(out);
         Ok(())
     }
 }

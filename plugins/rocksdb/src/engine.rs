@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use kgdb_plugin_api::sdk::{
-    self, DataDir, Logger, OpenOptions, StorageBackend, StorageCursor, StorageTxn,
+    DataDir, Logger, OpenOptions, StorageBackend, StorageCursor, StorageTxn,
 };
 use kgdb_plugin_api::{
     BatchEntry, Capabilities, ErrorCode, KvBatch, NativeStat, PluginError, ScanSpec, SortedRun,
@@ -781,27 +781,14 @@ impl StorageCursor for RocksCursor {
                     advance(&mut iterator);
                     continue;
                 }
-                if !sdk::batch_has_room(
-                    out.len(),
-                    out.byte_len(),
-                    key.len() + value.len(),
-                    max_rows,
-                    max_bytes,
-                ) {
+                if !out.push_within(key, value, max_rows, max_bytes)? {
                     break;
                 }
-                out.push(key, value)?;
                 advance(&mut iterator);
             }
             iterator.status().map_err(|e| rocks_error("scanning", &e))
         })?;
-        match out.len() {
-            0 => self.done = true,
-            n => {
-                let (last, _) = out.get(n - 1).unwrap_or((&[], &[]));
-                self.range = self.range.remaining_after(last);
-            }
-        }
+        self.done = !self.range.advance_past(out);
         Ok(())
     }
 }
