@@ -106,3 +106,22 @@ fn a_read_transaction_never_waits_for_the_writer() {
     writer.commit().unwrap();
     expect_code(f.backend.open_table("missing", false), ErrorCode::NOT_FOUND);
 }
+
+#[test]
+fn a_read_transaction_moves_between_threads() {
+    let f = Fixture::open("kgdb_plugin_lmdb", "");
+    let t = f.table("t");
+    f.put_all(t, &[(b"k", b"v")]);
+    let read = f.read();
+    let mut cursor = read.scan(t, kgdb_host::plugin::ScanSpec::all()).unwrap();
+    let (read, rows) = std::thread::spawn(move || {
+        let value = read.get(t, b"k").unwrap();
+        let rows = cursor.next_batch(10, 1024).unwrap().len();
+        assert_eq!(value.as_deref(), Some(&b"v"[..]));
+        (read, rows)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(rows, 1);
+    assert_eq!(read.get(t, b"k").unwrap().as_deref(), Some(&b"v"[..]));
+}
