@@ -145,3 +145,40 @@ fn lmdb_refuses_a_second_process() {
 fn rocksdb_refuses_a_second_process() {
     a_second_process_is_told_who_holds_the_directory("kgdb_plugin_rocksdb");
 }
+
+/// Writes a store, damages `file` in it, and checks that opening reports `corruption`.
+fn a_damaged_file_is_reported_as_corruption(stem: &str, file: &str, damage: &[u8]) {
+    let scratch = tempfile::tempdir().unwrap();
+    let data_dir = scratch.path().join("data");
+    let loader = PluginLoader::new();
+    let plugin = kgdb_tests::load_plugin(&loader, stem);
+    let settings = OpenSettings {
+        data_dir: Some(data_dir.clone()),
+        create: true,
+        ..OpenSettings::default()
+    };
+    let backend = plugin.open(&settings).unwrap();
+    let table = backend.open_table("t", true).unwrap();
+    let mut txn = backend.begin(TxnOptions::READ_WRITE).unwrap();
+    txn.put(table, b"k", b"v").unwrap();
+    txn.commit().unwrap();
+    backend.close().unwrap();
+    drop(backend);
+    std::fs::write(data_dir.join(file), damage).unwrap();
+    let error = plugin.open(&settings).unwrap_err();
+    assert_eq!(
+        error.code,
+        kgdb_host::plugin::ErrorCode::CORRUPTION,
+        "{error}"
+    );
+}
+
+#[test]
+fn lmdb_reports_a_damaged_data_file() {
+    a_damaged_file_is_reported_as_corruption("kgdb_plugin_lmdb", "data.mdb", &[0xAB; 8192]);
+}
+
+#[test]
+fn rocksdb_reports_a_damaged_manifest_pointer() {
+    a_damaged_file_is_reported_as_corruption("kgdb_plugin_rocksdb", "CURRENT", b"garbage");
+}
