@@ -193,6 +193,14 @@ impl Shared {
             .map_err(|_| PluginError::internal("the table registry lock is poisoned"))
     }
 
+    pub(crate) fn registry_mut(
+        &self,
+    ) -> Result<std::sync::RwLockWriteGuard<'_, Registry>, PluginError> {
+        self.tables
+            .write()
+            .map_err(|_| PluginError::internal("the table registry lock is poisoned"))
+    }
+
     /// Doubles the map (up to `max_map_size`). Called by the writer thread with no write
     /// transaction open.
     pub(crate) fn grow_map(&self) -> Result<(), PluginError> {
@@ -513,10 +521,7 @@ impl StorageBackend for LmdbBackend {
         let name = name.to_owned();
         self.writer(|writer| {
             writer.run(move |shared| {
-                let mut registry = shared
-                    .tables
-                    .write()
-                    .map_err(|_| PluginError::internal("the table registry lock is poisoned"))?;
+                let mut registry = shared.registry_mut()?;
                 if let Some(id) = registry.names.get(&name) {
                     return Ok(*id);
                 }
@@ -545,10 +550,7 @@ impl StorageBackend for LmdbBackend {
         let name = name.to_owned();
         self.writer(|writer| {
             writer.run(move |shared| {
-                let mut registry = shared
-                    .tables
-                    .write()
-                    .map_err(|_| PluginError::internal("the table registry lock is poisoned"))?;
+                let mut registry = shared.registry_mut()?;
                 let Some(id) = registry.names.get(&name).copied() else {
                     return Ok(false);
                 };

@@ -85,6 +85,18 @@ pub struct Engine {
 }
 
 impl Engine {
+    fn registry(&self) -> Result<std::sync::RwLockReadGuard<'_, Registry>, PluginError> {
+        self.tables
+            .read()
+            .map_err(|_| PluginError::internal("the table registry lock is poisoned"))
+    }
+
+    fn registry_mut(&self) -> Result<std::sync::RwLockWriteGuard<'_, Registry>, PluginError> {
+        self.tables
+            .write()
+            .map_err(|_| PluginError::internal("the table registry lock is poisoned"))
+    }
+
     fn family(&self, table: TableId) -> Result<Arc<BoundColumnFamily<'_>>, PluginError> {
         let missing = || {
             PluginError::not_found(format!(
@@ -94,10 +106,7 @@ impl Engine {
             .with_key("table")
         };
         let name = {
-            let registry = self
-                .tables
-                .read()
-                .map_err(|_| PluginError::internal("the table registry lock is poisoned"))?;
+            let registry = self.registry()?;
             registry
                 .families
                 .get(table.0 as usize)
@@ -264,10 +273,7 @@ impl StorageBackend for RocksBackend {
 
     fn open_table(&self, name: &str, create: bool) -> Result<TableId, PluginError> {
         let engine = self.engine()?;
-        let mut registry = engine
-            .tables
-            .write()
-            .map_err(|_| PluginError::internal("the table registry lock is poisoned"))?;
+        let mut registry = engine.registry_mut()?;
         if let Some(id) = registry.names.get(name) {
             return Ok(*id);
         }
@@ -283,10 +289,7 @@ impl StorageBackend for RocksBackend {
 
     fn drop_table(&self, name: &str) -> Result<bool, PluginError> {
         let engine = self.engine()?;
-        let mut registry = engine
-            .tables
-            .write()
-            .map_err(|_| PluginError::internal("the table registry lock is poisoned"))?;
+        let mut registry = engine.registry_mut()?;
         let Some(id) = registry.names.get(name).copied() else {
             return Ok(false);
         };
@@ -301,10 +304,7 @@ impl StorageBackend for RocksBackend {
 
     fn list_tables(&self) -> Result<Vec<String>, PluginError> {
         let engine = self.engine()?;
-        let registry = engine
-            .tables
-            .read()
-            .map_err(|_| PluginError::internal("the table registry lock is poisoned"))?;
+        let registry = engine.registry()?;
         Ok(registry.names.keys().cloned().collect())
     }
 
@@ -397,9 +397,7 @@ impl StorageBackend for RocksBackend {
     fn flush(&self) -> Result<(), PluginError> {
         let engine = self.engine()?;
         let names: Vec<String> = engine
-            .tables
-            .read()
-            .map_err(|_| PluginError::internal("the table registry lock is poisoned"))?
+            .registry()?
             .families
             .iter()
             .flatten()
@@ -423,14 +421,7 @@ impl StorageBackend for RocksBackend {
         let engine = self.engine()?;
         let ids: Vec<TableId> = match table {
             Some(table) => vec![table],
-            None => engine
-                .tables
-                .read()
-                .map_err(|_| PluginError::internal("the table registry lock is poisoned"))?
-                .names
-                .values()
-                .copied()
-                .collect(),
+            None => engine.registry()?.names.values().copied().collect(),
         };
         for id in ids {
             let family = engine.family(id)?;
@@ -492,9 +483,7 @@ impl StorageBackend for RocksBackend {
         ];
         let mut totals = [0u64; 5];
         let tables: Vec<(String, TableId)> = engine
-            .tables
-            .read()
-            .map_err(|_| PluginError::internal("the table registry lock is poisoned"))?
+            .registry()?
             .names
             .iter()
             .map(|(name, id)| (name.clone(), *id))
