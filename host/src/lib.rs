@@ -7,9 +7,12 @@
 //!   at load time (format, ABI version and layout, sha256 pin, config), and the ABI adapter
 //!   that turns the boundary's types into plain Rust ([`plugin::Backend`],
 //!   [`plugin::Transaction`], [`plugin::Cursor`]).
+//! - [`store`]: the QuadStore (term dictionary, nine index orderings, exact counts),
+//!   its transactions and bulk loads, on any plugin.
 //! - [`cli`]: the `kgdb-host` command line.
 
 #![warn(missing_docs)]
 
 pub mod cli;
 pub mod plugin;
+pub mod store;

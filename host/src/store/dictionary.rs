@@ -1,0 +1,180 @@
+//! The two-way term dictionary: terms to ids (look-up) and ids to terms (resolution).
+//! Interning new terms is the writer's job ([`super::writer`]).
+
+use std::collections::HashMap;
+
+use oxrdf::{NamedNode, NamedOrBlankNode, Term, Triple};
+
+use super::encoding::{key_of, DecodedTerm, EncodedTerm, TermHash, TermId};
+use super::error::{Context, StoreError};
+use super::{Store, Tables};
+use crate::plugin::Transaction as BackendTxn;
+
+/// Entries a resolver keeps before it starts over.
+const RESOLVER_CACHE_LIMIT: usize = 1 << 18;
+
+/// The id of `term` if the store (or the writer's own new terms, `local`) holds it.
+///
+/// # Errors
+/// Backend failures; a corrupt id.
+pub(crate) fn lookup(
+    store: &Store,
+    txn: &BackendTxn,
+    local: Option<&HashMap<TermHash, TermId>>,
+    term: &Term,
+) -> Result<Option<TermId>, StoreError> {
+    let encoded = match term {
+        Term::Triple(triple) => {
+            let parts = [
+                Term::from(triple.subject.clone()),
+                Term::from(triple.predicate.clone()),
+                triple.object.clone(),
+            ];
+            let mut ids = [TermId(0); 3];
+            for (slot, part) in ids.iter_mut().zip(&parts) {
+                match lookup(store, txn, local, part)? {
+                    Some(id) => *slot = id,
+                    None => return Ok(None),
+                }
+            }
+            EncodedTerm::triple(ids[0], ids[1], ids[2])
+        }
+        other => EncodedTerm::plain(other)
+            .ok_or_else(|| StoreError::InvalidInput("a term the store cannot encode".into()))?,
+    };
+    let hash = encoded.hash();
+    if let Some(id) = local.and_then(|local| local.get(&hash)) {
+        return Ok(Some(*id));
+    }
+    if let Some(id) = store.cached_term(&hash) {
+        return Ok(Some(id));
+    }
+    match txn
+        .get(store.tables.term2id, &hash)
+        .context("looking up a term")?
+    {
+        Some(bytes) => {
+            let id = decode_id_value(&bytes)?;
+            store.cache_terms([(hash, id)]);
+            Ok(Some(id))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Reads a `term2id` value.
+pub(crate) fn decode_id_value(bytes: &[u8]) -> Result<TermId, StoreError> {
+    let (id, rest) = super::encoding::read_id(bytes)?;
+    if rest.is_empty() && id.0 != 0 {
+        Ok(id)
+    } else {
+        Err(StoreError::corrupt("a term2id entry is not a term id"))
+    }
+}
+
+/// Turns ids into terms, with a bounded cache; triple terms are resolved part by part.
+#[derive(Debug, Default)]
+pub(crate) struct Resolver {
+    cache: HashMap<TermId, Term>,
+}
+
+impl Resolver {
+    /// Makes sure every id of `ids` is in the cache.
+    ///
+    /// # Errors
+    /// Backend failures; an id the dictionary lacks ([`StoreError::Corrupt`]).
+    pub fn resolve_all(
+        &mut self,
+        txn: &BackendTxn,
+        tables: &Tables,
+        ids: impl IntoIterator<Item = TermId>,
+    ) -> Result<(), StoreError> {
+        if self.cache.len() > RESOLVER_CACHE_LIMIT {
+            self.cache.clear();
+        }
+        let mut missing: Vec<TermId> = Vec::new();
+        for id in ids {
+            if !self.cache.contains_key(&id) && !missing.contains(&id) {
+                missing.push(id);
+            }
+        }
+        let mut triples: Vec<(TermId, [TermId; 3])> = Vec::new();
+        while !missing.is_empty() {
+            missing.sort_unstable();
+            missing.dedup();
+            let keys: Vec<Vec<u8>> = missing.iter().map(|id| key_of(&[*id])).collect();
+            let key_refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+            let values = txn
+                .get_many(tables.id2term, &key_refs)
+                .context("reading the dictionary")?;
+            let mut next = Vec::new();
+            for (id, value) in missing.iter().zip(values) {
+                let bytes = value.ok_or_else(|| {
+                    StoreError::corrupt(format!(
+                        "an index refers to term id {}, which the dictionary lacks",
+                        id.0
+                    ))
+                })?;
+                match EncodedTerm::from_bytes(bytes).decode()? {
+                    DecodedTerm::Term(term) => {
+                        self.cache.insert(*id, term);
+                    }
+                    DecodedTerm::Triple(s, p, o) => {
+                        if triples.iter().any(|(seen, _)| seen == id) {
+                            return Err(StoreError::corrupt(format!(
+                                "triple term {} contains itself",
+                                id.0
+                            )));
+                        }
+                        triples.push((*id, [s, p, o]));
+                        next.extend(
+                            [s, p, o]
+                                .into_iter()
+                                .filter(|part| !self.cache.contains_key(part)),
+                        );
+                    }
+                }
+            }
+            missing = next;
+        }
+        // Inner triple terms were found after the ones that contain them.
+        for (id, [s, p, o]) in triples.into_iter().rev() {
+            let triple = Triple::new(self.subject(s)?, self.predicate(p)?, self.term(o)?.clone());
+            self.cache.insert(id, Term::Triple(Box::new(triple)));
+        }
+        Ok(())
+    }
+
+    /// A resolved term.
+    pub fn term(&self, id: TermId) -> Result<&Term, StoreError> {
+        self.cache.get(&id).ok_or_else(|| {
+            StoreError::corrupt(format!(
+                "term id {} could not be resolved (a triple term refers to a later term)",
+                id.0
+            ))
+        })
+    }
+
+    /// A resolved term that must be a subject or graph name.
+    pub fn subject(&self, id: TermId) -> Result<NamedOrBlankNode, StoreError> {
+        match self.term(id)? {
+            Term::NamedNode(node) => Ok(node.clone().into()),
+            Term::BlankNode(node) => Ok(node.clone().into()),
+            other => Err(StoreError::corrupt(format!(
+                "term id {} ({other}) stands as a subject or graph name",
+                id.0
+            ))),
+        }
+    }
+
+    /// A resolved term that must be a predicate.
+    pub fn predicate(&self, id: TermId) -> Result<NamedNode, StoreError> {
+        match self.term(id)? {
+            Term::NamedNode(node) => Ok(node.clone()),
+            other => Err(StoreError::corrupt(format!(
+                "term id {} ({other}) stands as a predicate",
+                id.0
+            ))),
+        }
+    }
+}

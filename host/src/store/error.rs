@@ -1,0 +1,67 @@
+//! Errors of the QuadStore.
+
+use kgdb_plugin_api::ErrorCode;
+
+use crate::plugin::BackendError;
+
+/// An error of the QuadStore or of the backend beneath it.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A backend call failed; `context` says what the store was doing.
+    #[error("{context}: {source}")]
+    Backend {
+        /// What the store was doing.
+        context: String,
+        /// The backend's error.
+        source: BackendError,
+    },
+    /// Stored bytes that no version of this store writes.
+    #[error("the store is corrupt: {0}")]
+    Corrupt(String),
+    /// The data directory holds another kind of data or a newer store format.
+    #[error("{0}")]
+    Incompatible(String),
+    /// A caller's mistake (a bad pattern, a term the store cannot hold).
+    #[error("{0}")]
+    InvalidInput(String),
+    /// Another store (in this or another process) holds the writer slot.
+    #[error("{0}")]
+    Busy(String),
+}
+
+impl StoreError {
+    /// A [`StoreError::Corrupt`].
+    pub fn corrupt(message: impl Into<String>) -> Self {
+        Self::Corrupt(message.into())
+    }
+
+    /// Whether retrying the whole transaction may succeed (a write-write conflict).
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Backend { source, .. } if source.retryable)
+    }
+
+    /// The backend's error code, if a backend call failed.
+    #[must_use]
+    pub fn backend_code(&self) -> Option<ErrorCode> {
+        match self {
+            Self::Backend { source, .. } => Some(source.code),
+            _ => None,
+        }
+    }
+}
+
+/// Adds what the store was doing to a backend error.
+pub(crate) trait Context<T> {
+    /// Wraps the error with `context`.
+    fn context(self, context: &str) -> Result<T, StoreError>;
+}
+
+impl<T> Context<T> for Result<T, BackendError> {
+    fn context(self, context: &str) -> Result<T, StoreError> {
+        self.map_err(|source| StoreError::Backend {
+            context: context.to_owned(),
+            source,
+        })
+    }
+}

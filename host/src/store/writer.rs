@@ -1,0 +1,659 @@
+//! The store's write transaction.
+
+use std::collections::HashMap;
+use std::sync::MutexGuard;
+
+use kgdb_plugin_api::{ScanSpec, TableId, TxnOptions, WriteBatch};
+use oxrdf::{NamedOrBlankNode, Quad, QuadRef, Term};
+
+use super::dictionary::{decode_id_value, lookup};
+use super::encoding::{encode_count, key_of, EncodedTerm, TermHash, TermId, MAX_TERM_ID};
+use super::error::{Context, StoreError};
+use super::index::{plan, EncodedQuad, GraphIds, IdPattern, Ordering};
+use super::reader::{self, EncodedScan, QuadIter};
+use super::{meta, read_counter, Counts, GraphPattern, QuadPattern, Store};
+use crate::plugin::Transaction as BackendTxn;
+
+/// Buffered operations sent to the backend in one call.
+const FLUSH_OPS: usize = 16 * 1024;
+/// Quads handled per batched look-up.
+const BATCH_QUADS: usize = 1024;
+
+/// A term position of a batch on its way to an id.
+enum Slot {
+    /// No term (the default graph).
+    Empty,
+    /// Already interned (triple terms).
+    Known(TermId),
+    /// To look up or add.
+    Hashed(TermHash, EncodedTerm),
+}
+
+/// Counter changes made by a transaction, applied at commit.
+#[derive(Debug, Default)]
+struct Deltas {
+    quads: i64,
+    default_graph_quads: i64,
+    terms: i64,
+    graphs: HashMap<TermId, i64>,
+}
+
+/// The store's write transaction: snapshot reads, read-your-writes, insert and remove, one
+/// atomic commit. Dropped without [`Transaction::commit`], it rolls back and the store is as
+/// it was.
+pub struct Transaction<'a> {
+    store: &'a Store,
+    _writer: Option<MutexGuard<'a, ()>>,
+    txn: BackendTxn,
+    pending: WriteBatch,
+    pending_quads: HashMap<EncodedQuad, bool>,
+    new_terms: HashMap<TermHash, TermId>,
+    next_id: u64,
+    first_new_id: u64,
+    deltas: Deltas,
+    journal: Option<Vec<EncodedQuad>>,
+}
+
+impl std::fmt::Debug for Transaction<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transaction")
+            .field("pending_ops", &self.pending.len())
+            .field("new_terms", &self.new_terms.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Transaction<'a> {
+    /// Begins; `writer` is the store's writer slot (held by the caller when `None`).
+    pub(super) fn begin(
+        store: &'a Store,
+        writer: Option<MutexGuard<'a, ()>>,
+    ) -> Result<Self, StoreError> {
+        let txn = store
+            .backend
+            .begin(TxnOptions::READ_WRITE)
+            .context("starting a write transaction")?;
+        let next_id = read_counter(&txn, store.tables.meta, meta::NEXT_ID)?.max(1);
+        Ok(Self {
+            store,
+            _writer: writer,
+            txn,
+            pending: WriteBatch::new(),
+            pending_quads: HashMap::new(),
+            new_terms: HashMap::new(),
+            next_id,
+            first_new_id: next_id,
+            deltas: Deltas::default(),
+            journal: None,
+        })
+    }
+
+    /// Inserts a quad; `false` if the store already held it.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub fn insert<'q>(&mut self, quad: impl Into<QuadRef<'q>>) -> Result<bool, StoreError> {
+        Ok(self.insert_all(&[quad.into().into_owned()])? == 1)
+    }
+
+    /// Inserts quads; returns how many were new.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub fn insert_all(&mut self, quads: &[Quad]) -> Result<u64, StoreError> {
+        let mut inserted = 0;
+        for chunk in quads.chunks(BATCH_QUADS) {
+            inserted += self.insert_batch(chunk)?;
+        }
+        Ok(inserted)
+    }
+
+    /// Removes a quad; `false` if the store did not hold it.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub fn remove<'q>(&mut self, quad: impl Into<QuadRef<'q>>) -> Result<bool, StoreError> {
+        let Some(encoded) =
+            reader::quad_ids(self.store, &self.txn, Some(&self.new_terms), quad.into())?
+        else {
+            return Ok(false);
+        };
+        if !self.exists(&encoded)? {
+            return Ok(false);
+        }
+        self.remove_encoded(&encoded)?;
+        Ok(true)
+    }
+
+    /// Removes every quad matching `pattern`; returns how many.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub fn remove_pattern(&mut self, pattern: &QuadPattern) -> Result<u64, StoreError> {
+        self.flush()?;
+        let Some(ids) = reader::pattern_ids(self.store, &self.txn, Some(&self.new_terms), pattern)?
+        else {
+            return Ok(0);
+        };
+        self.remove_ids_pattern(&ids)
+    }
+
+    fn remove_ids_pattern(&mut self, ids: &IdPattern) -> Result<u64, StoreError> {
+        let mut matches = Vec::new();
+        let mut scan = EncodedScan::new(&self.txn, self.store.tables, plan(ids));
+        while scan.next_batch(&mut matches)? {}
+        for quad in &matches {
+            self.remove_encoded(quad)?;
+        }
+        Ok(matches.len() as u64)
+    }
+
+    /// Removes every quad of `graph`; for [`GraphPattern::Any`] it empties the store, the
+    /// dictionary included. Returns how many quads went.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub fn clear(&mut self, graph: &GraphPattern) -> Result<u64, StoreError> {
+        self.flush()?;
+        match graph {
+            GraphPattern::Any => self.clear_all(),
+            GraphPattern::Default => self.remove_ids_pattern(&IdPattern {
+                subject: None,
+                predicate: None,
+                object: None,
+                graph: GraphIds::Default,
+            }),
+            GraphPattern::Named(name) => {
+                match lookup(
+                    self.store,
+                    &self.txn,
+                    Some(&self.new_terms),
+                    &Term::from(name.clone()),
+                )? {
+                    Some(id) => self.remove_ids_pattern(&IdPattern {
+                        subject: None,
+                        predicate: None,
+                        object: None,
+                        graph: GraphIds::Named(id),
+                    }),
+                    None => Ok(0),
+                }
+            }
+        }
+    }
+
+    fn clear_all(&mut self) -> Result<u64, StoreError> {
+        let removed = self.counts()?.quads;
+        let tables = self.store.tables;
+        let mut wiped: Vec<TableId> = tables.orderings.to_vec();
+        wiped.extend([tables.id2term, tables.term2id, tables.graphs]);
+        for table in wiped {
+            let keys: Vec<Vec<u8>> = self
+                .txn
+                .scan(table, ScanSpec::all())
+                .context("clearing the store")?
+                .map(|row| row.map(|(key, _)| key))
+                .collect::<Result<_, _>>()
+                .context("clearing the store")?;
+            for key in keys {
+                self.pending.delete(table, &key);
+                self.flush_if_full()?;
+            }
+        }
+        for key in [
+            meta::QUADS,
+            meta::DEFAULT_GRAPH_QUADS,
+            meta::TERMS,
+            meta::NEXT_ID,
+        ] {
+            self.pending.delete(tables.meta, key);
+        }
+        self.flush()?;
+        self.new_terms.clear();
+        self.deltas = Deltas::default();
+        self.next_id = 1;
+        self.first_new_id = 1;
+        Ok(removed)
+    }
+
+    /// Whether the store, with this transaction's writes, holds `quad`.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub fn contains<'q>(&mut self, quad: impl Into<QuadRef<'q>>) -> Result<bool, StoreError> {
+        self.flush()?;
+        reader::contains(self.store, &self.txn, Some(&self.new_terms), quad.into())
+    }
+
+    /// The quads matching `pattern`, this transaction's writes included.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub fn quads_for_pattern(&mut self, pattern: &QuadPattern) -> Result<QuadIter<'_>, StoreError> {
+        self.flush()?;
+        reader::quads_for_pattern(self.store, &self.txn, Some(&self.new_terms), pattern)
+    }
+
+    /// The exact counts, this transaction's writes included.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub fn counts(&self) -> Result<Counts, StoreError> {
+        let base = reader::counts(&self.txn, &self.store.tables)?;
+        Ok(Counts {
+            quads: apply(base.quads, self.deltas.quads, "quads")?,
+            default_graph_quads: apply(
+                base.default_graph_quads,
+                self.deltas.default_graph_quads,
+                "default-graph quads",
+            )?,
+            terms: apply(base.terms, self.deltas.terms, "terms")?,
+        })
+    }
+
+    /// Quads in `graph`, this transaction's writes included.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub fn graph_len(&self, graph: &GraphPattern) -> Result<u64, StoreError> {
+        let base = reader::graph_len(self.store, &self.txn, Some(&self.new_terms), graph)?;
+        let delta = match graph {
+            GraphPattern::Any => self.deltas.quads,
+            GraphPattern::Default => self.deltas.default_graph_quads,
+            GraphPattern::Named(name) => lookup(
+                self.store,
+                &self.txn,
+                Some(&self.new_terms),
+                &Term::from(name.clone()),
+            )?
+            .and_then(|id| self.deltas.graphs.get(&id).copied())
+            .unwrap_or(0),
+        };
+        apply(base, delta, "graph quads")
+    }
+
+    /// The named graphs holding quads, this transaction's writes included.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub fn named_graphs(&mut self) -> Result<Vec<(NamedOrBlankNode, u64)>, StoreError> {
+        self.write_counters()?;
+        self.flush()?;
+        reader::named_graphs(&self.txn, &self.store.tables)
+    }
+
+    /// Commits every write atomically.
+    ///
+    /// # Errors
+    /// A retryable conflict ([`StoreError::is_retryable`]) or a backend failure; either way
+    /// nothing of the transaction was written.
+    pub fn commit(mut self) -> Result<(), StoreError> {
+        self.write_counters()?;
+        self.flush()?;
+        let new_terms = std::mem::take(&mut self.new_terms);
+        self.txn.commit().context("committing")?;
+        self.store.cache_terms(new_terms);
+        Ok(())
+    }
+
+    /// Rolls back every write.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub fn rollback(self) -> Result<(), StoreError> {
+        self.txn.rollback().context("rolling back")
+    }
+
+    // ---- the batched insert path ----
+
+    fn insert_batch(&mut self, quads: &[Quad]) -> Result<u64, StoreError> {
+        let mut hashes: Vec<Slot> = Vec::with_capacity(quads.len() * 4);
+        for quad in quads {
+            let graph: Option<Term> = match &quad.graph_name {
+                oxrdf::GraphName::DefaultGraph => None,
+                oxrdf::GraphName::NamedNode(node) => Some(node.clone().into()),
+                oxrdf::GraphName::BlankNode(node) => Some(node.clone().into()),
+            };
+            for term in [
+                Some(Term::from(quad.subject.clone())),
+                Some(Term::from(quad.predicate.clone())),
+                Some(quad.object.clone()),
+                graph,
+            ] {
+                hashes.push(match term {
+                    None => Slot::Empty,
+                    // Triple terms are interned part by part, one at a time.
+                    Some(term @ Term::Triple(_)) => Slot::Known(self.intern_one(&term)?),
+                    Some(term) => {
+                        let encoded = EncodedTerm::plain(&term).ok_or_else(|| {
+                            StoreError::InvalidInput("a term the store cannot encode".into())
+                        })?;
+                        Slot::Hashed(encoded.hash(), encoded)
+                    }
+                });
+            }
+        }
+        let ids = self.intern_hashed(&hashes)?;
+        let encoded: Vec<EncodedQuad> = ids
+            .chunks_exact(4)
+            .map(|ids| EncodedQuad {
+                subject: ids[0].unwrap_or(TermId(0)),
+                predicate: ids[1].unwrap_or(TermId(0)),
+                object: ids[2].unwrap_or(TermId(0)),
+                graph: ids[3],
+            })
+            .collect();
+        self.check_existence(&encoded)?;
+        let mut inserted = 0;
+        for quad in &encoded {
+            if self.pending_quads.get(quad) == Some(&true) {
+                continue;
+            }
+            for ordering in quad.orderings() {
+                self.pending.put(
+                    self.store.tables.ordering(*ordering),
+                    &ordering.key(quad),
+                    b"",
+                );
+            }
+            self.pending_quads.insert(*quad, true);
+            self.count_quad(quad, 1);
+            if let Some(journal) = &mut self.journal {
+                journal.push(*quad);
+            }
+            inserted += 1;
+        }
+        self.flush_if_full()?;
+        Ok(inserted)
+    }
+
+    /// Ids for term slots: the writer's new terms, the shared cache, then one `get_many`
+    /// for the rest; terms still unknown get new ids.
+    fn intern_hashed(&mut self, terms: &[Slot]) -> Result<Vec<Option<TermId>>, StoreError> {
+        let mut ids: Vec<Option<TermId>> = vec![None; terms.len()];
+        let mut unknown: Vec<usize> = Vec::new();
+        let mut batch_known: HashMap<TermHash, TermId> = HashMap::new();
+        for (index, slot) in terms.iter().enumerate() {
+            let hash = match slot {
+                Slot::Empty => continue,
+                Slot::Known(id) => {
+                    ids[index] = Some(*id);
+                    continue;
+                }
+                Slot::Hashed(hash, _) => hash,
+            };
+            if let Some(id) = self
+                .new_terms
+                .get(hash)
+                .copied()
+                .or_else(|| self.store.cached_term(hash))
+            {
+                ids[index] = Some(id);
+            } else {
+                unknown.push(index);
+            }
+        }
+        if !unknown.is_empty() {
+            let mut keys: Vec<&[u8]> = unknown
+                .iter()
+                .filter_map(|index| match &terms[*index] {
+                    Slot::Hashed(hash, _) => Some(&hash[..]),
+                    _ => None,
+                })
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            let found = self
+                .txn
+                .get_many(self.store.tables.term2id, &keys)
+                .context("looking up terms")?;
+            let mut fetched = Vec::new();
+            for (key, value) in keys.iter().zip(found) {
+                if let Some(value) = value {
+                    let mut hash = [0; 16];
+                    hash.copy_from_slice(key);
+                    let id = decode_id_value(&value)?;
+                    batch_known.insert(hash, id);
+                    fetched.push((hash, id));
+                }
+            }
+            self.store.cache_terms(fetched);
+            for index in unknown {
+                let Slot::Hashed(hash, encoded) = &terms[index] else {
+                    continue;
+                };
+                let id = match batch_known.get(hash).or_else(|| self.new_terms.get(hash)) {
+                    Some(id) => *id,
+                    None => self.add_term(*hash, encoded)?,
+                };
+                ids[index] = Some(id);
+            }
+        }
+        Ok(ids)
+    }
+
+    fn add_term(&mut self, hash: TermHash, encoded: &EncodedTerm) -> Result<TermId, StoreError> {
+        if self.next_id > MAX_TERM_ID {
+            return Err(StoreError::InvalidInput(
+                "the store has used every term id".into(),
+            ));
+        }
+        let id = TermId(self.next_id);
+        self.next_id += 1;
+        let key = key_of(&[id]);
+        self.pending
+            .put(self.store.tables.id2term, &key, encoded.bytes());
+        self.pending.put(self.store.tables.term2id, &hash, &key);
+        self.new_terms.insert(hash, id);
+        self.deltas.terms += 1;
+        Ok(id)
+    }
+
+    fn intern_one(&mut self, term: &Term) -> Result<TermId, StoreError> {
+        let encoded = match term {
+            Term::Triple(triple) => {
+                let subject = self.intern_one(&triple.subject.clone().into())?;
+                let predicate = self.intern_one(&triple.predicate.clone().into())?;
+                let object = self.intern_one(&triple.object)?;
+                EncodedTerm::triple(subject, predicate, object)
+            }
+            other => EncodedTerm::plain(other)
+                .ok_or_else(|| StoreError::InvalidInput("a term the store cannot encode".into()))?,
+        };
+        let hash = encoded.hash();
+        let ids = self.intern_hashed(&[Slot::Hashed(hash, encoded)])?;
+        ids[0].ok_or_else(|| StoreError::corrupt("a term could not be interned"))
+    }
+
+    /// Marks in `pending_quads` which of `quads` exist (read from the backend for those the
+    /// pending batch says nothing about).
+    fn check_existence(&mut self, quads: &[EncodedQuad]) -> Result<(), StoreError> {
+        let mut unknown: Vec<&EncodedQuad> = quads
+            .iter()
+            .filter(|quad| !self.pending_quads.contains_key(quad))
+            .collect();
+        unknown.sort_unstable();
+        unknown.dedup();
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        for named in [false, true] {
+            let group: Vec<&EncodedQuad> = unknown
+                .iter()
+                .copied()
+                .filter(|quad| quad.graph.is_some() == named)
+                .collect();
+            if group.is_empty() {
+                continue;
+            }
+            let ordering = Ordering::primary(named);
+            let keys: Vec<Vec<u8>> = group.iter().map(|quad| ordering.key(quad)).collect();
+            let key_refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+            let found = self
+                .txn
+                .get_many(self.store.tables.ordering(ordering), &key_refs)
+                .context("checking which quads exist")?;
+            for (quad, value) in group.into_iter().zip(found) {
+                self.pending_quads.insert(*quad, value.is_some());
+            }
+        }
+        Ok(())
+    }
+
+    fn exists(&mut self, quad: &EncodedQuad) -> Result<bool, StoreError> {
+        if let Some(state) = self.pending_quads.get(quad) {
+            return Ok(*state);
+        }
+        self.check_existence(std::slice::from_ref(quad))?;
+        Ok(self.pending_quads.get(quad) == Some(&true))
+    }
+
+    /// Removes a quad known to exist.
+    pub(super) fn remove_encoded(&mut self, quad: &EncodedQuad) -> Result<(), StoreError> {
+        for ordering in quad.orderings() {
+            self.pending
+                .delete(self.store.tables.ordering(*ordering), &ordering.key(quad));
+        }
+        self.pending_quads.insert(*quad, false);
+        self.count_quad(quad, -1);
+        self.flush_if_full()
+    }
+
+    /// Removes the quad if it exists; `false` otherwise.
+    pub(super) fn remove_encoded_if_present(
+        &mut self,
+        quad: &EncodedQuad,
+    ) -> Result<bool, StoreError> {
+        if self.exists(quad)? {
+            self.remove_encoded(quad)?;
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
+    fn count_quad(&mut self, quad: &EncodedQuad, delta: i64) {
+        self.deltas.quads += delta;
+        match quad.graph {
+            None => self.deltas.default_graph_quads += delta,
+            Some(graph) => *self.deltas.graphs.entry(graph).or_default() += delta,
+        }
+    }
+
+    fn flush_if_full(&mut self) -> Result<(), StoreError> {
+        if self.pending.len() >= FLUSH_OPS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Sends the buffered operations to the backend transaction.
+    pub(super) fn flush(&mut self) -> Result<(), StoreError> {
+        if !self.pending.is_empty() {
+            self.txn
+                .write_batch(&self.pending)
+                .context("writing to the backend")?;
+            self.pending.clear();
+        }
+        self.pending_quads.clear();
+        Ok(())
+    }
+
+    /// Folds the counter deltas into the counters (read-modify-write inside the backend
+    /// transaction).
+    fn write_counters(&mut self) -> Result<(), StoreError> {
+        let tables = self.store.tables;
+        let deltas = std::mem::take(&mut self.deltas);
+        for (key, delta, what) in [
+            (meta::QUADS, deltas.quads, "quads"),
+            (
+                meta::DEFAULT_GRAPH_QUADS,
+                deltas.default_graph_quads,
+                "default-graph quads",
+            ),
+            (meta::TERMS, deltas.terms, "terms"),
+        ] {
+            if delta != 0 {
+                let value = apply(read_counter(&self.txn, tables.meta, key)?, delta, what)?;
+                self.pending.put(tables.meta, key, &encode_count(value));
+            }
+        }
+        if self.next_id != self.first_new_id {
+            self.pending
+                .put(tables.meta, meta::NEXT_ID, &encode_count(self.next_id));
+            self.first_new_id = self.next_id;
+        }
+        for (graph, delta) in deltas.graphs {
+            if delta == 0 {
+                continue;
+            }
+            let key = key_of(&[graph]);
+            let value = apply(
+                read_counter(&self.txn, tables.graphs, &key)?,
+                delta,
+                "graph quads",
+            )?;
+            if value == 0 {
+                self.pending.delete(tables.graphs, &key);
+            } else {
+                self.pending.put(tables.graphs, &key, &encode_count(value));
+            }
+        }
+        Ok(())
+    }
+
+    // ---- what bulk loads and their recovery need ----
+
+    /// Starts recording the quads this transaction adds.
+    pub(super) fn record_new_quads(&mut self) {
+        self.journal = Some(Vec::new());
+    }
+
+    /// The quads added since the last call.
+    pub(super) fn take_new_quads(&mut self) -> Vec<EncodedQuad> {
+        self.journal
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// The next term id this transaction would hand out.
+    pub(super) fn next_id(&self) -> u64 {
+        self.next_id
+    }
+
+    /// Resets the id counter (undoing a load).
+    pub(super) fn reset_next_id(&mut self, next_id: u64) {
+        self.next_id = next_id;
+        self.first_new_id = 0;
+    }
+
+    /// A raw write into one of the store's tables.
+    pub(super) fn put_raw(&mut self, table: TableId, key: &[u8], value: &[u8]) {
+        self.pending.put(table, key, value);
+    }
+
+    /// A raw delete from one of the store's tables.
+    pub(super) fn delete_raw(&mut self, table: TableId, key: &[u8]) {
+        self.pending.delete(table, key);
+    }
+
+    /// Counts a dictionary entry removed by an undo.
+    pub(super) fn count_removed_term(&mut self) {
+        self.deltas.terms -= 1;
+    }
+
+    /// The backend transaction, after flushing buffered writes.
+    pub(super) fn backend_txn(&mut self) -> Result<&BackendTxn, StoreError> {
+        self.flush()?;
+        Ok(&self.txn)
+    }
+}
+
+fn apply(base: u64, delta: i64, what: &str) -> Result<u64, StoreError> {
+    base.checked_add_signed(delta).ok_or_else(|| {
+        StoreError::corrupt(format!(
+            "the {what} counter ({base}) would go below zero by {delta}"
+        ))
+    })
+}
