@@ -9,10 +9,12 @@
 //!   [`plugin::Transaction`], [`plugin::Cursor`]).
 //! - [`store`]: the QuadStore (term dictionary, nine index orderings, exact counts),
 //!   its transactions and bulk loads, on any plugin.
+//! - [`rdf`]: loading and dumping RDF files (N-Triples, N-Quads, Turtle, TriG, RDF/XML…).
 //! - [`cli`]: the `kgdb-host` command line.
 
 #![warn(missing_docs)]
 
 pub mod cli;
 pub mod plugin;
+pub mod rdf;
 pub mod store;

@@ -1,5 +1,6 @@
 //! The `kgdb-host` command line.
 
+mod data;
 mod plugins;
 mod status;
 
@@ -56,6 +57,22 @@ pub enum Command {
     Plugins(plugins::PluginsCommand),
     /// Open the chosen backend on --data-dir and show its capabilities, tables and statistics
     Status,
+    /// Load RDF files into the store, atomically (an error loads nothing)
+    Load(data::LoadArgs),
+    /// Write the store (or one graph) as RDF, to stdout or a file
+    Dump(data::DumpArgs),
+    /// Print the quads matching a pattern, e.g. `quads '?s' '<http://schema.org/name>' '?o'`
+    Quads(data::QuadsArgs),
+    /// Print the number of quads (exact, kept by the store)
+    Count(data::CountArgs),
+    /// List the named graphs with their quad counts
+    Graphs,
+    /// Remove the quads matching a pattern
+    Remove(data::PatternArgs),
+    /// Remove every quad of one graph, or everything
+    Clear(data::ClearArgs),
+    /// Check that every index ordering, the dictionary and the counters agree
+    Verify(data::VerifyArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -105,6 +122,14 @@ fn run(cli: &Cli) -> Result<ExitCode, Failure> {
     match &cli.command {
         Command::Plugins(command) => plugins::run(cli, &registry, command),
         Command::Status => status::run(cli, &registry),
+        Command::Load(args) => data::load(cli, &registry, args),
+        Command::Dump(args) => data::dump(cli, &registry, args),
+        Command::Quads(args) => data::quads(cli, &registry, args),
+        Command::Count(args) => data::count(cli, &registry, args),
+        Command::Graphs => data::graphs(cli, &registry),
+        Command::Remove(args) => data::remove(cli, &registry, args),
+        Command::Clear(args) => data::clear(cli, &registry, args),
+        Command::Verify(args) => data::verify(cli, &registry, args),
     }
 }
 

@@ -1,0 +1,442 @@
+//! The data commands: `load`, `dump`, `quads`, `count`, `graphs`, `remove`, `clear`, `verify`.
+
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::str::FromStr;
+
+use clap::Args;
+use oxrdf::{NamedNode, NamedOrBlankNode, Term};
+use oxrdfio::{RdfFormat, RdfSerializer};
+
+use super::{Cli, Failure};
+use crate::plugin::{Capabilities, PluginRegistry};
+use crate::rdf::{self, DumpRequest, LoadRequest, Source};
+use crate::store::{GraphPattern, LoadOptions, QuadPattern, Store};
+
+const TERM_HELP: &str = "terms are written in N-Triples syntax: <http://example.com/x>, \"text\", \"text\"@en, \"5\"^^<http://www.w3.org/2001/XMLSchema#integer>, _:b0, <<( <s> <p> <o> )>>; ?name or * is unbound";
+
+/// `load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// RDF files (format from the extension, `.gz` allowed); `-` reads stdin (needs --format)
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Format for every input: nt, nq, ttl, trig, rdf (RDF/XML), n3, jsonld or a media type
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Load the inputs' default-graph triples into this named graph (IRI)
+    #[arg(long, value_name = "IRI")]
+    pub graph: Option<String>,
+    /// Base IRI for relative IRIs
+    #[arg(long, value_name = "IRI")]
+    pub base: Option<String>,
+    /// Skip bad statements and report them, instead of loading nothing
+    #[arg(long)]
+    pub lenient: bool,
+    /// Keep blank node labels as written (by default each input gets its own blank nodes, so
+    /// `_:b0` in two files are two nodes)
+    #[arg(long)]
+    pub keep_blank_node_labels: bool,
+    /// Quads per backend transaction: bounds the memory of a load; the load stays atomic
+    #[arg(long, value_name = "N", default_value_t = LoadOptions::default().chunk_quads)]
+    pub chunk_quads: usize,
+}
+
+/// `dump`.
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    /// Output format [default: from --output's extension, else nq]
+    #[arg(long, value_name = "FORMAT")]
+    pub format: Option<String>,
+    /// Output file [default: stdout]
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Only this graph: an IRI, a blank node, or `default`
+    #[arg(long, value_name = "GRAPH")]
+    pub graph: Option<String>,
+}
+
+/// A quad pattern on the command line.
+#[derive(Debug, Args)]
+pub struct PatternArgs {
+    /// Subject (?s or * for any)
+    #[arg(value_name = "S", allow_hyphen_values = true)]
+    pub subject: String,
+    /// Predicate
+    #[arg(value_name = "P", allow_hyphen_values = true)]
+    pub predicate: String,
+    /// Object
+    #[arg(value_name = "O", allow_hyphen_values = true)]
+    pub object: String,
+    /// Graph: an IRI, a blank node, `default`, or ?g / * for any graph [default: any]
+    #[arg(value_name = "G", allow_hyphen_values = true)]
+    pub graph: Option<String>,
+}
+
+/// `quads`.
+#[derive(Debug, Args)]
+pub struct QuadsArgs {
+    /// The pattern
+    #[command(flatten)]
+    pub pattern: PatternArgs,
+    /// Print at most N quads
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Output format (nq or nt) [default: nq]
+    #[arg(long, value_name = "FORMAT", default_value = "nq")]
+    pub format: String,
+}
+
+/// `count`.
+#[derive(Debug, Args)]
+pub struct CountArgs {
+    /// Count one graph: an IRI, a blank node, or `default` [default: every graph]
+    #[arg(long, value_name = "GRAPH")]
+    pub graph: Option<String>,
+}
+
+/// `clear`.
+#[derive(Debug, Args)]
+pub struct ClearArgs {
+    /// Clear one graph: an IRI, a blank node, or `default` [default: the whole store]
+    #[arg(long, value_name = "GRAPH")]
+    pub graph: Option<String>,
+}
+
+/// `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Differences to print at most
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub max_differences: usize,
+}
+
+/// Opens the store of the chosen plugin on `--data-dir`. `must_exist`: a read command on a
+/// persistent backend refuses a missing data directory instead of creating an empty store.
+pub(super) fn open_store(
+    cli: &Cli,
+    registry: &PluginRegistry,
+    must_exist: bool,
+) -> Result<Store, Failure> {
+    let resolved = registry.resolve(cli.plugin.as_deref())?;
+    let plugin = registry.load(&resolved)?;
+    let persistent = plugin.details().capabilities.has(Capabilities::PERSISTENT);
+    if persistent && must_exist && !cli.data_dir.exists() {
+        return Err(Failure(format!(
+            "{}: no such data directory (nothing has been loaded there yet; see `kgdb-host load`)",
+            cli.data_dir.display()
+        )));
+    }
+    let (_, backend) = registry.open(
+        cli.plugin.as_deref(),
+        persistent.then_some(cli.data_dir.as_path()),
+        false,
+    )?;
+    Store::open(backend).map_err(|error| {
+        Failure(if persistent {
+            format!("{}: {error}", cli.data_dir.display())
+        } else {
+            error.to_string()
+        })
+    })
+}
+
+fn parse_term(text: &str, what: &str) -> Result<Option<Term>, Failure> {
+    if text == "*" || text.starts_with('?') {
+        return Ok(None);
+    }
+    Term::from_str(text)
+        .map(Some)
+        .map_err(|error| Failure(format!("invalid {what} `{text}`: {error} ({TERM_HELP})")))
+}
+
+/// A graph argument: `default`, an IRI (with or without `<>`), a blank node, or unbound.
+fn parse_graph(text: Option<&str>) -> Result<GraphPattern, Failure> {
+    let Some(text) = text else {
+        return Ok(GraphPattern::Any);
+    };
+    if text == "*" || text.starts_with('?') {
+        return Ok(GraphPattern::Any);
+    }
+    if text.eq_ignore_ascii_case("default") {
+        return Ok(GraphPattern::Default);
+    }
+    Ok(GraphPattern::Named(parse_graph_name(text)?))
+}
+
+fn parse_graph_name(text: &str) -> Result<NamedOrBlankNode, Failure> {
+    let invalid = |message: String| {
+        Failure(format!(
+            "invalid graph `{text}`: {message} (a graph is an IRI such as <http://example.com/g>, a blank node, or `default`)"
+        ))
+    };
+    if !text.starts_with('<') && !text.starts_with("_:") {
+        return NamedNode::new(text)
+            .map(Into::into)
+            .map_err(|error| invalid(error.to_string()));
+    }
+    match Term::from_str(text).map_err(|error| invalid(error.to_string()))? {
+        Term::NamedNode(node) => Ok(node.into()),
+        Term::BlankNode(node) => Ok(node.into()),
+        _ => Err(invalid("a literal cannot name a graph".into())),
+    }
+}
+
+fn pattern(args: &PatternArgs) -> Result<QuadPattern, Failure> {
+    Ok(QuadPattern {
+        subject: parse_term(&args.subject, "subject")?,
+        predicate: parse_term(&args.predicate, "predicate")?,
+        object: parse_term(&args.object, "object")?,
+        graph: parse_graph(args.graph.as_deref())?,
+    })
+}
+
+/// Ends quietly when the reader of our stdout went away (`| head`).
+fn output_result(result: std::io::Result<()>) -> Result<(), Failure> {
+    match result {
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(error) => Err(Failure(format!("write error: {error}"))),
+        Ok(()) => Ok(()),
+    }
+}
+
+pub(super) fn load(
+    cli: &Cli,
+    registry: &PluginRegistry,
+    args: &LoadArgs,
+) -> Result<ExitCode, Failure> {
+    let mut sources = Vec::new();
+    for file in &args.files {
+        if file.as_os_str() == "-" {
+            let format = args
+                .format
+                .as_deref()
+                .ok_or_else(|| Failure("reading stdin (`-`) needs --format".into()))?;
+            sources.push(Source::Stdin(rdf::InputFormat {
+                format: rdf::format_by_name(format)?,
+                gzip: false,
+            }));
+        } else {
+            if !file.is_file() {
+                return Err(Failure(format!(
+                    "{}: no such file; nothing was loaded",
+                    file.display()
+                )));
+            }
+            sources.push(Source::File(
+                file.clone(),
+                rdf::format_for_path(file, args.format.as_deref())?,
+            ));
+        }
+    }
+    let graph = args.graph.as_deref().map(parse_graph_name).transpose()?;
+    let store = open_store(cli, registry, false)?;
+    let request = LoadRequest {
+        sources,
+        graph,
+        base_iri: args.base.clone(),
+        lenient: args.lenient,
+        keep_blank_node_labels: args.keep_blank_node_labels,
+        options: LoadOptions {
+            chunk_quads: args.chunk_quads,
+        },
+        progress: std::io::stderr().is_terminal(),
+    };
+    let report = rdf::load(&store, &request)?;
+    for skipped in &report.skipped {
+        eprintln!("warning: skipped {}: {}", skipped.location, skipped.message);
+    }
+    if report.skipped_count > report.skipped.len() as u64 {
+        eprintln!(
+            "warning: … and {} more skipped statements",
+            report.skipped_count - report.skipped.len() as u64
+        );
+    }
+    let seconds = report.elapsed.as_secs_f64();
+    let counts = store.counts()?;
+    println!(
+        "loaded {} new quads ({} read, {} skipped) from {} input(s) in {seconds:.2} s ({:.0} quads/s); the store holds {} quads",
+        report.summary.inserted,
+        report.summary.read,
+        report.skipped_count,
+        args.files.len(),
+        report.summary.read as f64 / seconds.max(1e-9),
+        counts.quads,
+    );
+    store.close()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn dump(
+    cli: &Cli,
+    registry: &PluginRegistry,
+    args: &DumpArgs,
+) -> Result<ExitCode, Failure> {
+    let format = match (&args.format, &args.output) {
+        (Some(name), _) => rdf::format_by_name(name)?,
+        (None, Some(path)) => rdf::format_for_path(path, None)?.format,
+        (None, None) => RdfFormat::NQuads,
+    };
+    let request = DumpRequest {
+        format,
+        graph: parse_graph(args.graph.as_deref())?,
+    };
+    let store = open_store(cli, registry, true)?;
+    let written = match &args.output {
+        Some(path) => {
+            let file = File::create(path)
+                .map_err(|error| Failure(format!("{}: {error}", path.display())))?;
+            let gzip = path.extension().is_some_and(|extension| extension == "gz");
+            let written = if gzip {
+                let encoder = flate2::write::GzEncoder::new(
+                    BufWriter::new(file),
+                    flate2::Compression::default(),
+                );
+                let mut encoder = encoder;
+                let written = rdf::dump(&store, &request, &mut encoder)?;
+                encoder
+                    .finish()
+                    .and_then(|mut inner| inner.flush())
+                    .map_err(|error| Failure(format!("{}: {error}", path.display())))?;
+                written
+            } else {
+                rdf::dump(&store, &request, BufWriter::new(file))?
+            };
+            eprintln!("wrote {written} quads to {}", path.display());
+            written
+        }
+        None => match rdf::dump(&store, &request, BufWriter::new(std::io::stdout().lock())) {
+            Err(rdf::DumpError::Write(error)) => {
+                output_result(Err(error))?;
+                0
+            }
+            other => other?,
+        },
+    };
+    tracing::info!(quads = written, "dump finished");
+    store.close()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn quads(
+    cli: &Cli,
+    registry: &PluginRegistry,
+    args: &QuadsArgs,
+) -> Result<ExitCode, Failure> {
+    let pattern = pattern(&args.pattern)?;
+    let format = rdf::format_by_name(&args.format)?;
+    if !matches!(format, RdfFormat::NQuads | RdfFormat::NTriples) {
+        return Err(Failure(format!(
+            "--format {}: quads prints nq or nt (use dump for other formats)",
+            args.format
+        )));
+    }
+    let store = open_store(cli, registry, true)?;
+    let snapshot = store.snapshot()?;
+    let mut out =
+        RdfSerializer::from_format(format).for_writer(BufWriter::new(std::io::stdout().lock()));
+    let limit = args.limit.unwrap_or(u64::MAX);
+    let mut printed = 0;
+    let result = (|| -> Result<(), Failure> {
+        for quad in snapshot.quads_for_pattern(&pattern)? {
+            if printed >= limit {
+                break;
+            }
+            let mut quad = quad?;
+            if format == RdfFormat::NTriples {
+                quad.graph_name = oxrdf::GraphName::DefaultGraph;
+            }
+            output_result(out.serialize_quad(&quad))?;
+            printed += 1;
+        }
+        Ok(())
+    })();
+    result?;
+    output_result(out.finish().and_then(|mut inner| inner.flush()))?;
+    drop(snapshot);
+    store.close()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn count(
+    cli: &Cli,
+    registry: &PluginRegistry,
+    args: &CountArgs,
+) -> Result<ExitCode, Failure> {
+    let graph = parse_graph(args.graph.as_deref())?;
+    let store = open_store(cli, registry, true)?;
+    let count = store.snapshot()?.graph_len(&graph)?;
+    println!("{count}");
+    store.close()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn graphs(cli: &Cli, registry: &PluginRegistry) -> Result<ExitCode, Failure> {
+    let store = open_store(cli, registry, true)?;
+    let mut graphs = store.snapshot()?.named_graphs()?;
+    graphs.sort_by_cached_key(|(name, _)| name.to_string());
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    for (name, count) in graphs {
+        output_result(writeln!(out, "{name}\t{count}"))?;
+    }
+    output_result(out.flush())?;
+    store.close()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn remove(
+    cli: &Cli,
+    registry: &PluginRegistry,
+    args: &PatternArgs,
+) -> Result<ExitCode, Failure> {
+    let pattern = pattern(args)?;
+    let store = open_store(cli, registry, true)?;
+    let removed = store.update(3, |txn| txn.remove_pattern(&pattern))?;
+    println!("removed {removed} quads");
+    store.close()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn clear(
+    cli: &Cli,
+    registry: &PluginRegistry,
+    args: &ClearArgs,
+) -> Result<ExitCode, Failure> {
+    let graph = parse_graph(args.graph.as_deref())?;
+    let store = open_store(cli, registry, true)?;
+    let removed = store.clear(&graph)?;
+    println!("removed {removed} quads");
+    store.close()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn verify(
+    cli: &Cli,
+    registry: &PluginRegistry,
+    args: &VerifyArgs,
+) -> Result<ExitCode, Failure> {
+    let store = open_store(cli, registry, true)?;
+    let report = store.verify(args.max_differences)?;
+    store.close()?;
+    if report.is_ok() {
+        println!(
+            "ok: {} index entries in 9 orderings and {} terms agree with each other and with the counters",
+            report.index_entries, report.terms
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for difference in &report.differences {
+        println!("{difference}");
+    }
+    Err(Failure(format!(
+        "verify found {} difference(s){}",
+        report.difference_count,
+        if report.difference_count > report.differences.len() as u64 {
+            format!(" (the first {} are shown)", report.differences.len())
+        } else {
+            String::new()
+        }
+    )))
+}

@@ -1,0 +1,290 @@
+//! Loading RDF files into a store: one atomic [`BulkLoad`] over every file, streaming, with a
+//! progress bar and file:line:column in every syntax error.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use oxrdf::{GraphName, NamedOrBlankNode};
+use oxrdfio::{RdfParseError, RdfParser, RdfSyntaxError};
+
+use super::format::InputFormat;
+use crate::store::{BulkLoad, LoadOptions, LoadSummary, Store, StoreError};
+
+/// Skipped statements kept in a report (the count covers all of them).
+const SKIPPED_KEPT: usize = 100;
+/// Syntax errors in a row after which a lenient load gives up on a file.
+const MAX_ERRORS_IN_A_ROW: u64 = 10_000;
+
+/// Where RDF comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Standard input (`-`).
+    Stdin(InputFormat),
+    /// A file.
+    File(PathBuf, InputFormat),
+}
+
+impl Source {
+    /// The name used in messages.
+    #[must_use]
+    pub fn name(&self) -> String {
+        match self {
+            Self::Stdin(_) => "<stdin>".to_owned(),
+            Self::File(path, _) => path.display().to_string(),
+        }
+    }
+
+    fn format(&self) -> InputFormat {
+        match self {
+            Self::Stdin(format) | Self::File(_, format) => *format,
+        }
+    }
+}
+
+/// What to load and how.
+#[derive(Debug, Clone, Default)]
+pub struct LoadRequest {
+    /// The inputs, loaded in order, all in one atomic load.
+    pub sources: Vec<Source>,
+    /// Put the inputs' default-graph triples into this graph.
+    pub graph: Option<NamedOrBlankNode>,
+    /// Base IRI for relative IRIs.
+    pub base_iri: Option<String>,
+    /// Skip bad statements (and report them) instead of failing the load.
+    pub lenient: bool,
+    /// Keep blank node labels as written instead of giving each input its own blank nodes.
+    pub keep_blank_node_labels: bool,
+    /// Chunking of the load.
+    pub options: LoadOptions,
+    /// Draw a progress bar on stderr (when it is a terminal).
+    pub progress: bool,
+}
+
+/// A statement a lenient load skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    /// `file:line:column` (1-based), or the file name when the parser gives no position.
+    pub location: String,
+    /// The parser's message.
+    pub message: String,
+}
+
+/// What a load did.
+#[derive(Debug, Clone, Default)]
+pub struct LoadReport {
+    /// Quads read and inserted.
+    pub summary: LoadSummary,
+    /// The first skipped statements.
+    pub skipped: Vec<Skipped>,
+    /// How many statements were skipped in all.
+    pub skipped_count: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+}
+
+/// Why a load failed; the store is then as it was before the load.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// An input could not be opened.
+    #[error("{file}: {source}")]
+    Open {
+        /// The input.
+        file: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Reading or decompressing failed.
+    #[error("{file}: read error: {source}")]
+    Read {
+        /// The input.
+        file: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A statement is not valid RDF.
+    #[error("{location}: {message}; nothing was loaded (use --lenient to skip bad statements)")]
+    Syntax {
+        /// `file:line:column` (1-based).
+        location: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A lenient load met only errors for too long.
+    #[error(
+        "{file}: gave up after {MAX_ERRORS_IN_A_ROW} bad statements in a row; nothing was loaded"
+    )]
+    TooManyErrors {
+        /// The input.
+        file: String,
+    },
+    /// The base IRI is not an IRI.
+    #[error("invalid base IRI `{iri}`: {message}")]
+    BaseIri {
+        /// The IRI given.
+        iri: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The store failed.
+    #[error("{0}; nothing was loaded")]
+    Store(#[from] StoreError),
+}
+
+/// Loads every source into `store`, atomically: on any error nothing is loaded.
+///
+/// # Errors
+/// [`LoadError`].
+pub fn load(store: &Store, request: &LoadRequest) -> Result<LoadReport, LoadError> {
+    let started = Instant::now();
+    let progress = progress_bar(request);
+    let mut bulk = store.bulk_load(request.options)?;
+    let mut report = LoadReport::default();
+    for source in &request.sources {
+        progress.set_prefix(source.name());
+        load_source(&mut bulk, source, request, &progress, &mut report, started)?;
+    }
+    progress.set_message("committing");
+    report.summary = bulk.commit()?;
+    progress.finish_and_clear();
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+fn progress_bar(request: &LoadRequest) -> ProgressBar {
+    let total: u64 = request
+        .sources
+        .iter()
+        .map(|source| match source {
+            Source::File(path, _) => std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+            Source::Stdin(_) => 0,
+        })
+        .sum();
+    let target = if request.progress {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(Some(total), target);
+    let style = if total > 0 {
+        ProgressStyle::with_template(
+            "{spinner} {prefix} [{bar:30}] {bytes}/{total_bytes} {msg} ({elapsed})",
+        )
+    } else {
+        ProgressStyle::with_template("{spinner} {prefix} {bytes} {msg} ({elapsed})")
+    };
+    if let Ok(style) = style {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+fn open(source: &Source, progress: &ProgressBar) -> Result<Box<dyn Read>, LoadError> {
+    let raw: Box<dyn Read> = match source {
+        Source::Stdin(_) => Box::new(std::io::stdin().lock()),
+        Source::File(path, _) => {
+            Box::new(File::open(path).map_err(|source_error| LoadError::Open {
+                file: path.display().to_string(),
+                source: source_error,
+            })?)
+        }
+    };
+    let counted = progress.wrap_read(BufReader::with_capacity(1 << 16, raw));
+    Ok(if source.format().gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(counted))
+    } else {
+        Box::new(counted)
+    })
+}
+
+fn load_source(
+    bulk: &mut BulkLoad<'_>,
+    source: &Source,
+    request: &LoadRequest,
+    progress: &ProgressBar,
+    report: &mut LoadReport,
+    started: Instant,
+) -> Result<(), LoadError> {
+    let file = source.name();
+    let mut parser = RdfParser::from_format(source.format().format);
+    if let Some(base) = &request.base_iri {
+        parser = parser
+            .with_base_iri(base.as_str())
+            .map_err(|error| LoadError::BaseIri {
+                iri: base.clone(),
+                message: error.to_string(),
+            })?;
+    }
+    if let Some(graph) = &request.graph {
+        parser = parser.with_default_graph(match graph.clone() {
+            NamedOrBlankNode::NamedNode(node) => GraphName::from(node),
+            NamedOrBlankNode::BlankNode(node) => GraphName::from(node),
+        });
+    }
+    if !request.keep_blank_node_labels {
+        parser = parser.rename_blank_nodes();
+    }
+    let mut errors_in_a_row = 0;
+    let mut last_report = Instant::now();
+    for result in parser.for_reader(open(source, progress)?) {
+        match result {
+            Ok(quad) => {
+                errors_in_a_row = 0;
+                bulk.add(quad)?;
+                let read = bulk.summary().read;
+                if read % 16_384 == 0 {
+                    let rate = read as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                    progress.set_message(format!("{read} quads, {rate:.0} quads/s"));
+                    if last_report.elapsed() >= Duration::from_secs(10) {
+                        last_report = Instant::now();
+                        tracing::info!(quads = read, rate = rate as u64, "loading {file}");
+                    }
+                }
+            }
+            Err(RdfParseError::Io(error)) => {
+                return Err(LoadError::Read {
+                    file,
+                    source: error,
+                })
+            }
+            Err(RdfParseError::Syntax(error)) => {
+                let skipped = describe(&file, &error);
+                if !request.lenient {
+                    return Err(LoadError::Syntax {
+                        location: skipped.location,
+                        message: skipped.message,
+                    });
+                }
+                tracing::debug!("skipped {}: {}", skipped.location, skipped.message);
+                report.skipped_count += 1;
+                if report.skipped.len() < SKIPPED_KEPT {
+                    report.skipped.push(skipped);
+                }
+                errors_in_a_row += 1;
+                if errors_in_a_row >= MAX_ERRORS_IN_A_ROW {
+                    return Err(LoadError::TooManyErrors { file });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `file:line:column` and the bare message of a syntax error.
+fn describe(file: &str, error: &RdfSyntaxError) -> Skipped {
+    let text = error.to_string();
+    let message = match text.strip_prefix("Parser error") {
+        Some(rest) => rest
+            .split_once(": ")
+            .map_or(text.as_str(), |(_, message)| message)
+            .to_owned(),
+        None => text.clone(),
+    };
+    let location = match error.location() {
+        Some(range) => format!("{file}:{}:{}", range.start.line + 1, range.start.column + 1),
+        None => file.to_owned(),
+    };
+    Skipped { location, message }
+}

@@ -1,0 +1,10 @@
+//! RDF in and out of a [`Store`](crate::store::Store): formats, loading (atomic, streaming,
+//! with progress) and dumping (streaming), all through `oxrdfio`.
+
+mod dump;
+mod format;
+mod load;
+
+pub use dump::{dump, DumpError, DumpRequest};
+pub use format::{format_by_name, format_for_path, FormatError, InputFormat};
+pub use load::{load, LoadError, LoadReport, LoadRequest, Skipped, Source};
