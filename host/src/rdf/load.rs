@@ -2,13 +2,14 @@
 //! progress bar and file:line:column in every syntax error.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use oxrdf::{GraphName, NamedOrBlankNode};
-use oxrdfio::{RdfParseError, RdfParser, RdfSyntaxError};
+use oxrdf::{BlankNode, GraphName, NamedOrBlankNode, Quad, Term, Triple};
+use oxrdfio::{RdfFormat, RdfParseError, RdfParser, RdfSyntaxError};
+use sha2::{Digest, Sha256};
 
 use super::format::InputFormat;
 use crate::store::{BulkLoad, LoadOptions, LoadSummary, Store, StoreError};
@@ -17,6 +18,8 @@ use crate::store::{BulkLoad, LoadOptions, LoadSummary, Store, StoreError};
 const SKIPPED_KEPT: usize = 100;
 /// Syntax errors in a row after which a lenient load gives up on a file.
 const MAX_ERRORS_IN_A_ROW: u64 = 10_000;
+/// Lines per block of a lenient line-based load.
+const BLOCK_LINES: usize = 4096;
 
 /// Where RDF comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,16 +202,55 @@ fn open(source: &Source, progress: &ProgressBar) -> Result<Box<dyn Read>, LoadEr
     })
 }
 
-fn load_source(
-    bulk: &mut BulkLoad<'_>,
-    source: &Source,
-    request: &LoadRequest,
-    progress: &ProgressBar,
-    report: &mut LoadReport,
+/// Counts quads, reports progress and adds them to the load.
+struct Sink<'b, 'a> {
+    bulk: &'b mut BulkLoad<'a>,
+    renamer: Option<BlankNodeRenamer>,
+    progress: &'b ProgressBar,
     started: Instant,
-) -> Result<(), LoadError> {
-    let file = source.name();
-    let mut parser = RdfParser::from_format(source.format().format);
+    last_log: Instant,
+    file: String,
+}
+
+impl Sink<'_, '_> {
+    fn add(&mut self, quad: Quad) -> Result<(), LoadError> {
+        let quad = match &self.renamer {
+            Some(renamer) => renamer.quad(quad),
+            None => quad,
+        };
+        self.bulk.add(quad)?;
+        let read = self.bulk.summary().read;
+        if read % 16_384 == 0 {
+            let rate = read as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
+            self.progress
+                .set_message(format!("{read} quads, {rate:.0} quads/s"));
+            if self.last_log.elapsed() >= Duration::from_secs(10) {
+                self.last_log = Instant::now();
+                tracing::info!(quads = read, rate = rate as u64, "loading {}", self.file);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Records a skipped statement; fails the load when not lenient.
+fn skip(request: &LoadRequest, report: &mut LoadReport, skipped: Skipped) -> Result<(), LoadError> {
+    if !request.lenient {
+        return Err(LoadError::Syntax {
+            location: skipped.location,
+            message: skipped.message,
+        });
+    }
+    tracing::debug!("skipped {}: {}", skipped.location, skipped.message);
+    report.skipped_count += 1;
+    if report.skipped.len() < SKIPPED_KEPT {
+        report.skipped.push(skipped);
+    }
+    Ok(())
+}
+
+fn parser_for(request: &LoadRequest, format: RdfFormat) -> Result<RdfParser, LoadError> {
+    let mut parser = RdfParser::from_format(format);
     if let Some(base) = &request.base_iri {
         parser = parser
             .with_base_iri(base.as_str())
@@ -223,25 +265,38 @@ fn load_source(
             NamedOrBlankNode::BlankNode(node) => GraphName::from(node),
         });
     }
-    if !request.keep_blank_node_labels {
-        parser = parser.rename_blank_nodes();
+    Ok(parser)
+}
+
+fn load_source(
+    bulk: &mut BulkLoad<'_>,
+    source: &Source,
+    request: &LoadRequest,
+    progress: &ProgressBar,
+    report: &mut LoadReport,
+    started: Instant,
+) -> Result<(), LoadError> {
+    let file = source.name();
+    let format = source.format().format;
+    let parser = parser_for(request, format)?;
+    let reader = open(source, progress)?;
+    let mut sink = Sink {
+        bulk,
+        renamer: (!request.keep_blank_node_labels).then(BlankNodeRenamer::new),
+        progress,
+        started,
+        last_log: Instant::now(),
+        file: file.clone(),
+    };
+    if request.lenient && matches!(format, RdfFormat::NTriples | RdfFormat::NQuads) {
+        return load_lines(&mut sink, reader, request, format, report);
     }
     let mut errors_in_a_row = 0;
-    let mut last_report = Instant::now();
-    for result in parser.for_reader(open(source, progress)?) {
+    for result in parser.for_reader(reader) {
         match result {
             Ok(quad) => {
                 errors_in_a_row = 0;
-                bulk.add(quad)?;
-                let read = bulk.summary().read;
-                if read % 16_384 == 0 {
-                    let rate = read as f64 / started.elapsed().as_secs_f64().max(1e-9);
-                    progress.set_message(format!("{read} quads, {rate:.0} quads/s"));
-                    if last_report.elapsed() >= Duration::from_secs(10) {
-                        last_report = Instant::now();
-                        tracing::info!(quads = read, rate = rate as u64, "loading {file}");
-                    }
-                }
+                sink.add(quad)?;
             }
             Err(RdfParseError::Io(error)) => {
                 return Err(LoadError::Read {
@@ -250,18 +305,7 @@ fn load_source(
                 })
             }
             Err(RdfParseError::Syntax(error)) => {
-                let skipped = describe(&file, &error);
-                if !request.lenient {
-                    return Err(LoadError::Syntax {
-                        location: skipped.location,
-                        message: skipped.message,
-                    });
-                }
-                tracing::debug!("skipped {}: {}", skipped.location, skipped.message);
-                report.skipped_count += 1;
-                if report.skipped.len() < SKIPPED_KEPT {
-                    report.skipped.push(skipped);
-                }
+                skip(request, report, describe(&file, 0, &error))?;
                 errors_in_a_row += 1;
                 if errors_in_a_row >= MAX_ERRORS_IN_A_ROW {
                     return Err(LoadError::TooManyErrors { file });
@@ -272,8 +316,139 @@ fn load_source(
     Ok(())
 }
 
-/// `file:line:column` and the bare message of a syntax error.
-fn describe(file: &str, error: &RdfSyntaxError) -> Skipped {
+/// A lenient load of a line-based format: blocks of lines are parsed at once; a block with
+/// an error is parsed again line by line, so exactly the bad lines are skipped (a parser's own
+/// recovery can lose its place after, say, an unterminated string).
+fn load_lines(
+    sink: &mut Sink<'_, '_>,
+    reader: Box<dyn Read>,
+    request: &LoadRequest,
+    format: RdfFormat,
+    report: &mut LoadReport,
+) -> Result<(), LoadError> {
+    let mut reader = BufReader::new(reader);
+    let mut block = Vec::new();
+    let mut first_line = 0u64;
+    loop {
+        block.clear();
+        let mut lines = 0;
+        while lines < BLOCK_LINES {
+            let read = reader
+                .read_until(b'\n', &mut block)
+                .map_err(|source| LoadError::Read {
+                    file: sink.file.clone(),
+                    source,
+                })?;
+            if read == 0 {
+                break;
+            }
+            lines += 1;
+        }
+        if lines == 0 {
+            return Ok(());
+        }
+        let parsed: Result<Vec<Quad>, RdfSyntaxError> =
+            parser_for(request, format)?.for_slice(&block).collect();
+        match parsed {
+            Ok(quads) => {
+                for quad in quads {
+                    sink.add(quad)?;
+                }
+            }
+            Err(_) => {
+                for (index, line) in block.split_inclusive(|byte| *byte == b'\n').enumerate() {
+                    let line_number = first_line + index as u64;
+                    let parsed: Result<Vec<Quad>, RdfSyntaxError> =
+                        parser_for(request, format)?.for_slice(line).collect();
+                    match parsed {
+                        Ok(quads) => {
+                            for quad in quads {
+                                sink.add(quad)?;
+                            }
+                        }
+                        Err(error) => {
+                            skip(request, report, describe(&sink.file, line_number, &error))?;
+                        }
+                    }
+                }
+            }
+        }
+        first_line += lines as u64;
+    }
+}
+
+/// Gives each input its own blank nodes without a table: a label maps to the hash of the
+/// label and a per-input random key.
+struct BlankNodeRenamer {
+    key: [u8; 16],
+}
+
+impl BlankNodeRenamer {
+    fn new() -> Self {
+        let mut hasher = Sha256::new();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        hasher.update(now.as_nanos().to_le_bytes());
+        hasher.update(std::process::id().to_le_bytes());
+        hasher.update((&raw const hasher as usize).to_le_bytes());
+        let mut key = [0; 16];
+        key.copy_from_slice(&hasher.finalize()[..16]);
+        Self { key }
+    }
+
+    fn node(&self, node: &BlankNode) -> BlankNode {
+        let digest = Sha256::new()
+            .chain_update(self.key)
+            .chain_update(node.as_str())
+            .finalize();
+        let mut id = [0; 16];
+        id.copy_from_slice(&digest[..16]);
+        BlankNode::new_from_unique_id(u128::from_be_bytes(id))
+    }
+
+    fn subject(&self, subject: NamedOrBlankNode) -> NamedOrBlankNode {
+        match subject {
+            NamedOrBlankNode::BlankNode(node) => self.node(&node).into(),
+            other => other,
+        }
+    }
+
+    fn term(&self, term: Term) -> Term {
+        match term {
+            Term::BlankNode(node) => self.node(&node).into(),
+            Term::Triple(triple) => {
+                let Triple {
+                    subject,
+                    predicate,
+                    object,
+                } = *triple;
+                Term::Triple(Box::new(Triple::new(
+                    self.subject(subject),
+                    predicate,
+                    self.term(object),
+                )))
+            }
+            other => other,
+        }
+    }
+
+    fn quad(&self, quad: Quad) -> Quad {
+        Quad::new(
+            self.subject(quad.subject),
+            quad.predicate,
+            self.term(quad.object),
+            match quad.graph_name {
+                GraphName::BlankNode(node) => self.node(&node).into(),
+                other => other,
+            },
+        )
+    }
+}
+
+/// `file:line:column` (lines counted from `first_line` + 1) and the bare message of a
+/// syntax error.
+fn describe(file: &str, first_line: u64, error: &RdfSyntaxError) -> Skipped {
     let text = error.to_string();
     let message = match text.strip_prefix("Parser error") {
         Some(rest) => rest
@@ -283,7 +458,11 @@ fn describe(file: &str, error: &RdfSyntaxError) -> Skipped {
         None => text.clone(),
     };
     let location = match error.location() {
-        Some(range) => format!("{file}:{}:{}", range.start.line + 1, range.start.column + 1),
+        Some(range) => format!(
+            "{file}:{}:{}",
+            first_line + range.start.line + 1,
+            range.start.column + 1
+        ),
         None => file.to_owned(),
     };
     Skipped { location, message }
