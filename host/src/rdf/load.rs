@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use oxrdf::{BlankNode, GraphName, NamedOrBlankNode, Quad, Term, Triple};
 use oxrdfio::{RdfFormat, RdfParseError, RdfParser, RdfSyntaxError};
-use sha2::{Digest, Sha256};
 
 use super::format::InputFormat;
+use crate::store::encoding::TermHasher;
 use crate::store::{BulkLoad, LoadOptions, LoadSummary, Store, StoreError};
 
 /// Skipped statements kept in a report (the count covers all of them).
@@ -220,7 +220,7 @@ impl Sink<'_, '_> {
         };
         self.bulk.add(quad)?;
         let read = self.bulk.summary().read;
-        if read % 16_384 == 0 {
+        if read.is_multiple_of(16_384) {
             let rate = read as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
             self.progress
                 .set_message(format!("{read} quads, {rate:.0} quads/s"));
@@ -377,34 +377,23 @@ fn load_lines(
     }
 }
 
-/// Gives each input its own blank nodes without a table: a label maps to the hash of the
-/// label and a per-input random key.
+/// Gives each input its own blank nodes without a table: a label maps to its keyed hash
+/// under a random key drawn for the input.
 struct BlankNodeRenamer {
-    key: [u8; 16],
+    hasher: TermHasher,
 }
 
 impl BlankNodeRenamer {
     fn new() -> Self {
-        let mut hasher = Sha256::new();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        hasher.update(now.as_nanos().to_le_bytes());
-        hasher.update(std::process::id().to_le_bytes());
-        hasher.update((&raw const hasher as usize).to_le_bytes());
-        let mut key = [0; 16];
-        key.copy_from_slice(&hasher.finalize()[..16]);
-        Self { key }
+        Self {
+            hasher: TermHasher::new(TermHasher::random_key()),
+        }
     }
 
     fn node(&self, node: &BlankNode) -> BlankNode {
-        let digest = Sha256::new()
-            .chain_update(self.key)
-            .chain_update(node.as_str())
-            .finalize();
-        let mut id = [0; 16];
-        id.copy_from_slice(&digest[..16]);
-        BlankNode::new_from_unique_id(u128::from_be_bytes(id))
+        BlankNode::new_from_unique_id(u128::from_be_bytes(
+            self.hasher.hash(node.as_str().as_bytes()),
+        ))
     }
 
     fn subject(&self, subject: NamedOrBlankNode) -> NamedOrBlankNode {

@@ -308,7 +308,7 @@ fn undo(store: &Store) -> Result<(), StoreError> {
             .context("reading the dictionary")?;
         let done = entries.is_empty();
         for (key, value) in entries {
-            let hash = EncodedTerm::from_bytes(value).hash();
+            let hash = EncodedTerm::from_bytes(value).hash(&store.hasher);
             txn.delete_raw(store.tables.term2id, &hash);
             txn.delete_raw(store.tables.id2term, &key);
             txn.count_removed_term();

@@ -42,7 +42,7 @@ pub(crate) fn lookup(
         other => EncodedTerm::plain(other)
             .ok_or_else(|| StoreError::InvalidInput("a term the store cannot encode".into()))?,
     };
-    let hash = encoded.hash();
+    let hash = encoded.hash(&store.hasher);
     if let Some(id) = local.and_then(|local| local.get(&hash)) {
         return Ok(Some(*id));
     }

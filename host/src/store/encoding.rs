@@ -4,7 +4,7 @@
 //! tested on its own.
 
 use oxrdf::{BlankNode, Literal, NamedNode, Term};
-use sha2::{Digest, Sha256};
+use siphasher::sip128::SipHasher13;
 
 use super::error::StoreError;
 
@@ -126,8 +126,52 @@ pub struct EncodedTerm {
     bytes: Vec<u8>,
 }
 
-/// The `term2id` key of an encoded term: the first 16 bytes of its SHA-256.
+/// The `term2id` key of an encoded term: its 128-bit keyed hash.
 pub type TermHash = [u8; 16];
+
+/// The keyed hash of dictionary entries: SipHash-1-3 with 128-bit output, keyed by a random
+/// key each store draws when it is created. Without the key nobody can build two terms with
+/// the same hash, and with 128 bits an accidental collision needs about 2^64 terms.
+#[derive(Debug, Clone)]
+pub struct TermHasher {
+    sip: SipHasher13,
+}
+
+impl TermHasher {
+    /// A hasher with a 16-byte key.
+    #[must_use]
+    pub fn new(key: [u8; 16]) -> Self {
+        let (k0, k1) = key.split_at(8);
+        let word = |bytes: &[u8]| {
+            let mut array = [0; 8];
+            array.copy_from_slice(bytes);
+            u64::from_le_bytes(array)
+        };
+        Self {
+            sip: SipHasher13::new_with_keys(word(k0), word(k1)),
+        }
+    }
+
+    /// A new random key.
+    #[must_use]
+    pub fn random_key() -> [u8; 16] {
+        use std::hash::{BuildHasher, Hasher};
+        let mut key = [0; 16];
+        for (index, half) in key.chunks_mut(8).enumerate() {
+            // RandomState draws its keys from the operating system's generator.
+            let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+            hasher.write_usize(index);
+            half.copy_from_slice(&hasher.finish().to_le_bytes());
+        }
+        key
+    }
+
+    /// The hash of `bytes`.
+    #[must_use]
+    pub fn hash(&self, bytes: &[u8]) -> TermHash {
+        self.sip.hash(bytes).as_bytes()
+    }
+}
 
 impl EncodedTerm {
     /// Encodes a term that is not a triple term.
@@ -176,11 +220,8 @@ impl EncodedTerm {
 
     /// The `term2id` key.
     #[must_use]
-    pub fn hash(&self) -> TermHash {
-        let digest = Sha256::digest(&self.bytes);
-        let mut hash = [0; 16];
-        hash.copy_from_slice(&digest[..16]);
-        hash
+    pub fn hash(&self, hasher: &TermHasher) -> TermHash {
+        hasher.hash(&self.bytes)
     }
 
     /// Decodes the entry; a triple term comes back as its parts' ids, to be resolved by the
@@ -375,6 +416,21 @@ mod tests {
         ] {
             assert!(EncodedTerm::from_bytes(bytes).decode().is_err());
         }
+    }
+
+    #[test]
+    fn hashes_depend_on_the_key() {
+        let term = EncodedTerm::plain(&NamedNode::new("http://e/x").unwrap().into()).unwrap();
+        let (a, b) = (TermHasher::random_key(), TermHasher::random_key());
+        assert_ne!(a, b);
+        assert_eq!(
+            term.hash(&TermHasher::new(a)),
+            term.hash(&TermHasher::new(a))
+        );
+        assert_ne!(
+            term.hash(&TermHasher::new(a)),
+            term.hash(&TermHasher::new(b))
+        );
     }
 
     proptest! {

@@ -5,7 +5,7 @@
 //! | table | key | value |
 //! |---|---|---|
 //! | `dict.id2term` | term id | encoded term |
-//! | `dict.term2id` | first 16 bytes of the SHA-256 of the encoded term | term id |
+//! | `dict.term2id` | 128-bit keyed hash (SipHash-1-3, random key per store) of the encoded term | term id |
 //! | `quads.spo`, `quads.pos`, `quads.osp` | 3 ids | empty (default graph) |
 //! | `quads.spog` … `quads.gosp` | 4 ids | empty (named graphs, six orderings) |
 //! | `store.meta` | counter name | counter (format, next id, quads, terms…) |
@@ -65,7 +65,7 @@ use oxrdf::{NamedOrBlankNode, Term};
 
 use crate::plugin::Backend;
 pub use bulk::{BulkLoad, LoadOptions, LoadSummary};
-use encoding::{decode_count, TermHash, TermId};
+use encoding::{decode_count, TermHash, TermHasher, TermId};
 pub use error::StoreError;
 use error::{Context, StoreError as E};
 use index::Ordering;
@@ -79,6 +79,7 @@ const FORMAT: &str = "kgdb-quadstore 1";
 /// Counter names in `store.meta`.
 pub(crate) mod meta {
     pub const FORMAT: &[u8] = b"format";
+    pub const HASH_KEY: &[u8] = b"hash-key";
     pub const NEXT_ID: &[u8] = b"next-id";
     pub const QUADS: &[u8] = b"quads";
     pub const DEFAULT_GRAPH_QUADS: &[u8] = b"default-graph-quads";
@@ -152,6 +153,7 @@ pub struct Counts {
 pub struct Store {
     backend: Backend,
     tables: Tables,
+    hasher: TermHasher,
     writer: Mutex<()>,
     term_cache: Mutex<HashMap<TermHash, TermId>>,
 }
@@ -200,45 +202,16 @@ impl Store {
             meta: open("store.meta")?,
             graphs: open("store.graphs")?,
         };
+        let hash_key = check_format(&backend, &tables)?;
         let store = Self {
             backend,
             tables,
+            hasher: TermHasher::new(hash_key),
             writer: Mutex::new(()),
             term_cache: Mutex::new(HashMap::new()),
         };
-        store.check_format()?;
         bulk::recover(&store)?;
         Ok(store)
-    }
-
-    fn check_format(&self) -> Result<(), StoreError> {
-        let mut txn = self
-            .backend
-            .begin(TxnOptions::READ_WRITE)
-            .context("starting a transaction")?;
-        match txn
-            .get(self.tables.meta, meta::FORMAT)
-            .context("reading the store format")?
-        {
-            Some(found) if found == FORMAT.as_bytes() => Ok(()),
-            Some(found) => Err(E::Incompatible(format!(
-                "the data directory holds `{}`, but this kgdb reads `{FORMAT}`",
-                String::from_utf8_lossy(&found)
-            ))),
-            None => {
-                let mut others = self.backend.list_tables().context("listing tables")?;
-                others.retain(|name| !is_store_table(name));
-                if !others.is_empty() {
-                    return Err(E::Incompatible(format!(
-                        "the data directory holds tables that are not a kgdb QuadStore's: {}",
-                        others.join(", ")
-                    )));
-                }
-                txn.put(self.tables.meta, meta::FORMAT, FORMAT.as_bytes())
-                    .context("writing the store format")?;
-                txn.commit().context("committing the store format")
-            }
-        }
     }
 
     /// The backend beneath the store.
@@ -364,6 +337,51 @@ impl Store {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
+    }
+}
+
+/// Checks (or, for a new store, writes) the format marker; returns the store's hash key.
+fn check_format(backend: &Backend, tables: &Tables) -> Result<[u8; 16], StoreError> {
+    let mut txn = backend
+        .begin(TxnOptions::READ_WRITE)
+        .context("starting a transaction")?;
+    match txn
+        .get(tables.meta, meta::FORMAT)
+        .context("reading the store format")?
+    {
+        Some(found) if found == FORMAT.as_bytes() => {
+            let key = txn
+                .get(tables.meta, meta::HASH_KEY)
+                .context("reading the store's hash key")?
+                .unwrap_or_default();
+            key.as_slice().try_into().map_err(|_| {
+                E::corrupt(format!(
+                    "the store's hash key holds {} bytes, not 16",
+                    key.len()
+                ))
+            })
+        }
+        Some(found) => Err(E::Incompatible(format!(
+            "the data directory holds `{}`, but this kgdb reads `{FORMAT}`",
+            String::from_utf8_lossy(&found)
+        ))),
+        None => {
+            let mut others = backend.list_tables().context("listing tables")?;
+            others.retain(|name| !is_store_table(name));
+            if !others.is_empty() {
+                return Err(E::Incompatible(format!(
+                    "the data directory holds tables that are not a kgdb QuadStore's: {}",
+                    others.join(", ")
+                )));
+            }
+            let key = TermHasher::random_key();
+            txn.put(tables.meta, meta::FORMAT, FORMAT.as_bytes())
+                .context("writing the store format")?;
+            txn.put(tables.meta, meta::HASH_KEY, &key)
+                .context("writing the store format")?;
+            txn.commit().context("committing the store format")?;
+            Ok(key)
+        }
     }
 }
 

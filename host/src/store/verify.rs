@@ -303,7 +303,7 @@ fn check_dictionary(
             if let Err(error) = encoded.decode() {
                 checker.differ(format!("term id {}: {error}", id.0));
             }
-            entries.push((id, encoded.hash()));
+            entries.push((id, encoded.hash(&store.hasher)));
         }
         let refs: Vec<&[u8]> = entries.iter().map(|(_, hash)| &hash[..]).collect();
         let found = txn

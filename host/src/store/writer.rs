@@ -328,7 +328,7 @@ impl<'a> Transaction<'a> {
                         let encoded = EncodedTerm::plain(&term).ok_or_else(|| {
                             StoreError::InvalidInput("a term the store cannot encode".into())
                         })?;
-                        Slot::Hashed(encoded.hash(), encoded)
+                        Slot::Hashed(encoded.hash(&self.store.hasher), encoded)
                     }
                 });
             }
@@ -460,7 +460,7 @@ impl<'a> Transaction<'a> {
             other => EncodedTerm::plain(other)
                 .ok_or_else(|| StoreError::InvalidInput("a term the store cannot encode".into()))?,
         };
-        let hash = encoded.hash();
+        let hash = encoded.hash(&self.store.hasher);
         let ids = self.intern_hashed(&[Slot::Hashed(hash, encoded)])?;
         ids[0].ok_or_else(|| StoreError::corrupt("a term could not be interned"))
     }
