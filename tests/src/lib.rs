@@ -6,6 +6,7 @@
 
 pub mod contract;
 pub mod crash;
+pub mod store_kit;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -34,12 +34,15 @@ pub enum FormatError {
 pub fn format_by_name(name: &str) -> Result<RdfFormat, FormatError> {
     let lower = name.trim().trim_start_matches('.').to_ascii_lowercase();
     let format = match lower.as_str() {
-        "ntriples" | "n-triples" => Some(RdfFormat::NTriples),
-        "nquads" | "n-quads" => Some(RdfFormat::NQuads),
-        "turtle" => Some(RdfFormat::Turtle),
-        "rdfxml" | "rdf/xml" | "xml" | "owl" => Some(RdfFormat::RdfXml),
-        "json-ld" => RdfFormat::from_extension("jsonld"),
-        other => RdfFormat::from_extension(other).or_else(|| RdfFormat::from_media_type(other)),
+        "nt" | "ntriples" | "n-triples" => Some(RdfFormat::NTriples),
+        "nq" | "nquads" | "n-quads" => Some(RdfFormat::NQuads),
+        "ttl" | "turtle" => Some(RdfFormat::Turtle),
+        "trig" => Some(RdfFormat::TriG),
+        "rdf" | "rdfxml" | "rdf/xml" | "xml" | "owl" => Some(RdfFormat::RdfXml),
+        "n3" => Some(RdfFormat::N3),
+        "jsonld" | "json-ld" => RdfFormat::from_extension("jsonld"),
+        media_type if media_type.contains('/') => RdfFormat::from_media_type(media_type),
+        _ => None,
     };
     format.ok_or_else(|| FormatError::UnknownName(name.to_owned()))
 }
@@ -95,6 +98,7 @@ mod tests {
         assert_eq!(format_by_name("text/turtle").unwrap(), RdfFormat::Turtle);
         assert_eq!(format_by_name("N-Quads").unwrap(), RdfFormat::NQuads);
         assert!(format_for_path(Path::new("a.txt"), None).is_err());
+        assert!(format_for_path(Path::new("a"), None).is_err());
         assert!(format_by_name("yaml").is_err());
         assert_eq!(
             format_for_path(Path::new("data.gz"), Some("nt")).unwrap(),

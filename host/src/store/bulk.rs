@@ -120,7 +120,7 @@ impl<'a> BulkLoad<'a> {
     pub fn add(&mut self, quad: Quad) -> Result<(), StoreError> {
         self.buffer.push(quad);
         self.summary.read += 1;
-        if self.buffer.len() >= BATCH {
+        if self.buffer.len() >= BATCH.min(self.options.chunk_quads) {
             self.write_buffer()?;
         }
         Ok(())
@@ -172,6 +172,11 @@ impl<'a> BulkLoad<'a> {
         txn.commit()?;
         self.journal.started = true;
         self.summary.chunks += 1;
+        tracing::info!(
+            chunk = self.summary.chunks,
+            quads = self.summary.read,
+            "committed load chunk"
+        );
         self.in_chunk = 0;
         let mut txn = Transaction::begin(store, None)?;
         txn.record_new_quads();

@@ -92,16 +92,14 @@ impl Resolver {
         if self.cache.len() > RESOLVER_CACHE_LIMIT {
             self.cache.clear();
         }
-        let mut missing: Vec<TermId> = Vec::new();
-        for id in ids {
-            if !self.cache.contains_key(&id) && !missing.contains(&id) {
-                missing.push(id);
-            }
-        }
+        let mut requested: std::collections::HashSet<TermId> = std::collections::HashSet::new();
+        let mut missing: Vec<TermId> = ids
+            .into_iter()
+            .filter(|id| !self.cache.contains_key(id) && requested.insert(*id))
+            .collect();
         let mut triples: Vec<(TermId, [TermId; 3])> = Vec::new();
         while !missing.is_empty() {
             missing.sort_unstable();
-            missing.dedup();
             let keys: Vec<Vec<u8>> = missing.iter().map(|id| key_of(&[*id])).collect();
             let key_refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
             let values = txn
@@ -120,27 +118,38 @@ impl Resolver {
                         self.cache.insert(*id, term);
                     }
                     DecodedTerm::Triple(s, p, o) => {
-                        if triples.iter().any(|(seen, _)| seen == id) {
-                            return Err(StoreError::corrupt(format!(
-                                "triple term {} contains itself",
-                                id.0
-                            )));
-                        }
                         triples.push((*id, [s, p, o]));
-                        next.extend(
-                            [s, p, o]
-                                .into_iter()
-                                .filter(|part| !self.cache.contains_key(part)),
-                        );
+                        for part in [s, p, o] {
+                            if !self.cache.contains_key(&part) && requested.insert(part) {
+                                next.push(part);
+                            }
+                        }
                     }
                 }
             }
             missing = next;
         }
-        // Inner triple terms were found after the ones that contain them.
-        for (id, [s, p, o]) in triples.into_iter().rev() {
-            let triple = Triple::new(self.subject(s)?, self.predicate(p)?, self.term(o)?.clone());
-            self.cache.insert(id, Term::Triple(Box::new(triple)));
+        // Build triple terms once their parts are built; a pass without progress means a
+        // cycle, which no store writes.
+        while !triples.is_empty() {
+            let before = triples.len();
+            let mut waiting = Vec::new();
+            for (id, [s, p, o]) in triples {
+                if [s, p, o].iter().all(|part| self.cache.contains_key(part)) {
+                    let triple =
+                        Triple::new(self.subject(s)?, self.predicate(p)?, self.term(o)?.clone());
+                    self.cache.insert(id, Term::Triple(Box::new(triple)));
+                } else {
+                    waiting.push((id, [s, p, o]));
+                }
+            }
+            if waiting.len() == before {
+                return Err(StoreError::corrupt(format!(
+                    "triple term {} is part of itself",
+                    waiting[0].0 .0
+                )));
+            }
+            triples = waiting;
         }
         Ok(())
     }

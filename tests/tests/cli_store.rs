@@ -1,0 +1,273 @@
+//! The data commands end to end, each run a separate `kgdb-host` process: load, then count and
+//! query in new processes; errors with file:line:column; a load killed with SIGKILL halfway
+//! leaves the store as it was.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use kgdb_tests::{host_binary, plugin_library, Run};
+
+const PERSISTENT: [&str; 2] = ["kgdb_plugin_lmdb", "kgdb_plugin_rocksdb"];
+
+fn host(dir: &Path, stem: &str, args: &[&str]) -> Run {
+    let library = plugin_library(stem);
+    let mut all = vec!["--plugin", library.to_str().unwrap(), "--data-dir", "data"];
+    all.extend_from_slice(args);
+    Run::host(dir, &all)
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+}
+
+const LIBRARY: &str = r#"
+@prefix s: <http://schema.org/> .
+@prefix e: <http://e/> .
+e:book1 s:author e:ann ; s:name "Un"@fr, "One"@en .
+e:book2 s:author e:ann ; s:name "Two" ; s:pages 12 .
+e:book3 s:author e:bob ; s:name "Three"@en-GB--ltr .
+"#;
+
+#[test]
+fn load_then_query_in_new_processes() {
+    for stem in PERSISTENT {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write(d, "library.ttl", LIBRARY);
+        let out = host(d, stem, &["load", "library.ttl"])
+            .expect_success()
+            .to_owned();
+        assert!(out.contains("loaded 8 new quads"), "{out}");
+        assert_eq!(host(d, stem, &["count"]).expect_success(), "8\n");
+        let run = host(
+            d,
+            stem,
+            &[
+                "quads",
+                "?b",
+                "<http://schema.org/author>",
+                "<http://e/ann>",
+            ],
+        );
+        let lines: Vec<&str> = run.expect_success().lines().collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines.iter().all(|l| l.ends_with("<http://e/ann> .")),
+            "{lines:?}"
+        );
+        let run = host(d, stem, &["quads", "*", "*", "\"Three\"@en-gb--ltr"]);
+        assert_eq!(run.expect_success().lines().count(), 1, "{run:?}");
+        let run = host(
+            d,
+            stem,
+            &["quads", "*", "*", "*", "default", "--limit", "3"],
+        );
+        assert_eq!(run.expect_success().lines().count(), 3);
+        let run = host(d, stem, &["quads", "*", "*", "*", "<http://e/nowhere>"]);
+        assert_eq!(run.expect_success(), "");
+
+        // Into a named graph, then graphs, dump and reload, remove, clear.
+        host(d, stem, &["load", "--graph", "http://e/g", "library.ttl"]).expect_success();
+        assert_eq!(host(d, stem, &["count"]).expect_success(), "16\n");
+        assert_eq!(
+            host(d, stem, &["count", "--graph", "<http://e/g>"]).expect_success(),
+            "8\n"
+        );
+        assert_eq!(
+            host(d, stem, &["graphs"]).expect_success(),
+            "<http://e/g>\t8\n"
+        );
+        host(d, stem, &["dump", "-o", "all.trig"]).expect_success();
+        let copy = tempfile::tempdir().unwrap();
+        std::fs::copy(d.join("all.trig"), copy.path().join("all.trig")).unwrap();
+        host(copy.path(), stem, &["load", "all.trig"]).expect_success();
+        assert_eq!(host(copy.path(), stem, &["count"]).expect_success(), "16\n");
+        let run = host(d, stem, &["dump", "--format", "nt"]);
+        run.expect_one_line_error(&["N-Triples", "1 named graph", "--graph"]);
+        let run = host(
+            d,
+            stem,
+            &["remove", "*", "<http://schema.org/name>", "*", "default"],
+        );
+        assert_eq!(run.expect_success(), "removed 4 quads\n");
+        let run = host(d, stem, &["clear", "--graph", "<http://e/g>"]);
+        assert_eq!(run.expect_success(), "removed 8 quads\n");
+        assert_eq!(host(d, stem, &["count"]).expect_success(), "4\n");
+        let out = host(d, stem, &["verify"]).expect_success().to_owned();
+        assert!(out.starts_with("ok: "), "{out}");
+        host(d, stem, &["clear"]).expect_success();
+        assert_eq!(host(d, stem, &["count"]).expect_success(), "0\n");
+    }
+}
+
+#[test]
+fn user_errors_are_one_line() {
+    let stem = "kgdb_plugin_lmdb";
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    host(d, stem, &["count"]).expect_one_line_error(&["data", "no such data directory"]);
+    host(d, stem, &["load", "missing.nt"]).expect_one_line_error(&["missing.nt", "no such file"]);
+    write(d, "x.txt", "");
+    host(d, stem, &["load", "x.txt"]).expect_one_line_error(&["x.txt", "--format"]);
+    host(d, stem, &["load", "-"]).expect_one_line_error(&["stdin", "--format"]);
+    write(d, "a.nt", "<http://e/a> <http://e/b> <http://e/c> .\n");
+    host(d, stem, &["load", "a.nt"]).expect_success();
+    host(d, stem, &["quads", "<broken", "*", "*"])
+        .expect_one_line_error(&["invalid subject", "<broken"]);
+    host(d, stem, &["quads", "*", "*", "*", "\"lit\""]).expect_one_line_error(&["invalid graph"]);
+    host(d, stem, &["load", "--format", "yaml", "a.nt"])
+        .expect_one_line_error(&["unknown RDF format", "yaml"]);
+    write(d, "relative.ttl", "<x> <y> <z> .\n");
+    host(d, stem, &["load", "--base", "not an iri", "relative.ttl"])
+        .expect_one_line_error(&["invalid base IRI"]);
+    host(d, stem, &["load", "relative.ttl"])
+        .expect_one_line_error(&["relative.ttl:1:", "nothing was loaded"]);
+    host(d, stem, &["load", "--base", "http://e/", "relative.ttl"]).expect_success();
+    assert_eq!(host(d, stem, &["count"]).expect_success(), "2\n");
+}
+
+#[test]
+fn a_bad_line_loads_nothing_unless_lenient() {
+    for stem in PERSISTENT {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let mut text = String::new();
+        for i in 0..100 {
+            if i == 49 {
+                text.push_str("<http://e/s> <http://e/p> <not an iri> .\n");
+            } else {
+                text.push_str(&format!("<http://e/s{i}> <http://e/p> \"{i}\" .\n"));
+            }
+        }
+        write(d, "bad.nt", &text);
+        let line = host(d, stem, &["load", "bad.nt", "--chunk-quads", "10"])
+            .expect_one_line_error(&["bad.nt:50:", "nothing was loaded", "--lenient"]);
+        assert!(!line.contains("panic"), "{line}");
+        assert_eq!(host(d, stem, &["count"]).expect_success(), "0\n");
+        let run = host(d, stem, &["load", "--lenient", "bad.nt"]);
+        assert!(
+            run.expect_success()
+                .contains("loaded 99 new quads (99 read, 1 skipped)"),
+            "{run:?}"
+        );
+        assert!(
+            run.stderr.contains("warning: skipped bad.nt:50:"),
+            "{run:?}"
+        );
+        assert_eq!(host(d, stem, &["count"]).expect_success(), "99\n");
+    }
+}
+
+#[test]
+fn stdin_and_gzip_inputs() {
+    let stem = "kgdb_plugin_lmdb";
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(
+        &mut encoder,
+        b"<http://e/a> <http://e/b> \"gz\" <http://e/g> .\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("a.nq.gz"), encoder.finish().unwrap()).unwrap();
+    host(d, stem, &["load", "a.nq.gz"]).expect_success();
+    let library = plugin_library(stem);
+    let mut child = Command::new(host_binary())
+        .args(["--plugin", library.to_str().unwrap(), "--data-dir", "data"])
+        .args(["load", "--format", "ttl", "-"])
+        .current_dir(d)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        child.stdin.as_mut().unwrap(),
+        b"@prefix e: <http://e/> . e:x e:y e:z .",
+    )
+    .unwrap();
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+    assert_eq!(host(d, stem, &["count"]).expect_success(), "2\n");
+}
+
+/// SIGKILL a load after it committed two chunks: the next process finds the store as it was
+/// before the load, and `verify` is clean.
+#[test]
+fn a_load_killed_halfway_leaves_the_store_as_it_was() {
+    for stem in PERSISTENT {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write(
+            d,
+            "before.nt",
+            "<http://e/a> <http://e/b> <http://e/c> .\n<http://e/a> <http://e/b> \"d\" .\n",
+        );
+        host(d, stem, &["load", "before.nt"]).expect_success();
+        let mut text = String::with_capacity(8 << 20);
+        for i in 0..120_000 {
+            text.push_str(&format!(
+                "<http://e/big/s{i}> <http://e/p{}> \"value {i}\" <http://e/g{}> .\n",
+                i % 17,
+                i % 5
+            ));
+        }
+        write(d, "big.nq", &text);
+        let library = plugin_library(stem);
+        let mut child = Command::new(host_binary())
+            .args([
+                "-v",
+                "--plugin",
+                library.to_str().unwrap(),
+                "--data-dir",
+                "data",
+            ])
+            .args(["load", "big.nq", "--chunk-quads", "5000"])
+            .current_dir(d)
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut chunks = 0;
+        for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+            let line = line.unwrap();
+            if line.contains("committed load chunk") {
+                chunks += 1;
+                if chunks == 2 {
+                    break;
+                }
+            }
+        }
+        assert_eq!(
+            chunks, 2,
+            "{stem}: the load committed two chunks before the kill"
+        );
+        child.kill().unwrap();
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "{stem}: killed, not finished");
+        let run = host(d, stem, &["count"]);
+        assert_eq!(run.expect_success(), "2\n", "{stem}: {run:?}");
+        assert!(
+            run.stderr.contains("undoing an interrupted load"),
+            "{stem}: {run:?}"
+        );
+        let out = host(d, stem, &["verify"]).expect_success().to_owned();
+        assert!(out.starts_with("ok: 6 index entries"), "{stem}: {out}");
+        assert_eq!(
+            host(d, stem, &["quads", "<http://e/big/s1>", "*", "*"]).expect_success(),
+            ""
+        );
+        assert_eq!(host(d, stem, &["graphs"]).expect_success(), "");
+        // And the same load, left alone, completes.
+        let run = host(d, stem, &["load", "big.nq", "--chunk-quads", "50000"]);
+        assert!(
+            run.expect_success()
+                .contains("the store holds 120002 quads"),
+            "{run:?}"
+        );
+        assert!(host(d, stem, &["verify"])
+            .expect_success()
+            .starts_with("ok: "));
+    }
+}

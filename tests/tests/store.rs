@@ -1,0 +1,445 @@
+//! The QuadStore on every plugin, each loaded from its built `cdylib`: random quad sets and
+//! patterns against a naive model, transactions, atomic loads, and load → dump → load on the
+//! shared real data sets.
+
+use std::collections::HashSet;
+
+use kgdb_host::store::{GraphPattern, LoadOptions, QuadPattern, Store};
+use kgdb_tests::store_kit::{
+    all_quads, canonical, dump_nquads, load_files, load_nquads_bytes, matches, parse_file,
+    shared_data_set, vocabulary, StoreFixture,
+};
+use oxrdf::{GraphName, NamedNode, NamedOrBlankNode, Quad, Term};
+use proptest::prelude::*;
+
+/// One random operation: insert or remove the quad built from vocabulary indexes.
+#[derive(Debug, Clone)]
+struct Op {
+    insert: bool,
+    quad: [usize; 4],
+}
+
+fn build(quad: [usize; 4]) -> Quad {
+    let (subjects, predicates, objects, graphs) = vocabulary();
+    Quad::new(
+        subjects[quad[0] % subjects.len()].clone(),
+        predicates[quad[1] % predicates.len()].clone(),
+        objects[quad[2] % objects.len()].clone(),
+        graphs[quad[3] % graphs.len()].clone(),
+    )
+}
+
+fn ops() -> impl Strategy<Value = Vec<Op>> {
+    proptest::collection::vec(
+        (
+            proptest::bool::weighted(0.8),
+            [0..6usize, 0..3, 0..16, 0..4],
+        )
+            .prop_map(|(insert, quad)| Op { insert, quad }),
+        0..120,
+    )
+}
+
+/// Every pattern shape: each position unbound or bound to a vocabulary term (present in the
+/// store or not); the graph any, default, or named.
+fn patterns() -> Vec<QuadPattern> {
+    let (subjects, predicates, objects, graphs) = vocabulary();
+    let mut patterns = Vec::new();
+    let subject_choices: Vec<Option<Term>> = std::iter::once(None)
+        .chain(
+            [0, 4]
+                .iter()
+                .map(|i| Some(Term::from(subjects[*i].clone()))),
+        )
+        .collect();
+    let predicate_choices: Vec<Option<Term>> = std::iter::once(None)
+        .chain(
+            [0, 2]
+                .iter()
+                .map(|i| Some(Term::from(predicates[*i].clone()))),
+        )
+        .collect();
+    let object_choices: Vec<Option<Term>> = std::iter::once(None)
+        .chain([1, 8, 11, 14, 15].iter().map(|i| Some(objects[*i].clone())))
+        .collect();
+    let mut graph_choices = vec![GraphPattern::Any, GraphPattern::Default];
+    for graph in &graphs[1..] {
+        graph_choices.push(GraphPattern::Named(match graph {
+            GraphName::NamedNode(node) => node.clone().into(),
+            GraphName::BlankNode(node) => node.clone().into(),
+            GraphName::DefaultGraph => unreachable!(),
+        }));
+    }
+    graph_choices.push(GraphPattern::Named(
+        NamedNode::new("http://example.com/absent").unwrap().into(),
+    ));
+    for subject in &subject_choices {
+        for predicate in &predicate_choices {
+            for object in &object_choices {
+                for graph in &graph_choices {
+                    patterns.push(QuadPattern {
+                        subject: subject.clone(),
+                        predicate: predicate.clone(),
+                        object: object.clone(),
+                        graph: graph.clone(),
+                    });
+                }
+            }
+        }
+    }
+    patterns
+}
+
+/// Applies `ops` in `transactions` commits and checks the store against the model: every
+/// pattern, every count.
+fn check_against_model(stem: &str, config: &str, ops: &[Op], transactions: usize) {
+    let fixture = StoreFixture::open(stem, config);
+    let store = fixture.store();
+    let mut model: HashSet<Quad> = HashSet::new();
+    let per_txn = ops.len().div_ceil(transactions.max(1)).max(1);
+    for chunk in ops.chunks(per_txn) {
+        let mut txn = store.transaction().unwrap();
+        for op in chunk {
+            let quad = build(op.quad);
+            if op.insert {
+                assert_eq!(
+                    txn.insert(&quad).unwrap(),
+                    model.insert(quad.clone()),
+                    "{quad}"
+                );
+            } else {
+                assert_eq!(txn.remove(&quad).unwrap(), model.remove(&quad), "{quad}");
+            }
+        }
+        txn.commit().unwrap();
+    }
+    check_store(store, &model);
+}
+
+fn check_store(store: &Store, model: &HashSet<Quad>) {
+    let snapshot = store.snapshot().unwrap();
+    for pattern in patterns() {
+        let expected: HashSet<Quad> = model
+            .iter()
+            .filter(|quad| matches(&pattern, quad))
+            .cloned()
+            .collect();
+        let found: Vec<Quad> = snapshot
+            .quads_for_pattern(&pattern)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            found.len(),
+            expected.len(),
+            "duplicates or misses for {pattern:?}"
+        );
+        assert_eq!(
+            found.into_iter().collect::<HashSet<_>>(),
+            expected,
+            "{pattern:?}"
+        );
+    }
+    let counts = snapshot.counts().unwrap();
+    assert_eq!(counts.quads, model.len() as u64);
+    assert_eq!(
+        counts.default_graph_quads,
+        model
+            .iter()
+            .filter(|q| q.graph_name.is_default_graph())
+            .count() as u64
+    );
+    let mut named: Vec<(String, u64)> = snapshot
+        .named_graphs()
+        .unwrap()
+        .into_iter()
+        .map(|(name, count)| (name.to_string(), count))
+        .collect();
+    named.sort();
+    let mut expected_named: Vec<(String, u64)> = Vec::new();
+    for quad in model {
+        let name = match &quad.graph_name {
+            GraphName::DefaultGraph => continue,
+            GraphName::NamedNode(node) => node.to_string(),
+            GraphName::BlankNode(node) => node.to_string(),
+        };
+        match expected_named.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, count)) => *count += 1,
+            None => expected_named.push((name, 1)),
+        }
+    }
+    expected_named.sort();
+    assert_eq!(named, expected_named);
+    for quad in model {
+        assert!(snapshot.contains(quad).unwrap(), "{quad}");
+    }
+    drop(snapshot);
+    let report = store.verify(10).unwrap();
+    assert!(report.is_ok(), "{report:#?}");
+}
+
+fn transactions_isolate_read_their_writes_and_roll_back(stem: &str, config: &str) {
+    let fixture = StoreFixture::open(stem, config);
+    let store = fixture.store();
+    let a = build([0, 0, 6, 0]);
+    let b = build([1, 1, 14, 1]);
+    let before = store.snapshot().unwrap();
+    let mut txn = store.transaction().unwrap();
+    assert!(txn.insert(&a).unwrap());
+    assert!(
+        !txn.insert(&a).unwrap(),
+        "set semantics inside one transaction"
+    );
+    assert!(txn.insert(&b).unwrap());
+    // Read-your-writes: patterns, membership and counts see the writes.
+    assert!(txn.contains(&b).unwrap());
+    assert_eq!(txn.counts().unwrap().quads, 2);
+    let seen: Vec<Quad> = txn
+        .quads_for_pattern(&QuadPattern::default())
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(seen.len(), 2);
+    // A snapshot taken before sees nothing.
+    assert_eq!(before.counts().unwrap().quads, 0);
+    assert!(!before.contains(&a).unwrap());
+    txn.commit().unwrap();
+    assert!(
+        !before.contains(&a).unwrap(),
+        "an older snapshot stays as it was"
+    );
+    drop(before);
+    let after = store.snapshot().unwrap();
+    assert!(after.contains(&a).unwrap() && after.contains(&b).unwrap());
+    drop(after);
+
+    // Dropped without commit: rolled back.
+    {
+        let mut txn = store.transaction().unwrap();
+        assert!(txn.remove(&a).unwrap());
+        assert!(txn.insert(&build([2, 2, 9, 3])).unwrap());
+        assert!(!txn.contains(&a).unwrap());
+    }
+    assert_eq!(all_quads(store), HashSet::from([a.clone(), b.clone()]));
+    // Explicit rollback.
+    let mut txn = store.transaction().unwrap();
+    txn.clear(&GraphPattern::Any).unwrap();
+    assert_eq!(txn.counts().unwrap().quads, 0);
+    txn.rollback().unwrap();
+    assert_eq!(store.counts().unwrap().quads, 2);
+    // remove_pattern and clear of one graph.
+    let removed = store
+        .update(3, |txn| {
+            txn.remove_pattern(&QuadPattern {
+                subject: Some(a.subject.clone().into()),
+                ..QuadPattern::default()
+            })
+        })
+        .unwrap();
+    assert_eq!(removed, 1);
+    let graph_of_b = match &b.graph_name {
+        GraphName::NamedNode(node) => NamedOrBlankNode::from(node.clone()),
+        other => panic!("b is in a named graph, not {other}"),
+    };
+    assert_eq!(store.clear(&GraphPattern::Named(graph_of_b)).unwrap(), 1);
+    assert_eq!(store.counts().unwrap().quads, 0);
+    assert!(store.verify(10).unwrap().is_ok());
+}
+
+fn whole_clear_empties_the_dictionary(stem: &str, config: &str) {
+    let fixture = StoreFixture::open(stem, config);
+    let store = fixture.store();
+    store
+        .update(1, |txn| {
+            for i in 0..50 {
+                txn.insert(&build([i, i, i, i]))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert!(store.counts().unwrap().terms > 0);
+    store.clear(&GraphPattern::Any).unwrap();
+    let counts = store.counts().unwrap();
+    assert_eq!((counts.quads, counts.terms), (0, 0));
+    assert!(store.verify(10).unwrap().is_ok());
+    // Usable again afterwards, with fresh ids.
+    assert!(store
+        .update(1, |txn| txn.insert(&build([1, 1, 1, 1])))
+        .unwrap());
+    assert!(store.verify(10).unwrap().is_ok());
+}
+
+/// A file with one bad line in the middle: nothing is loaded (in one chunk or many), or
+/// everything but that line with `lenient`.
+fn a_bad_line_loads_nothing_or_everything_else(stem: &str, config: &str) {
+    let fixture = StoreFixture::open(stem, config);
+    let store = fixture.store();
+    let dir = fixture.dir.path();
+    let good = dir.join("good.nt");
+    std::fs::write(&good, "<http://e/x> <http://e/p> \"before\" .\n").unwrap();
+    load_files(store, &[good], LoadOptions::default(), false).unwrap();
+    let before = all_quads(store);
+    let terms_before = store.counts().unwrap().terms;
+
+    let mut text = String::new();
+    for i in 0..3000 {
+        if i == 1500 {
+            text.push_str("<http://e/s1500> <http://e/p> \"unterminated .\n");
+        } else {
+            text.push_str(&format!(
+                "_:b{i} <http://e/p> \"v{i}\"@en <http://e/g{}> .\n",
+                i % 7
+            ));
+        }
+    }
+    let bad = dir.join("bad.nq");
+    std::fs::write(&bad, text).unwrap();
+    for chunk_quads in [100_000, 200] {
+        let error = load_files(
+            store,
+            std::slice::from_ref(&bad),
+            LoadOptions { chunk_quads },
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("bad.nq:1501:"), "{error}");
+        assert!(error.contains("nothing was loaded"), "{error}");
+        assert_eq!(all_quads(store), before, "chunk size {chunk_quads}");
+        assert_eq!(store.counts().unwrap().terms, terms_before);
+        assert!(store.verify(10).unwrap().is_ok());
+    }
+    let report = load_files(store, &[bad], LoadOptions { chunk_quads: 500 }, true).unwrap();
+    assert_eq!(report.skipped_count, 1);
+    assert!(
+        report.skipped[0].location.ends_with("bad.nq:1501:31"),
+        "{:?}",
+        report.skipped
+    );
+    assert_eq!(report.summary.inserted, 2999);
+    assert_eq!(store.counts().unwrap().quads, 3000);
+    assert!(store.verify(10).unwrap().is_ok());
+}
+
+/// A load dropped after several chunks committed is undone.
+fn a_dropped_chunked_load_is_undone(stem: &str, config: &str) {
+    let fixture = StoreFixture::open(stem, config);
+    let store = fixture.store();
+    store
+        .update(1, |txn| txn.insert(&build([0, 0, 0, 0])))
+        .unwrap();
+    let before = all_quads(store);
+    let counts = store.counts().unwrap();
+    {
+        let mut load = store.bulk_load(LoadOptions { chunk_quads: 100 }).unwrap();
+        for i in 0..1000 {
+            let quad = Quad::new(
+                NamedNode::new(format!("http://e/s{i}")).unwrap(),
+                NamedNode::new("http://e/p").unwrap(),
+                NamedNode::new(format!("http://e/o{}", i % 13)).unwrap(),
+                GraphName::DefaultGraph,
+            );
+            load.add(quad).unwrap();
+        }
+        assert!(load.summary().chunks >= 9, "{:?}", load.summary());
+    }
+    assert_eq!(all_quads(store), before);
+    assert_eq!(store.counts().unwrap(), counts);
+    assert!(store.verify(10).unwrap().is_ok());
+}
+
+/// load → dump → load again gives an isomorphic dataset equal to the file's; counts are the
+/// distinct quads of the file; everything survives a reopen.
+fn real_data_round_trips(stem: &str, config: &str, file: &str) {
+    let path = shared_data_set(file);
+    let mut fixture = StoreFixture::open(stem, config);
+    let report = load_files(
+        fixture.store(),
+        std::slice::from_ref(&path),
+        LoadOptions {
+            chunk_quads: 100_000,
+        },
+        false,
+    )
+    .unwrap();
+    let original = parse_file(&path);
+    let distinct = original.iter().collect::<HashSet<_>>().len() as u64;
+    assert_eq!(report.summary.inserted, distinct);
+    assert_eq!(fixture.store().counts().unwrap().quads, distinct);
+    let persistent = fixture
+        .store()
+        .backend()
+        .capabilities()
+        .has(kgdb_host::plugin::Capabilities::PERSISTENT);
+    if persistent {
+        fixture.reopen();
+        assert_eq!(
+            fixture.store().counts().unwrap().quads,
+            distinct,
+            "after reopening"
+        );
+    }
+    let store = fixture.store();
+    assert!(store.verify(10).unwrap().is_ok());
+    let dumped = dump_nquads(store);
+    let other = StoreFixture::open(stem, config);
+    load_nquads_bytes(other.store(), other.dir.path(), &dumped);
+    assert_eq!(other.store().counts().unwrap().quads, distinct);
+    let reloaded = canonical(all_quads(other.store()));
+    let expected = canonical(original);
+    assert_eq!(reloaded.len(), expected.len());
+    assert!(
+        reloaded == expected,
+        "load, dump and load again gives a dataset isomorphic to the file"
+    );
+}
+
+macro_rules! store_tests {
+    ($module:ident, $stem:expr, $config:expr) => {
+        mod $module {
+            use super::*;
+
+            proptest! {
+                #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+                #[test]
+                fn random_quads_and_patterns_match_a_naive_model(ops in ops(), transactions in 1..4usize) {
+                    check_against_model($stem, $config, &ops, transactions);
+                }
+            }
+
+            #[test]
+            fn transactions() {
+                transactions_isolate_read_their_writes_and_roll_back($stem, $config);
+            }
+
+            #[test]
+            fn clear_all() {
+                whole_clear_empties_the_dictionary($stem, $config);
+            }
+
+            #[test]
+            fn bad_line() {
+                a_bad_line_loads_nothing_or_everything_else($stem, $config);
+            }
+
+            #[test]
+            fn dropped_load() {
+                a_dropped_chunked_load_is_undone($stem, $config);
+            }
+
+            #[test]
+            fn zazuko_vocab_round_trips() {
+                real_data_round_trips($stem, $config, "zazuko-vocab.nq.gz");
+            }
+
+            #[test]
+            fn brick_round_trips() {
+                real_data_round_trips($stem, $config, "brick.nq.gz");
+            }
+        }
+    };
+}
+
+store_tests!(memory, "kgdb_plugin_memory", "");
+store_tests!(lmdb, "kgdb_plugin_lmdb", "map_size = \"64 MiB\"");
+store_tests!(rocksdb, "kgdb_plugin_rocksdb", "");
