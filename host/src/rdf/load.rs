@@ -390,10 +390,11 @@ impl BlankNodeRenamer {
         }
     }
 
+    /// `b` and 32 hex digits: a valid label in every syntax, RDF/XML's `rdf:nodeID` (an XML
+    /// name, which cannot start with a digit) included.
     fn node(&self, node: &BlankNode) -> BlankNode {
-        BlankNode::new_from_unique_id(u128::from_be_bytes(
-            self.hasher.hash(node.as_str().as_bytes()),
-        ))
+        let id = u128::from_be_bytes(self.hasher.hash(node.as_str().as_bytes()));
+        BlankNode::new_unchecked(format!("b{id:032x}"))
     }
 
     fn subject(&self, subject: NamedOrBlankNode) -> NamedOrBlankNode {
