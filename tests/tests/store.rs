@@ -267,6 +267,30 @@ fn whole_clear_empties_the_dictionary(stem: &str, config: &str) {
         .update(1, |txn| txn.insert(&build([1, 1, 1, 1])))
         .unwrap());
     assert!(store.verify(10).unwrap().is_ok());
+
+    // Ids cached before a clear must not leak past it: after the clear, id 1 names another
+    // term, so a stale cache would file `a` under the wrong terms.
+    let a = build([2, 0, 6, 1]);
+    let c = build([3, 2, 9, 0]);
+    store.update(1, |txn| txn.insert(&a)).unwrap();
+    let snapshot = store.snapshot().unwrap();
+    assert!(snapshot.contains(&a).unwrap(), "populates the shared cache");
+    let mut txn = store.transaction().unwrap();
+    txn.clear(&GraphPattern::Any).unwrap();
+    assert!(
+        !txn.contains(&a).unwrap(),
+        "inside the clearing transaction"
+    );
+    assert!(txn.insert(&c).unwrap());
+    txn.commit().unwrap();
+    assert!(
+        snapshot.contains(&a).unwrap(),
+        "the old snapshot still sees its data"
+    );
+    drop(snapshot);
+    assert!(store.update(1, |txn| txn.insert(&a)).unwrap());
+    assert_eq!(all_quads(store), HashSet::from([a, c]));
+    assert!(store.verify(10).unwrap().is_ok());
 }
 
 /// A file with one bad line in the middle: nothing is loaded (in one chunk or many), or

@@ -267,9 +267,14 @@ fn undo(store: &Store) -> Result<(), StoreError> {
         }
         return Ok(());
     };
+    if !has_journal_table {
+        return Err(StoreError::corrupt(
+            "the store records an interrupted load, but its journal table `load.journal` is missing",
+        ));
+    }
     tracing::warn!("undoing an interrupted load (terms from id {first_new_id} on)");
     store.forget_cached_terms();
-    if has_journal_table {
+    {
         let journal = store
             .backend
             .open_table(JOURNAL_TABLE, false)

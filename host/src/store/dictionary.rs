@@ -13,14 +13,25 @@ use crate::plugin::Transaction as BackendTxn;
 /// Entries a resolver keeps before it starts over.
 const RESOLVER_CACHE_LIMIT: usize = 1 << 18;
 
-/// The id of `term` if the store (or the writer's own new terms, `local`) holds it.
+/// Where a view looks terms up: its own new terms, then the store's shared cache (if the
+/// view began in the cache's current generation), then the dictionary.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TermScope<'l> {
+    /// A writer's new terms.
+    pub local: Option<&'l HashMap<TermHash, TermId>>,
+    /// The cache generation the view began in; `None` when the view must not use the cache
+    /// (it emptied the dictionary itself).
+    pub generation: Option<u64>,
+}
+
+/// The id of `term` if the view `scope` of the store holds it.
 ///
 /// # Errors
 /// Backend failures; a corrupt id.
 pub(crate) fn lookup(
     store: &Store,
     txn: &BackendTxn,
-    local: Option<&HashMap<TermHash, TermId>>,
+    scope: TermScope<'_>,
     term: &Term,
 ) -> Result<Option<TermId>, StoreError> {
     let encoded = match term {
@@ -32,7 +43,7 @@ pub(crate) fn lookup(
             ];
             let mut ids = [TermId(0); 3];
             for (slot, part) in ids.iter_mut().zip(&parts) {
-                match lookup(store, txn, local, part)? {
+                match lookup(store, txn, scope, part)? {
                     Some(id) => *slot = id,
                     None => return Ok(None),
                 }
@@ -43,10 +54,13 @@ pub(crate) fn lookup(
             .ok_or_else(|| StoreError::InvalidInput("a term the store cannot encode".into()))?,
     };
     let hash = encoded.hash(&store.hasher);
-    if let Some(id) = local.and_then(|local| local.get(&hash)) {
+    if let Some(id) = scope.local.and_then(|local| local.get(&hash)) {
         return Ok(Some(*id));
     }
-    if let Some(id) = store.cached_term(&hash) {
+    if let Some(id) = scope
+        .generation
+        .and_then(|generation| store.cached_term(generation, &hash))
+    {
         return Ok(Some(id));
     }
     match txn
@@ -55,7 +69,9 @@ pub(crate) fn lookup(
     {
         Some(bytes) => {
             let id = decode_id_value(&bytes)?;
-            store.cache_terms([(hash, id)]);
+            if let Some(generation) = scope.generation {
+                store.cache_terms(generation, [(hash, id)]);
+            }
             Ok(Some(id))
         }
         None => Ok(None),

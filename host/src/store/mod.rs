@@ -155,7 +155,15 @@ pub struct Store {
     tables: Tables,
     hasher: TermHasher,
     writer: Mutex<()>,
-    term_cache: Mutex<HashMap<TermHash, TermId>>,
+    term_cache: Mutex<TermCache>,
+}
+
+/// Committed term ids, shared by every view of the store. Ids never change meaning within a
+/// generation; emptying the dictionary (a whole `clear`, undoing a load) starts a new one.
+#[derive(Debug, Default)]
+struct TermCache {
+    generation: u64,
+    map: HashMap<TermHash, TermId>,
 }
 
 impl std::fmt::Debug for Store {
@@ -208,7 +216,7 @@ impl Store {
             tables,
             hasher: TermHasher::new(hash_key),
             writer: Mutex::new(()),
-            term_cache: Mutex::new(HashMap::new()),
+            term_cache: Mutex::new(TermCache::default()),
         };
         bulk::recover(&store)?;
         Ok(store)
@@ -284,9 +292,6 @@ impl Store {
         let mut txn = self.transaction()?;
         let removed = txn.clear(graph)?;
         txn.commit()?;
-        if matches!(graph, GraphPattern::Any) {
-            self.forget_cached_terms();
-        }
         Ok(removed)
     }
 
@@ -311,32 +316,47 @@ impl Store {
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn cached_term(&self, hash: &TermHash) -> Option<TermId> {
+    fn term_cache(&self) -> MutexGuard<'_, TermCache> {
         self.term_cache
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(hash)
-            .copied()
     }
 
-    fn cache_terms(&self, terms: impl IntoIterator<Item = (TermHash, TermId)>) {
-        let mut cache = self
-            .term_cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        for (hash, id) in terms {
-            if cache.len() >= TERM_CACHE_LIMIT {
-                cache.clear();
-            }
-            cache.insert(hash, id);
+    /// The current cache generation. A view reads it before its backend transaction begins.
+    fn cache_generation(&self) -> u64 {
+        self.term_cache().generation
+    }
+
+    /// A cached id, for a view of `generation`.
+    fn cached_term(&self, generation: u64, hash: &TermHash) -> Option<TermId> {
+        let cache = self.term_cache();
+        if cache.generation == generation {
+            cache.map.get(hash).copied()
+        } else {
+            None
         }
     }
 
+    /// Caches committed ids seen by a view of `generation`; ignored if the generation has
+    /// moved on since the view began (its ids may be stale).
+    fn cache_terms(&self, generation: u64, terms: impl IntoIterator<Item = (TermHash, TermId)>) {
+        let mut cache = self.term_cache();
+        if cache.generation != generation {
+            return;
+        }
+        for (hash, id) in terms {
+            if cache.map.len() >= TERM_CACHE_LIMIT {
+                cache.map.clear();
+            }
+            cache.map.insert(hash, id);
+        }
+    }
+
+    /// Starts a new generation: called after a commit that removed dictionary entries.
     fn forget_cached_terms(&self) {
-        self.term_cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
+        let mut cache = self.term_cache();
+        cache.generation += 1;
+        cache.map.clear();
     }
 }
 

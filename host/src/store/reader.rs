@@ -1,12 +1,12 @@
 //! Reading: snapshots, pattern queries and counters.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use kgdb_plugin_api::{ScanSpec, TxnOptions};
 use oxrdf::{GraphName, NamedOrBlankNode, Quad, QuadRef, Term};
 
-use super::dictionary::{lookup, Resolver};
-use super::encoding::{decode_count, read_ids, TermHash, TermId};
+use super::dictionary::{lookup, Resolver, TermScope};
+use super::encoding::{decode_count, read_ids};
 use super::error::{Context, StoreError};
 use super::index::{plan, EncodedQuad, GraphIds, IdPattern, Ordering, Scan};
 use super::{meta, read_counter, Counts, GraphPattern, QuadPattern, Store, Tables};
@@ -22,6 +22,7 @@ const SCAN_BATCH_BYTES: u64 = 1 << 20;
 pub struct Snapshot<'a> {
     store: &'a Store,
     txn: BackendTxn,
+    generation: u64,
 }
 
 impl std::fmt::Debug for Snapshot<'_> {
@@ -32,11 +33,24 @@ impl std::fmt::Debug for Snapshot<'_> {
 
 impl<'a> Snapshot<'a> {
     pub(super) fn new(store: &'a Store) -> Result<Self, StoreError> {
+        // Read before the transaction begins: see `Store::cache_terms`.
+        let generation = store.cache_generation();
         let txn = store
             .backend
             .begin(TxnOptions::READ_ONLY)
             .context("starting a read transaction")?;
-        Ok(Self { store, txn })
+        Ok(Self {
+            store,
+            txn,
+            generation,
+        })
+    }
+
+    fn scope(&self) -> TermScope<'static> {
+        TermScope {
+            local: None,
+            generation: Some(self.generation),
+        }
     }
 
     /// The exact counts.
@@ -52,7 +66,7 @@ impl<'a> Snapshot<'a> {
     /// # Errors
     /// Backend failures.
     pub fn graph_len(&self, graph: &GraphPattern) -> Result<u64, StoreError> {
-        graph_len(self.store, &self.txn, None, graph)
+        graph_len(self.store, &self.txn, self.scope(), graph)
     }
 
     /// The named graphs holding at least one quad, with their quad counts.
@@ -68,7 +82,7 @@ impl<'a> Snapshot<'a> {
     /// # Errors
     /// Backend failures.
     pub fn contains<'q>(&self, quad: impl Into<QuadRef<'q>>) -> Result<bool, StoreError> {
-        contains(self.store, &self.txn, None, quad.into())
+        contains(self.store, &self.txn, self.scope(), quad.into())
     }
 
     /// The quads matching `pattern`, streamed.
@@ -76,7 +90,7 @@ impl<'a> Snapshot<'a> {
     /// # Errors
     /// Backend failures while looking up the pattern's terms.
     pub fn quads_for_pattern(&self, pattern: &QuadPattern) -> Result<QuadIter<'_>, StoreError> {
-        quads_for_pattern(self.store, &self.txn, None, pattern)
+        quads_for_pattern(self.store, &self.txn, self.scope(), pattern)
     }
 }
 
@@ -91,13 +105,13 @@ pub(super) fn counts(txn: &BackendTxn, tables: &Tables) -> Result<Counts, StoreE
 pub(super) fn graph_len(
     store: &Store,
     txn: &BackendTxn,
-    local: Option<&HashMap<TermHash, TermId>>,
+    scope: TermScope<'_>,
     graph: &GraphPattern,
 ) -> Result<u64, StoreError> {
     match graph {
         GraphPattern::Any => read_counter(txn, store.tables.meta, meta::QUADS),
         GraphPattern::Default => read_counter(txn, store.tables.meta, meta::DEFAULT_GRAPH_QUADS),
-        GraphPattern::Named(name) => match lookup(store, txn, local, &Term::from(name.clone()))? {
+        GraphPattern::Named(name) => match lookup(store, txn, scope, &Term::from(name.clone()))? {
             Some(id) => read_counter(txn, store.tables.graphs, &super::encoding::key_of(&[id])),
             None => Ok(0),
         },
@@ -130,10 +144,10 @@ pub(super) fn named_graphs(
 pub(super) fn quad_ids(
     store: &Store,
     txn: &BackendTxn,
-    local: Option<&HashMap<TermHash, TermId>>,
+    scope: TermScope<'_>,
     quad: QuadRef<'_>,
 ) -> Result<Option<EncodedQuad>, StoreError> {
-    let find = |term: Term| lookup(store, txn, local, &term);
+    let find = |term: Term| lookup(store, txn, scope, &term);
     let (Some(subject), Some(predicate), Some(object)) = (
         find(quad.subject.into_owned().into())?,
         find(quad.predicate.into_owned().into())?,
@@ -175,10 +189,10 @@ pub(super) fn contains_encoded(
 pub(super) fn contains(
     store: &Store,
     txn: &BackendTxn,
-    local: Option<&HashMap<TermHash, TermId>>,
+    scope: TermScope<'_>,
     quad: QuadRef<'_>,
 ) -> Result<bool, StoreError> {
-    match quad_ids(store, txn, local, quad)? {
+    match quad_ids(store, txn, scope, quad)? {
         Some(encoded) => contains_encoded(txn, &store.tables, &encoded),
         None => Ok(false),
     }
@@ -189,7 +203,7 @@ pub(super) fn contains(
 pub(super) fn pattern_ids(
     store: &Store,
     txn: &BackendTxn,
-    local: Option<&HashMap<TermHash, TermId>>,
+    scope: TermScope<'_>,
     pattern: &QuadPattern,
 ) -> Result<Option<IdPattern>, StoreError> {
     let subject_ok = !matches!(
@@ -206,7 +220,7 @@ pub(super) fn pattern_ids(
         .zip([&pattern.subject, &pattern.predicate, &pattern.object])
     {
         if let Some(term) = term {
-            match lookup(store, txn, local, term)? {
+            match lookup(store, txn, scope, term)? {
                 Some(id) => *slot = Some(id),
                 None => return Ok(None),
             }
@@ -215,7 +229,7 @@ pub(super) fn pattern_ids(
     let graph = match &pattern.graph {
         GraphPattern::Any => GraphIds::Any,
         GraphPattern::Default => GraphIds::Default,
-        GraphPattern::Named(name) => match lookup(store, txn, local, &Term::from(name.clone()))? {
+        GraphPattern::Named(name) => match lookup(store, txn, scope, &Term::from(name.clone()))? {
             Some(id) => GraphIds::Named(id),
             None => return Ok(None),
         },
@@ -231,10 +245,10 @@ pub(super) fn pattern_ids(
 pub(super) fn quads_for_pattern<'t>(
     store: &Store,
     txn: &'t BackendTxn,
-    local: Option<&HashMap<TermHash, TermId>>,
+    scope: TermScope<'_>,
     pattern: &QuadPattern,
 ) -> Result<QuadIter<'t>, StoreError> {
-    let scans = match pattern_ids(store, txn, local, pattern)? {
+    let scans = match pattern_ids(store, txn, scope, pattern)? {
         Some(ids) => plan(&ids),
         None => Vec::new(),
     };

@@ -6,7 +6,7 @@ use std::sync::MutexGuard;
 use kgdb_plugin_api::{ScanSpec, TableId, TxnOptions, WriteBatch};
 use oxrdf::{NamedOrBlankNode, Quad, QuadRef, Term};
 
-use super::dictionary::{decode_id_value, lookup};
+use super::dictionary::{decode_id_value, lookup, TermScope};
 use super::encoding::{encode_count, key_of, EncodedTerm, TermHash, TermId, MAX_TERM_ID};
 use super::error::{Context, StoreError};
 use super::index::{plan, EncodedQuad, GraphIds, IdPattern, Ordering};
@@ -52,6 +52,8 @@ pub struct Transaction<'a> {
     first_new_id: u64,
     deltas: Deltas,
     journal: Option<Vec<EncodedQuad>>,
+    generation: u64,
+    dictionary_cleared: bool,
 }
 
 impl std::fmt::Debug for Transaction<'_> {
@@ -69,6 +71,8 @@ impl<'a> Transaction<'a> {
         store: &'a Store,
         writer: Option<MutexGuard<'a, ()>>,
     ) -> Result<Self, StoreError> {
+        // Read before the transaction begins: see `Store::cache_terms`.
+        let generation = store.cache_generation();
         let txn = store
             .backend
             .begin(TxnOptions::READ_WRITE)
@@ -85,7 +89,16 @@ impl<'a> Transaction<'a> {
             first_new_id: next_id,
             deltas: Deltas::default(),
             journal: None,
+            generation,
+            dictionary_cleared: false,
         })
+    }
+
+    fn scope(&self) -> TermScope<'_> {
+        TermScope {
+            local: Some(&self.new_terms),
+            generation: (!self.dictionary_cleared).then_some(self.generation),
+        }
     }
 
     /// Inserts a quad; `false` if the store already held it.
@@ -113,8 +126,7 @@ impl<'a> Transaction<'a> {
     /// # Errors
     /// Backend failures.
     pub fn remove<'q>(&mut self, quad: impl Into<QuadRef<'q>>) -> Result<bool, StoreError> {
-        let Some(encoded) =
-            reader::quad_ids(self.store, &self.txn, Some(&self.new_terms), quad.into())?
+        let Some(encoded) = reader::quad_ids(self.store, &self.txn, self.scope(), quad.into())?
         else {
             return Ok(false);
         };
@@ -131,8 +143,7 @@ impl<'a> Transaction<'a> {
     /// Backend failures.
     pub fn remove_pattern(&mut self, pattern: &QuadPattern) -> Result<u64, StoreError> {
         self.flush()?;
-        let Some(ids) = reader::pattern_ids(self.store, &self.txn, Some(&self.new_terms), pattern)?
-        else {
+        let Some(ids) = reader::pattern_ids(self.store, &self.txn, self.scope(), pattern)? else {
             return Ok(0);
         };
         self.remove_ids_pattern(&ids)
@@ -167,7 +178,7 @@ impl<'a> Transaction<'a> {
                 match lookup(
                     self.store,
                     &self.txn,
-                    Some(&self.new_terms),
+                    self.scope(),
                     &Term::from(name.clone()),
                 )? {
                     Some(id) => self.remove_ids_pattern(&IdPattern {
@@ -210,6 +221,7 @@ impl<'a> Transaction<'a> {
         }
         self.flush()?;
         self.new_terms.clear();
+        self.dictionary_cleared = true;
         self.deltas = Deltas::default();
         self.next_id = 1;
         self.first_new_id = 1;
@@ -222,7 +234,7 @@ impl<'a> Transaction<'a> {
     /// Backend failures.
     pub fn contains<'q>(&mut self, quad: impl Into<QuadRef<'q>>) -> Result<bool, StoreError> {
         self.flush()?;
-        reader::contains(self.store, &self.txn, Some(&self.new_terms), quad.into())
+        reader::contains(self.store, &self.txn, self.scope(), quad.into())
     }
 
     /// The quads matching `pattern`, this transaction's writes included.
@@ -231,7 +243,7 @@ impl<'a> Transaction<'a> {
     /// Backend failures.
     pub fn quads_for_pattern(&mut self, pattern: &QuadPattern) -> Result<QuadIter<'_>, StoreError> {
         self.flush()?;
-        reader::quads_for_pattern(self.store, &self.txn, Some(&self.new_terms), pattern)
+        reader::quads_for_pattern(self.store, &self.txn, self.scope(), pattern)
     }
 
     /// The exact counts, this transaction's writes included.
@@ -256,14 +268,14 @@ impl<'a> Transaction<'a> {
     /// # Errors
     /// Backend failures.
     pub fn graph_len(&self, graph: &GraphPattern) -> Result<u64, StoreError> {
-        let base = reader::graph_len(self.store, &self.txn, Some(&self.new_terms), graph)?;
+        let base = reader::graph_len(self.store, &self.txn, self.scope(), graph)?;
         let delta = match graph {
             GraphPattern::Any => self.deltas.quads,
             GraphPattern::Default => self.deltas.default_graph_quads,
             GraphPattern::Named(name) => lookup(
                 self.store,
                 &self.txn,
-                Some(&self.new_terms),
+                self.scope(),
                 &Term::from(name.clone()),
             )?
             .and_then(|id| self.deltas.graphs.get(&id).copied())
@@ -292,7 +304,12 @@ impl<'a> Transaction<'a> {
         self.flush()?;
         let new_terms = std::mem::take(&mut self.new_terms);
         self.txn.commit().context("committing")?;
-        self.store.cache_terms(new_terms);
+        if self.dictionary_cleared {
+            // Every cached id may now name another term (or none).
+            self.store.forget_cached_terms();
+        } else {
+            self.store.cache_terms(self.generation, new_terms);
+        }
         Ok(())
     }
 
@@ -382,12 +399,11 @@ impl<'a> Transaction<'a> {
                 }
                 Slot::Hashed(hash, _) => hash,
             };
-            if let Some(id) = self
-                .new_terms
-                .get(hash)
-                .copied()
-                .or_else(|| self.store.cached_term(hash))
-            {
+            if let Some(id) = self.new_terms.get(hash).copied().or_else(|| {
+                (!self.dictionary_cleared)
+                    .then(|| self.store.cached_term(self.generation, hash))
+                    .flatten()
+            }) {
                 ids[index] = Some(id);
             } else {
                 unknown.push(index);
@@ -417,7 +433,9 @@ impl<'a> Transaction<'a> {
                     fetched.push((hash, id));
                 }
             }
-            self.store.cache_terms(fetched);
+            if !self.dictionary_cleared {
+                self.store.cache_terms(self.generation, fetched);
+            }
             for index in unknown {
                 let Slot::Hashed(hash, encoded) = &terms[index] else {
                     continue;
