@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use kgdb_plugin_api::{ScanSpec, TxnOptions};
+use kgdb_plugin_api::{KvBatch, ScanSpec, TableId, TxnOptions};
 
 use super::dictionary::decode_id_value;
 use super::encoding::{decode_count, key_of, read_ids, EncodedTerm, TermId};
@@ -15,6 +15,23 @@ use crate::plugin::Transaction as BackendTxn;
 
 /// Rows per batch while verifying.
 const ROWS: u32 = 4096;
+
+/// Calls `visit` with every batch of a whole-table scan.
+fn scan_batches(
+    txn: &BackendTxn,
+    table: TableId,
+    what: &str,
+    mut visit: impl FnMut(&KvBatch) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut cursor = txn.scan(table, ScanSpec::all()).context(what)?;
+    loop {
+        let batch = cursor.next_batch(ROWS, 4 << 20).context(what)?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        visit(batch)?;
+    }
+}
 
 /// What `verify` found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -109,48 +126,46 @@ fn check_ordering(
     known_ids: &mut HashSet<TermId>,
 ) -> Result<u64, StoreError> {
     let primary = Ordering::primary(ordering.is_named());
-    let mut cursor = txn
-        .scan(store.tables.ordering(ordering), ScanSpec::all())
-        .context("scanning an index")?;
     let mut count = 0;
-    loop {
-        let batch = cursor
-            .next_batch(ROWS, 4 << 20)
-            .context("scanning an index")?;
-        if batch.is_empty() {
-            return Ok(count);
-        }
-        let mut quads = Vec::with_capacity(batch.len());
-        for (key, _) in batch.iter() {
-            count += 1;
-            match ordering.decode(key) {
-                Ok(quad) => quads.push(quad),
-                Err(error) => {
-                    checker.differ(format!("ordering {}: {error}", ordering.name()));
+    scan_batches(
+        txn,
+        store.tables.ordering(ordering),
+        "scanning an index",
+        |batch| {
+            let mut quads = Vec::with_capacity(batch.len());
+            for (key, _) in batch.iter() {
+                count += 1;
+                match ordering.decode(key) {
+                    Ok(quad) => quads.push(quad),
+                    Err(error) => {
+                        checker.differ(format!("ordering {}: {error}", ordering.name()));
+                    }
                 }
             }
-        }
-        checker.report.index_entries += quads.len() as u64;
-        if ordering != primary {
-            let keys: Vec<Vec<u8>> = quads.iter().map(|quad| primary.key(quad)).collect();
-            let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
-            let found = txn
-                .get_many(store.tables.ordering(primary), &refs)
-                .context("looking up quads")?;
-            for (quad, value) in quads.iter().zip(found) {
-                if value.is_none() {
-                    checker.differ(format!(
-                        "ordering {} holds {} that {} lacks",
-                        ordering.name(),
-                        show(quad),
-                        primary.name()
-                    ));
+            checker.report.index_entries += quads.len() as u64;
+            if ordering != primary {
+                let keys: Vec<Vec<u8>> = quads.iter().map(|quad| primary.key(quad)).collect();
+                let refs: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+                let found = txn
+                    .get_many(store.tables.ordering(primary), &refs)
+                    .context("looking up quads")?;
+                for (quad, value) in quads.iter().zip(found) {
+                    if value.is_none() {
+                        checker.differ(format!(
+                            "ordering {} holds {} that {} lacks",
+                            ordering.name(),
+                            show(quad),
+                            primary.name()
+                        ));
+                    }
                 }
+                Ok(())
+            } else {
+                check_ids(store, txn, &quads, checker, known_ids)
             }
-        } else {
-            check_ids(store, txn, &quads, checker, known_ids)?;
-        }
-    }
+        },
+    )?;
+    Ok(count)
 }
 
 fn check_ids(
@@ -196,16 +211,8 @@ fn check_graph_counts(
     checker: &mut Checker,
 ) -> Result<(), StoreError> {
     let mut counted: Vec<(TermId, u64)> = Vec::new();
-    let mut cursor = txn
-        .scan(store.tables.ordering(Ordering::Gspo), ScanSpec::all())
-        .context("scanning an index")?;
-    loop {
-        let batch = cursor
-            .next_batch(ROWS, 4 << 20)
-            .context("scanning an index")?;
-        if batch.is_empty() {
-            break;
-        }
+    let gspo = store.tables.ordering(Ordering::Gspo);
+    scan_batches(txn, gspo, "scanning an index", |batch| {
         for (key, _) in batch.iter() {
             let Ok((graph, _)) = super::encoding::read_id(key) else {
                 continue;
@@ -215,7 +222,8 @@ fn check_graph_counts(
                 _ => counted.push((graph, 1)),
             }
         }
-    }
+        Ok(())
+    })?;
     let mut stored: Vec<(TermId, u64)> = Vec::new();
     for row in txn
         .scan(store.tables.graphs, ScanSpec::all())
@@ -273,69 +281,63 @@ fn check_dictionary(
     checker: &mut Checker,
 ) -> Result<u64, StoreError> {
     let mut terms = 0;
-    let mut cursor = txn
-        .scan(store.tables.id2term, ScanSpec::all())
-        .context("reading the dictionary")?;
-    loop {
-        let batch = cursor
-            .next_batch(ROWS, 4 << 20)
-            .context("reading the dictionary")?;
-        if batch.is_empty() {
-            break;
-        }
-        let mut entries = Vec::with_capacity(batch.len());
-        for (key, value) in batch.iter() {
-            terms += 1;
-            let id = match read_ids::<1>(key) {
-                Ok([id]) => id,
-                Err(error) => {
-                    checker.differ(format!("dictionary: {error}"));
-                    continue;
+    scan_batches(
+        txn,
+        store.tables.id2term,
+        "reading the dictionary",
+        |batch| {
+            let mut entries = Vec::with_capacity(batch.len());
+            for (key, value) in batch.iter() {
+                terms += 1;
+                let id = match read_ids::<1>(key) {
+                    Ok([id]) => id,
+                    Err(error) => {
+                        checker.differ(format!("dictionary: {error}"));
+                        continue;
+                    }
+                };
+                if id.0 >= next_id {
+                    checker.differ(format!(
+                        "term id {} is not below the next id {next_id}",
+                        id.0
+                    ));
                 }
-            };
-            if id.0 >= next_id {
-                checker.differ(format!(
-                    "term id {} is not below the next id {next_id}",
-                    id.0
-                ));
-            }
-            let encoded = EncodedTerm::from_bytes(value.to_vec());
-            if let Err(error) = encoded.decode() {
-                checker.differ(format!("term id {}: {error}", id.0));
-            }
-            entries.push((id, encoded.hash(&store.hasher)));
-        }
-        let refs: Vec<&[u8]> = entries.iter().map(|(_, hash)| &hash[..]).collect();
-        let found = txn
-            .get_many(store.tables.term2id, &refs)
-            .context("reading the dictionary")?;
-        for ((id, _), value) in entries.iter().zip(found) {
-            match value.map(|bytes| decode_id_value(&bytes)) {
-                Some(Ok(found)) if found == *id => {}
-                Some(Ok(found)) => {
-                    checker.differ(format!("term id {} maps back to id {}", id.0, found.0))
+                let encoded = EncodedTerm::from_bytes(value.to_vec());
+                if let Err(error) = encoded.decode() {
+                    checker.differ(format!("term id {}: {error}", id.0));
                 }
-                Some(Err(error)) => checker.differ(format!("term id {}: {error}", id.0)),
-                None => checker.differ(format!(
-                    "term id {} has no entry in the term-to-id direction",
-                    id.0
-                )),
+                entries.push((id, encoded.hash(&store.hasher)));
             }
-        }
-    }
+            let refs: Vec<&[u8]> = entries.iter().map(|(_, hash)| &hash[..]).collect();
+            let found = txn
+                .get_many(store.tables.term2id, &refs)
+                .context("reading the dictionary")?;
+            for ((id, _), value) in entries.iter().zip(found) {
+                match value.map(|bytes| decode_id_value(&bytes)) {
+                    Some(Ok(found)) if found == *id => {}
+                    Some(Ok(found)) => {
+                        checker.differ(format!("term id {} maps back to id {}", id.0, found.0))
+                    }
+                    Some(Err(error)) => checker.differ(format!("term id {}: {error}", id.0)),
+                    None => checker.differ(format!(
+                        "term id {} has no entry in the term-to-id direction",
+                        id.0
+                    )),
+                }
+            }
+            Ok(())
+        },
+    )?;
     let mut reverse = 0u64;
-    let mut cursor = txn
-        .scan(store.tables.term2id, ScanSpec::all())
-        .context("reading the dictionary")?;
-    loop {
-        let batch = cursor
-            .next_batch(ROWS, 4 << 20)
-            .context("reading the dictionary")?;
-        if batch.is_empty() {
-            break;
-        }
-        reverse += batch.len() as u64;
-    }
+    scan_batches(
+        txn,
+        store.tables.term2id,
+        "reading the dictionary",
+        |batch| {
+            reverse += batch.len() as u64;
+            Ok(())
+        },
+    )?;
     if reverse != terms {
         checker.differ(format!(
             "the dictionary holds {terms} id-to-term entries but {reverse} term-to-id entries"
