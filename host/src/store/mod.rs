@@ -41,6 +41,10 @@
 //! wait for writers. Should a backend still report a write-write conflict, the commit fails
 //! with a [`StoreError`] whose [`StoreError::is_retryable`] is true, and nothing was written.
 //!
+//! With the LMDB plugin, a write that must grow the memory map waits until the process has no
+//! read transaction open: do not keep a [`Snapshot`] open on the thread that writes a lot (the
+//! write fails with `timed-out` after the plugin's `resize_wait_seconds`).
+//!
 //! # Loads
 //! [`BulkLoad`] loads any number of quads atomically with bounded memory: it commits chunks
 //! of `chunk_quads` quads and records each chunk's new quads and the first new term id in a
