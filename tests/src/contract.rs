@@ -225,6 +225,158 @@ pub fn size_limits_are_exact(f: &Fixture) {
     assert_eq!(f.get(t, b"bigger"), None);
 }
 
+/// A key never written, and one written to another table or deleted, reads as `None`.
+pub fn missing_keys_read_as_none(f: &Fixture) {
+    let t = f.table("t");
+    let other = f.table("other");
+    assert_eq!(f.get(t, b"nothing-yet"), None, "empty table");
+    f.put_all(other, &[(b"k", b"v")]);
+    f.put_all(t, &[(b"j", b"v"), (b"l", b"v")]);
+    assert_eq!(
+        f.get(t, b"k"),
+        None,
+        "between two keys, and only in another table"
+    );
+    assert_eq!(f.get(t, b"a"), None, "before the first key");
+    assert_eq!(f.get(t, b"z"), None, "after the last key");
+}
+
+/// Two puts of one key in one transaction: the last wins, before and after commit.
+pub fn overwrite_within_a_transaction_keeps_the_last(f: &Fixture) {
+    let t = f.table("t");
+    let mut txn = f.write();
+    txn.put(t, b"k", b"first").unwrap();
+    txn.put(t, b"k", b"second").unwrap();
+    assert_eq!(txn.get(t, b"k").unwrap().as_deref(), Some(&b"second"[..]));
+    txn.commit().unwrap();
+    assert_eq!(f.get(t, b"k").as_deref(), Some(&b"second"[..]));
+    assert_eq!(scan_all(&f.read(), t, ScanSpec::all()).len(), 1);
+}
+
+/// Delete then put, and put then delete, in one transaction.
+pub fn delete_and_put_in_one_transaction(f: &Fixture) {
+    let t = f.table("t");
+    f.put_all(t, &[(b"a", b"old"), (b"b", b"old")]);
+    let mut txn = f.write();
+    txn.delete(t, b"a").unwrap();
+    txn.put(t, b"a", b"new").unwrap();
+    txn.put(t, b"b", b"new").unwrap();
+    txn.delete(t, b"b").unwrap();
+    txn.put(t, b"c", b"new").unwrap();
+    txn.delete(t, b"c").unwrap();
+    txn.commit().unwrap();
+    assert_eq!(f.get(t, b"a").as_deref(), Some(&b"new"[..]));
+    assert_eq!(f.get(t, b"b"), None);
+    assert_eq!(f.get(t, b"c"), None);
+}
+
+/// An empty value is a value: `Some(empty)`, listed by scans, distinct from absence.
+pub fn empty_values_are_not_absence(f: &Fixture) {
+    let t = f.table("t");
+    f.put_all(t, &[(b"empty", b"")]);
+    assert_eq!(f.get(t, b"empty"), Some(Vec::new()));
+    assert_eq!(f.get(t, b"absent"), None);
+    assert_eq!(
+        scan_all(&f.read(), t, ScanSpec::all()),
+        vec![(b"empty".to_vec(), Vec::new())]
+    );
+}
+
+/// Keys that differ only by trailing zero bytes are distinct and sort shortest first.
+pub fn trailing_zero_bytes_make_distinct_keys(f: &Fixture) {
+    let t = f.table("t");
+    f.put_all(t, &[(b"a\0\0", b"3"), (b"a", b"1"), (b"a\0", b"2")]);
+    assert_eq!(f.get(t, b"a\0").as_deref(), Some(&b"2"[..]));
+    assert_eq!(
+        keys(&scan_all(&f.read(), t, ScanSpec::all())),
+        vec![b"a".to_vec(), b"a\0".to_vec(), b"a\0\0".to_vec()]
+    );
+}
+
+/// All 256 one-byte keys are stored and scanned in unsigned byte order.
+pub fn every_one_byte_key(f: &Fixture) {
+    let t = f.table("t");
+    let mut txn = f.write();
+    for byte in (0..=255u8).rev() {
+        txn.put(t, &[byte], &[byte, byte]).unwrap();
+    }
+    txn.commit().unwrap();
+    let rows = scan_all(&f.read(), t, ScanSpec::all());
+    assert_eq!(rows.len(), 256);
+    for (index, (key, value)) in rows.iter().enumerate() {
+        assert_eq!(key, &vec![index as u8]);
+        assert_eq!(value, &vec![index as u8; 2]);
+    }
+}
+
+/// Values holding every byte value, and a 1 MiB value, come back byte for byte.
+pub fn binary_and_large_values(f: &Fixture) {
+    let t = f.table("t");
+    let all_bytes: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
+    let large: Vec<u8> = (0..(1 << 20))
+        .map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    f.put_all(t, &[(b"bytes", &all_bytes), (b"large", &large)]);
+    assert_eq!(f.get(t, b"bytes"), Some(all_bytes));
+    assert_eq!(f.get(t, b"large"), Some(large));
+}
+
+/// The same key in two tables holds two values; writing one table leaves the other alone.
+pub fn tables_are_separate_keyspaces(f: &Fixture) {
+    let left = f.table("left");
+    let right = f.table("right");
+    f.put_all(left, &[(b"k", b"L")]);
+    f.put_all(right, &[(b"k", b"R")]);
+    let mut txn = f.write();
+    txn.delete(left, b"k").unwrap();
+    txn.commit().unwrap();
+    assert_eq!(f.get(left, b"k"), None);
+    assert_eq!(f.get(right, b"k").as_deref(), Some(&b"R"[..]));
+    assert_eq!(scan_all(&f.read(), right, ScanSpec::all()).len(), 1);
+}
+
+/// `get_many` with repeated and missing keys answers each position.
+pub fn get_many_with_repeats_and_misses(f: &Fixture) {
+    let t = f.table("t");
+    f.put_all(t, &[(b"a", b"1"), (b"b", b"2")]);
+    let read = f.read();
+    let found = read
+        .get_many(t, &[&b"b"[..], b"missing", b"b", b"a", b"a"])
+        .unwrap();
+    let expected: Vec<Option<Vec<u8>>> = vec![
+        Some(b"2".to_vec()),
+        None,
+        Some(b"2".to_vec()),
+        Some(b"1".to_vec()),
+        Some(b"1".to_vec()),
+    ];
+    assert_eq!(found, expected);
+    assert_eq!(
+        read.get_many(t, &[]).unwrap(),
+        Vec::<Option<Vec<u8>>>::new()
+    );
+}
+
+/// Keys are bytes: Unicode strings that look alike (NFC and NFD) are different keys.
+pub fn unicode_keys_are_not_normalised(f: &Fixture) {
+    let t = f.table("t");
+    let composed = "caf\u{e9}";
+    let decomposed = "cafe\u{301}";
+    f.put_all(
+        t,
+        &[
+            (composed.as_bytes(), b"nfc"),
+            (decomposed.as_bytes(), b"nfd"),
+        ],
+    );
+    assert_eq!(f.get(t, composed.as_bytes()).as_deref(), Some(&b"nfc"[..]));
+    assert_eq!(
+        f.get(t, decomposed.as_bytes()).as_deref(),
+        Some(&b"nfd"[..])
+    );
+    assert_eq!(scan_all(&f.read(), t, ScanSpec::prefix(b"caf")).len(), 2);
+}
+
 /// Range bounds: inclusive and exclusive ends, empty and inverted ranges, reverse order.
 pub fn range_scans_honour_bounds(f: &Fixture) {
     let t = f.table("t");
@@ -892,6 +1044,16 @@ macro_rules! contract_tests {
             put_get_overwrite_delete,
             binary_and_unicode_round_trip,
             size_limits_are_exact,
+            missing_keys_read_as_none,
+            overwrite_within_a_transaction_keeps_the_last,
+            delete_and_put_in_one_transaction,
+            empty_values_are_not_absence,
+            trailing_zero_bytes_make_distinct_keys,
+            every_one_byte_key,
+            binary_and_large_values,
+            tables_are_separate_keyspaces,
+            get_many_with_repeats_and_misses,
+            unicode_keys_are_not_normalised,
             range_scans_honour_bounds,
             prefix_scans,
             batches_respect_their_limits,
