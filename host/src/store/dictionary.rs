@@ -50,7 +50,7 @@ pub(crate) fn lookup(
             }
             EncodedTerm::triple(ids[0], ids[1], ids[2])
         }
-        other => EncodedTerm::plain(other)
+        other => EncodedTerm::plain(other.as_ref())
             .ok_or_else(|| StoreError::InvalidInput("a term the store cannot encode".into()))?,
     };
     let hash = encoded.hash(&store.hasher);

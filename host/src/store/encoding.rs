@@ -3,7 +3,7 @@
 //! Kept apart from the storage logic so that every byte layout lives in one place and is
 //! tested on its own.
 
-use oxrdf::{BlankNode, Literal, NamedNode, Term};
+use oxrdf::{BlankNode, Literal, LiteralRef, NamedNode, Term, TermRef};
 use siphasher::sip128::SipHasher13;
 
 use super::error::StoreError;
@@ -174,24 +174,22 @@ impl TermHasher {
 }
 
 impl EncodedTerm {
-    /// Encodes a term that is not a triple term.
-    ///
-    /// # Panics
-    /// Never: triple terms go through [`EncodedTerm::triple`].
+    /// Encodes a term that is not a triple term (`None` for a triple term: those go through
+    /// [`EncodedTerm::triple`]).
     #[must_use]
-    pub fn plain(term: &Term) -> Option<Self> {
+    pub fn plain(term: TermRef<'_>) -> Option<Self> {
         let mut bytes = Vec::new();
         match term {
-            Term::NamedNode(node) => {
+            TermRef::NamedNode(node) => {
                 bytes.push(tag::IRI);
                 bytes.extend_from_slice(node.as_str().as_bytes());
             }
-            Term::BlankNode(node) => {
+            TermRef::BlankNode(node) => {
                 bytes.push(tag::BLANK);
                 bytes.extend_from_slice(node.as_str().as_bytes());
             }
-            Term::Literal(literal) => encode_literal(literal, &mut bytes),
-            Term::Triple(_) => return None,
+            TermRef::Literal(literal) => encode_literal(literal, &mut bytes),
+            TermRef::Triple(_) => return None,
         }
         Some(Self { bytes })
     }
@@ -302,7 +300,7 @@ pub enum DecodedTerm {
     Triple(TermId, TermId, TermId),
 }
 
-fn encode_literal(literal: &Literal, bytes: &mut Vec<u8>) {
+fn encode_literal(literal: LiteralRef<'_>, bytes: &mut Vec<u8>) {
     let value = literal.value().as_bytes();
     if let Some(language) = literal.language() {
         match literal.direction() {
@@ -400,7 +398,7 @@ mod tests {
             Literal::new_typed_literal("x", NamedNode::new("http://e/dt").unwrap()).into(),
         ];
         for term in terms {
-            let encoded = EncodedTerm::plain(&term).unwrap();
+            let encoded = EncodedTerm::plain(term.as_ref()).unwrap();
             assert_eq!(encoded.decode().unwrap(), DecodedTerm::Term(term.clone()));
         }
     }
@@ -420,7 +418,8 @@ mod tests {
 
     #[test]
     fn hashes_depend_on_the_key() {
-        let term = EncodedTerm::plain(&NamedNode::new("http://e/x").unwrap().into()).unwrap();
+        let node = NamedNode::new("http://e/x").unwrap();
+        let term = EncodedTerm::plain(node.as_ref().into()).unwrap();
         let (a, b) = (TermHasher::random_key(), TermHasher::random_key());
         assert_ne!(a, b);
         assert_eq!(

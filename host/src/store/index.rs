@@ -75,6 +75,12 @@ impl Ordering {
         }
     }
 
+    /// Its position in [`Ordering::ALL`] (the declaration order).
+    #[must_use]
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// Its short name (`spo`).
     #[must_use]
     pub fn name(self) -> &'static str {
@@ -329,6 +335,13 @@ mod tests {
             predicate: TermId(40),
             object: TermId(9_000),
             graph: graph.map(TermId),
+        }
+    }
+
+    #[test]
+    fn index_is_the_position_in_all() {
+        for (position, ordering) in Ordering::ALL.into_iter().enumerate() {
+            assert_eq!(ordering.index(), position);
         }
     }
 

@@ -109,11 +109,7 @@ pub(crate) struct Tables {
 
 impl Tables {
     fn ordering(&self, ordering: Ordering) -> TableId {
-        let index = Ordering::ALL
-            .iter()
-            .position(|candidate| *candidate == ordering)
-            .unwrap_or(0);
-        self.orderings[index]
+        self.orderings[ordering.index()]
     }
 }
 

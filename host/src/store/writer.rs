@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::MutexGuard;
 
 use kgdb_plugin_api::{ScanSpec, TableId, TxnOptions, WriteBatch};
-use oxrdf::{NamedOrBlankNode, Quad, QuadRef, Term};
+use oxrdf::{NamedOrBlankNode, Quad, QuadRef, Term, TermRef};
 
 use super::dictionary::{decode_id_value, lookup, TermScope};
 use super::encoding::{encode_count, key_of, EncodedTerm, TermHash, TermId, MAX_TERM_ID};
@@ -326,23 +326,25 @@ impl<'a> Transaction<'a> {
     fn insert_batch(&mut self, quads: &[Quad]) -> Result<u64, StoreError> {
         let mut hashes: Vec<Slot> = Vec::with_capacity(quads.len() * 4);
         for quad in quads {
-            let graph: Option<Term> = match &quad.graph_name {
+            let graph: Option<TermRef<'_>> = match &quad.graph_name {
                 oxrdf::GraphName::DefaultGraph => None,
-                oxrdf::GraphName::NamedNode(node) => Some(node.clone().into()),
-                oxrdf::GraphName::BlankNode(node) => Some(node.clone().into()),
+                oxrdf::GraphName::NamedNode(node) => Some(node.as_ref().into()),
+                oxrdf::GraphName::BlankNode(node) => Some(node.as_ref().into()),
             };
             for term in [
-                Some(Term::from(quad.subject.clone())),
-                Some(Term::from(quad.predicate.clone())),
-                Some(quad.object.clone()),
+                Some(quad.subject.as_ref().into()),
+                Some(quad.predicate.as_ref().into()),
+                Some(quad.object.as_ref()),
                 graph,
             ] {
                 hashes.push(match term {
                     None => Slot::Empty,
                     // Triple terms are interned part by part, one at a time.
-                    Some(term @ Term::Triple(_)) => Slot::Known(self.intern_one(&term)?),
+                    Some(TermRef::Triple(triple)) => {
+                        Slot::Known(self.intern_one(&Term::Triple(Box::new(triple.clone())))?)
+                    }
                     Some(term) => {
-                        let encoded = EncodedTerm::plain(&term).ok_or_else(|| {
+                        let encoded = EncodedTerm::plain(term).ok_or_else(|| {
                             StoreError::InvalidInput("a term the store cannot encode".into())
                         })?;
                         Slot::Hashed(encoded.hash(&self.store.hasher), encoded)
@@ -475,7 +477,7 @@ impl<'a> Transaction<'a> {
                 let object = self.intern_one(&triple.object)?;
                 EncodedTerm::triple(subject, predicate, object)
             }
-            other => EncodedTerm::plain(other)
+            other => EncodedTerm::plain(other.as_ref())
                 .ok_or_else(|| StoreError::InvalidInput("a term the store cannot encode".into()))?,
         };
         let hash = encoded.hash(&self.store.hasher);
