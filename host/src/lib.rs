@@ -15,6 +15,6 @@
 #![warn(missing_docs)]
 
 pub mod cli;
-pub mod plugin;
+pub use kgdb_loader as plugin;
 pub mod rdf;
 pub mod store;

@@ -1,17 +1,17 @@
-//! kgdb's backend test kit: helpers that find the built `kgdb-host` and plugin libraries, load
-//! plugins through the real loader, and the backend contract cases every plugin must pass.
+//! kgdb's test kit: helpers that find the built `kgdb-host` and plugin libraries, load plugins
+//! through the real loader, and the conformance targets for the plugins kgdb ships (the cases
+//! themselves are the `kgdb-conformance` crate).
 //!
 //! The tests need the workspace built first (`cargo build --workspace`): cargo does not build
 //! `cdylib` plugins or other packages' binaries for a test run.
 
-pub mod contract;
-pub mod crash;
 pub mod store_kit;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 
+use kgdb_conformance::{CrashWriter, Fixture, Target};
 use kgdb_host::plugin::{
     resolve::library_file_name, Backend, LoadedPlugin, OpenSettings, PluginLoader,
 };
@@ -152,4 +152,49 @@ pub fn open_backend(stem: &str, data_dir: &Path, config: &str) -> Backend {
             create: true,
         })
         .unwrap_or_else(|error| panic!("opening {stem}: {error}"))
+}
+
+/// The crash writer: `kgdb-host conformance-writer`, the same one `kgdb-host conformance` uses.
+#[must_use]
+pub fn crash_writer() -> CrashWriter {
+    CrashWriter {
+        program: host_binary(),
+        args: vec!["conformance-writer".to_owned()],
+    }
+}
+
+/// The conformance target for built plugin library `stem` with `config`.
+#[must_use]
+pub fn target(stem: &str, config: &str) -> Target {
+    Target {
+        library: plugin_library(stem),
+        config: config.to_owned(),
+        full_config: None,
+        crash_writer: Some(crash_writer()),
+    }
+}
+
+/// A conformance fixture (plugin `stem` open with `config` on a fresh directory).
+#[must_use]
+pub fn fixture(stem: &str, config: &str) -> Fixture {
+    Fixture::open(&target(stem, config))
+}
+
+/// The plugins kgdb ships, by name, as the conformance suite runs them: their test configs,
+/// and the config that makes each small enough to fill where it has one.
+#[must_use]
+pub fn shipped_targets() -> Vec<(&'static str, Target)> {
+    let memory = Target {
+        full_config: Some("memory_limit = \"1 MiB\"".to_owned()),
+        ..target("kgdb_plugin_memory", "")
+    };
+    let lmdb = Target {
+        full_config: Some("map_size = \"256 KiB\"\nmax_map_size = \"1 MiB\"".to_owned()),
+        ..target("kgdb_plugin_lmdb", "map_size = \"8 MiB\"")
+    };
+    let rocksdb = target(
+        "kgdb_plugin_rocksdb",
+        "block_cache_size = \"8 MiB\"\nwrite_buffer_size = \"4 MiB\"",
+    );
+    vec![("memory", memory), ("lmdb", lmdb), ("rocksdb", rocksdb)]
 }

@@ -4,8 +4,9 @@
 
 use std::process::Command;
 
+use kgdb_conformance::crash::{crash_key, crash_value, kill_and_check, KEYS_PER_TXN, TABLE};
 use kgdb_host::plugin::{OpenSettings, PluginLoader, ScanSpec, TxnOptions};
-use kgdb_tests::crash::{crash_key, crash_value, kill_and_check, KEYS_PER_TXN, TABLE};
+use kgdb_tests::{crash_writer, plugin_library};
 
 const ROUNDS: usize = 20;
 
@@ -18,22 +19,36 @@ fn seed() -> u64 {
 #[test]
 fn lmdb_survives_sigkill() {
     let seed = seed();
-    let acked = kill_and_check("kgdb_plugin_lmdb", "map_size = \"1 MiB\"", ROUNDS, seed);
+    let acked = kill_and_check(
+        &crash_writer(),
+        &plugin_library("kgdb_plugin_lmdb"),
+        "map_size = \"1 MiB\"",
+        ROUNDS,
+        seed,
+    );
     assert!(acked > 0, "seed {seed}: the writer never got to commit");
 }
 
 #[test]
 fn rocksdb_survives_sigkill() {
     let seed = seed();
-    let acked = kill_and_check("kgdb_plugin_rocksdb", "", ROUNDS, seed);
+    let acked = kill_and_check(
+        &crash_writer(),
+        &plugin_library("kgdb_plugin_rocksdb"),
+        "",
+        ROUNDS,
+        seed,
+    );
     assert!(acked > 0, "seed {seed}: the writer never got to commit");
 }
 
 fn written_by_another_process(stem: &str) {
     let scratch = tempfile::tempdir().unwrap();
     let data_dir = scratch.path().join("data");
-    let library = kgdb_tests::plugin_library(stem);
-    let status = Command::new(kgdb_tests::artifact_dir().join("kgdb-crash-writer"))
+    let library = plugin_library(stem);
+    let writer = crash_writer();
+    let status = Command::new(&writer.program)
+        .args(&writer.args)
         .arg(&library)
         .arg(&data_dir)
         .args(["0", "25"])
@@ -114,8 +129,10 @@ fn a_second_process_is_told_who_holds_the_directory(stem: &str) {
         })
         .unwrap();
     let started = std::time::Instant::now();
-    let output = Command::new(kgdb_tests::artifact_dir().join("kgdb-crash-writer"))
-        .arg(kgdb_tests::plugin_library(stem))
+    let writer = crash_writer();
+    let output = Command::new(&writer.program)
+        .args(&writer.args)
+        .arg(plugin_library(stem))
         .arg(&data_dir)
         .args(["0", "5"])
         .output()

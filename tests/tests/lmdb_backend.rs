@@ -1,14 +1,13 @@
-//! The backend contract on the LMDB plugin, loaded from its `cdylib` through the real loader,
-//! plus what only LMDB does: the map grows by itself.
+//! What only the LMDB plugin does (its map grows by itself, its config keys), on the plugin
+//! loaded from its `cdylib` through the real loader. The shared contract is `conformance.rs`.
 
+use kgdb_conformance::expect_code;
 use kgdb_host::plugin::{Capabilities, ErrorCode, TxnOptions};
-use kgdb_tests::contract::{expect_code, Fixture};
-
-kgdb_tests::contract_tests!("kgdb_plugin_lmdb", "map_size = \"1 MiB\"");
+use kgdb_tests::fixture;
 
 #[test]
 fn the_map_grows_without_losing_a_write() {
-    let f = Fixture::open("kgdb_plugin_lmdb", "map_size = \"64 KiB\"");
+    let f = fixture("kgdb_plugin_lmdb", "map_size = \"64 KiB\"");
     let t = f.table("t");
     let mut txn = f.write();
     for i in 0..2000u32 {
@@ -41,7 +40,7 @@ fn the_map_grows_without_losing_a_write() {
 
 #[test]
 fn a_full_map_at_its_bound_is_a_clear_error() {
-    let f = Fixture::open(
+    let f = fixture(
         "kgdb_plugin_lmdb",
         "map_size = \"64 KiB\"\nmax_map_size = \"256 KiB\"",
     );
@@ -65,7 +64,7 @@ fn a_full_map_at_its_bound_is_a_clear_error() {
 
 #[test]
 fn lmdb_declares_serialized_writers_and_durability() {
-    let f = Fixture::open("kgdb_plugin_lmdb", "");
+    let f = fixture("kgdb_plugin_lmdb", "");
     let caps = f.caps();
     assert!(caps.has(
         Capabilities::SERIALIZED_WRITERS | Capabilities::PERSISTENT | Capabilities::DURABLE_SYNC
@@ -95,7 +94,7 @@ fn bad_config_values_are_refused_with_their_key() {
 
 #[test]
 fn a_read_transaction_never_waits_for_the_writer() {
-    let f = Fixture::open("kgdb_plugin_lmdb", "");
+    let f = fixture("kgdb_plugin_lmdb", "");
     let t = f.table("t");
     f.put_all(t, &[(b"k", b"v")]);
     let mut writer = f.write();
@@ -109,7 +108,7 @@ fn a_read_transaction_never_waits_for_the_writer() {
 
 #[test]
 fn a_read_transaction_moves_between_threads() {
-    let f = Fixture::open("kgdb_plugin_lmdb", "");
+    let f = fixture("kgdb_plugin_lmdb", "");
     let t = f.table("t");
     f.put_all(t, &[(b"k", b"v")]);
     let read = f.read();

@@ -1,14 +1,13 @@
-//! The backend contract on the memory plugin, loaded from its `cdylib` through the real loader,
-//! plus what only the memory plugin does.
+//! What only the memory plugin does (its memory limit, no persistence), on the plugin loaded
+//! from its `cdylib` through the real loader. The shared contract is `conformance.rs`.
 
+use kgdb_conformance::expect_code;
 use kgdb_host::plugin::{Capabilities, ErrorCode, PluginLoader};
-use kgdb_tests::contract::{expect_code, Fixture};
-
-kgdb_tests::contract_tests!("kgdb_plugin_memory", "");
+use kgdb_tests::fixture;
 
 #[test]
 fn memory_limit_refuses_a_commit_that_would_pass_it() {
-    let f = Fixture::open("kgdb_plugin_memory", "memory_limit = \"1 KiB\"");
+    let f = fixture("kgdb_plugin_memory", "memory_limit = \"1 KiB\"");
     let t = f.table("t");
     f.put_all(t, &[(b"small", &[0u8; 100])]);
     let mut txn = f.write();
@@ -28,7 +27,7 @@ fn memory_limit_refuses_a_commit_that_would_pass_it() {
 
 #[test]
 fn memory_declares_no_persistence() {
-    let f = Fixture::open("kgdb_plugin_memory", "");
+    let f = fixture("kgdb_plugin_memory", "");
     let caps = f.caps();
     assert!(caps.has(Capabilities::CONFLICT_DETECTION));
     assert!(!caps.has(Capabilities::SERIALIZED_WRITERS));

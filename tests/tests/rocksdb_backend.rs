@@ -1,16 +1,16 @@
-//! The backend contract on the RocksDB plugin, loaded from its `cdylib` through the real loader,
-//! plus what only RocksDB does.
+//! What only the RocksDB plugin does (its config keys, conflict detection, durability), on the
+//! plugin loaded from its `cdylib` through the real loader. The shared contract is
+//! `conformance.rs`.
 
+use kgdb_conformance::expect_code;
 use kgdb_host::plugin::{Capabilities, ErrorCode};
-use kgdb_tests::contract::{expect_code, Fixture};
+use kgdb_tests::fixture;
 
 const CONFIG: &str = "block_cache_size = \"8 MiB\"\nwrite_buffer_size = \"4 MiB\"";
 
-kgdb_tests::contract_tests!("kgdb_plugin_rocksdb", CONFIG);
-
 #[test]
 fn rocksdb_declares_conflict_detection_and_durability() {
-    let f = Fixture::open("kgdb_plugin_rocksdb", CONFIG);
+    let f = fixture("kgdb_plugin_rocksdb", CONFIG);
     let caps = f.caps();
     assert!(caps.has(
         Capabilities::CONFLICT_DETECTION | Capabilities::PERSISTENT | Capabilities::DURABLE_SYNC
@@ -41,7 +41,7 @@ fn bad_config_values_are_refused_with_their_key() {
 
 #[test]
 fn ingested_runs_are_visible_to_later_transactions_and_survive_reopen() {
-    let mut f = Fixture::open("kgdb_plugin_rocksdb", CONFIG);
+    let mut f = fixture("kgdb_plugin_rocksdb", CONFIG);
     let t = f.table("t");
     let mut rows = kgdb_host::plugin::KvBatch::new();
     for i in 0..50_000u32 {

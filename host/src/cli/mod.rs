@@ -1,5 +1,6 @@
 //! The `kgdb-host` command line.
 
+mod conformance;
 mod data;
 mod plugins;
 mod status;
@@ -73,6 +74,12 @@ pub enum Command {
     Clear(data::ClearArgs),
     /// Check that every index ordering, the dictionary and the counters agree
     Verify(data::VerifyArgs),
+    /// Run the conformance suite on a plugin (any library file): one line per case, then
+    /// `N passed, N failed`
+    Conformance(conformance::ConformanceArgs),
+    /// The conformance suite's crash-test child process (not for direct use)
+    #[command(hide = true)]
+    ConformanceWriter(conformance::WriterArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -118,6 +125,9 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> Result<ExitCode, Failure> {
+    if let Command::ConformanceWriter(args) = &cli.command {
+        return Ok(conformance::writer(args));
+    }
     let registry = PluginRegistry::discover(cli.config.as_deref())?;
     match &cli.command {
         Command::Plugins(command) => plugins::run(cli, &registry, command),
@@ -130,6 +140,8 @@ fn run(cli: &Cli) -> Result<ExitCode, Failure> {
         Command::Remove(args) => data::remove(cli, &registry, args),
         Command::Clear(args) => data::clear(cli, &registry, args),
         Command::Verify(args) => data::verify(cli, &registry, args),
+        Command::Conformance(args) => conformance::run(cli, &registry, args),
+        Command::ConformanceWriter(args) => Ok(conformance::writer(args)),
     }
 }
 

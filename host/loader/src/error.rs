@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use kgdb_plugin_api::ErrorCode;
 
-use super::manifest::ManifestError;
-use super::resolve::ResolveError;
+use crate::manifest::ManifestError;
+use crate::resolve::ResolveError;
 
 /// Why a plugin could not be chosen, found or loaded. Every variant prints as one line naming
 /// the file, what was expected and what was found.

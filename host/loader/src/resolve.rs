@@ -5,7 +5,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::manifest::{Manifest, PluginEntry};
+use crate::manifest::{Manifest, PluginEntry};
 
 /// File name of a plugin library built from crate library `stem` on this platform.
 #[must_use]

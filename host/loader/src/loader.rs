@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use super::adapter::{self, Backend, Module, OpenSettings, PluginDetails};
-use super::error::{BackendError, LoadError};
+use crate::adapter::{self, Backend, Module, OpenSettings, PluginDetails};
+use crate::error::{BackendError, LoadError};
 
 /// A plugin library loaded into this process. Libraries are never unloaded.
 #[derive(Debug)]

@@ -1,9 +1,16 @@
-//! Plugins: the manifest, finding and loading libraries, and the ABI adapter.
+//! # kgdb-loader
+//!
+//! kgdb's plugins seen from the host: the manifest (`plugins.toml`), finding and loading
+//! libraries, and the ABI adapter. The `kgdb-host` library re-exports this crate as
+//! `kgdb_host::plugin`; the conformance suite uses it directly, so it runs against any plugin
+//! file exactly as the host loads it.
 //!
 //! [`PluginRegistry`] is the entry point: it reads `plugins.toml`, resolves `--plugin` (a name,
 //! a library file, or a plugin directory), loads the library once per process with every
 //! check made at load time, validates the plugin's config against its manifest entry and opens
 //! backend instances.
+
+#![warn(missing_docs)]
 
 mod adapter;
 mod error;
@@ -20,8 +27,8 @@ pub use adapter::{
 };
 pub use error::{BackendError, LoadError};
 pub use kgdb_plugin_api::{
-    prefix_successor, BatchEntry, Capabilities, ErrorCode, KvBatch, ScanSpec, SortedRun, SyncMode,
-    TableId, TxnOptions, WriteBatch, WriteOptions,
+    prefix_successor, BatchEntry, BoundKind, Capabilities, ErrorCode, KvBatch, ScanSpec, SortedRun,
+    SyncMode, TableId, TxnOptions, WriteBatch, WriteOptions,
 };
 pub use loader::{LoadedPlugin, PluginLoader};
 pub use manifest::{Manifest, ManifestError, PluginEntry};

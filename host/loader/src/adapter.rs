@@ -13,7 +13,7 @@ use kgdb_plugin_api::{
     TableId, TxnOptions, WriteBatch, WriteOptions,
 };
 
-use super::error::{BackendError, LoadError};
+use crate::error::{BackendError, LoadError};
 
 /// Rows per batch that [`Cursor`]'s iterator asks for.
 pub const DEFAULT_BATCH_ROWS: u32 = 512;

@@ -1,4 +1,4 @@
-//! The crash-durability check: a child process (`kgdb-crash-writer`) commits numbered
+//! The crash-durability check: a child process (the crash writer, [`writer_main`]) commits numbered
 //! transactions with `SyncMode::SYNC`, the test kills it with SIGKILL at random moments, reopens
 //! the data directory and checks that every acknowledged transaction is fully there and that no
 //! transaction is there in part.
@@ -10,7 +10,13 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use kgdb_host::plugin::{OpenSettings, PluginLoader, ScanSpec, TxnOptions};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use kgdb_loader::{OpenSettings, PluginLoader, ScanSpec, SyncMode, TxnOptions};
+
+use crate::CrashWriter;
 
 /// The table the writer uses.
 pub const TABLE: &str = "crash";
@@ -52,19 +58,30 @@ pub struct Round {
     pub acked: Vec<u64>,
 }
 
-fn run_child(library: &Path, data_dir: &Path, first: u64, config: &str, delay: Duration) -> Round {
-    let mut child = Command::new(
-        crate::artifact_dir().join(format!("kgdb-crash-writer{}", std::env::consts::EXE_SUFFIX)),
-    )
-    .arg(library)
-    .arg(data_dir)
-    .arg(first.to_string())
-    .arg("1000000")
-    .arg(config)
-    .stdout(Stdio::piped())
-    .stderr(Stdio::inherit())
-    .spawn()
-    .expect("the crash writer starts (run `cargo build --workspace` first)");
+fn run_child(
+    writer: &CrashWriter,
+    library: &Path,
+    data_dir: &Path,
+    first: u64,
+    config: &str,
+    delay: Duration,
+) -> Round {
+    let mut child = Command::new(&writer.program)
+        .args(&writer.args)
+        .arg(library)
+        .arg(data_dir)
+        .arg(first.to_string())
+        .arg("1000000")
+        .arg(config)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|error| {
+            panic!(
+                "the crash writer {} does not start: {error}",
+                writer.program.display()
+            )
+        });
     let stdout = child.stdout.take().expect("piped stdout");
     let (lines, received) = mpsc::channel();
     let reader = std::thread::spawn(move || {
@@ -103,8 +120,13 @@ fn run_child(library: &Path, data_dir: &Path, first: u64, config: &str, delay: D
 ///
 /// # Panics
 /// When an acknowledged transaction is missing or a transaction is partly present.
-pub fn kill_and_check(library_stem: &str, config: &str, rounds: usize, seed: u64) -> usize {
-    let library = crate::plugin_library(library_stem);
+pub fn kill_and_check(
+    writer: &CrashWriter,
+    library: &Path,
+    config: &str,
+    rounds: usize,
+    seed: u64,
+) -> usize {
     let scratch = tempfile::tempdir().expect("scratch");
     let data_dir = scratch.path().join("data");
     let mut delays = Delays(seed | 1);
@@ -112,11 +134,13 @@ pub fn kill_and_check(library_stem: &str, config: &str, rounds: usize, seed: u64
     let mut all_acked = 0;
     for round in 0..rounds {
         let delay = Duration::from_millis(delays.next_millis(150));
-        let outcome = run_child(&library, &data_dir, next, config, delay);
+        let outcome = run_child(writer, library, &data_dir, next, config, delay);
         all_acked += outcome.acked.len();
 
         let loader = PluginLoader::new();
-        let plugin = crate::load_plugin(&loader, library_stem);
+        let plugin = loader
+            .load(library, None, "crash test")
+            .unwrap_or_else(|e| panic!("loading {}: {e}", library.display()));
         let backend = plugin
             .open(&OpenSettings {
                 data_dir: Some(data_dir.clone()),
@@ -157,4 +181,62 @@ pub fn kill_and_check(library_stem: &str, config: &str, rounds: usize, seed: u64
         backend.close().unwrap();
     }
     all_acked
+}
+
+/// The crash writer's body: `args` are `LIBRARY DATA_DIR FIRST COUNT [CONFIG]`. Loads the
+/// plugin through the real loader, prints `ready`, then commits transactions `FIRST…` with
+/// `SyncMode::SYNC`, printing `ack N` after each commit returns, until killed or done.
+#[must_use]
+pub fn writer_main(args: &[String]) -> ExitCode {
+    if args.len() < 4 {
+        eprintln!("usage: LIBRARY DATA_DIR FIRST COUNT [CONFIG]");
+        return ExitCode::from(2);
+    }
+    let library = PathBuf::from(&args[0]);
+    let data_dir = PathBuf::from(&args[1]);
+    let (Ok(first), Ok(count)) = (args[2].parse::<u64>(), args[3].parse::<u64>()) else {
+        eprintln!("FIRST and COUNT must be integers");
+        return ExitCode::from(2);
+    };
+    let config = args.get(4).cloned().unwrap_or_default();
+    let loader = PluginLoader::new();
+    let result = (|| -> Result<(), String> {
+        let plugin = loader
+            .load(&library, None, "crash test")
+            .map_err(|e| e.to_string())?;
+        let backend = plugin
+            .open(&OpenSettings {
+                data_dir: Some(data_dir),
+                config,
+                read_only: false,
+                create: true,
+            })
+            .map_err(|e| e.to_string())?;
+        let table = backend.open_table(TABLE, true).map_err(|e| e.to_string())?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "ready").map_err(|e| e.to_string())?;
+        out.flush().map_err(|e| e.to_string())?;
+        let sync = TxnOptions {
+            read_only: false,
+            sync: SyncMode::SYNC,
+        };
+        for n in first..first + count {
+            let mut txn = backend.begin(sync).map_err(|e| e.to_string())?;
+            for index in 0..KEYS_PER_TXN {
+                txn.put(table, &crash_key(n, index), &crash_value(n, index))
+                    .map_err(|e| e.to_string())?;
+            }
+            txn.commit().map_err(|e| e.to_string())?;
+            writeln!(out, "ack {n}").map_err(|e| e.to_string())?;
+            out.flush().map_err(|e| e.to_string())?;
+        }
+        backend.close().map_err(|e| e.to_string())
+    })();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
 }
