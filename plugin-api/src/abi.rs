@@ -127,6 +127,24 @@ unsafe impl Send for Extension {}
 // SAFETY: as above, the pointee is never mutated.
 unsafe impl Sync for Extension {}
 
+/// Id of the [`TestConfigsV1`] extension.
+pub const TEST_CONFIGS_V1: &str = "kgdb.test-configs.v1";
+
+/// Extension `kgdb.test-configs.v1` (added in 1.1): configs the conformance suite runs a plugin
+/// with. A plugin built against 1.0 does not offer it, and the suite then reports what it could
+/// not simulate instead.
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = TestConfigsV1Ref)))]
+#[sabi(missing_field(panic))]
+pub struct TestConfigsV1 {
+    /// A `[plugin.config]` table (TOML) that makes an instance small enough to fill with a few
+    /// MiB of writes, so the suite can check that the write that does not fit fails with
+    /// `FULL` and loses nothing.
+    #[sabi(last_prefix_field)]
+    pub full_config: extern "C" fn() -> ROption<RString>,
+}
+
 /// A cursor over a scan: it reads the snapshot of its transaction, in batches.
 #[sabi_trait]
 pub trait Cursor: Send {

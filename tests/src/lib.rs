@@ -180,21 +180,20 @@ pub fn fixture(stem: &str, config: &str) -> Fixture {
     Fixture::open(&target(stem, config))
 }
 
-/// The plugins kgdb ships, by name, as the conformance suite runs them: their test configs,
-/// and the config that makes each small enough to fill where it has one.
+/// The plugins kgdb ships, by name, with the configs their tests use. Memory and lmdb say how
+/// to fill them through the `kgdb.test-configs.v1` extension; rocksdb has no size limit to
+/// simulate a full store with.
 #[must_use]
 pub fn shipped_targets() -> Vec<(&'static str, Target)> {
-    let memory = Target {
-        full_config: Some("memory_limit = \"1 MiB\"".to_owned()),
-        ..target("kgdb_plugin_memory", "")
-    };
-    let lmdb = Target {
-        full_config: Some("map_size = \"256 KiB\"\nmax_map_size = \"1 MiB\"".to_owned()),
-        ..target("kgdb_plugin_lmdb", "map_size = \"8 MiB\"")
-    };
-    let rocksdb = target(
-        "kgdb_plugin_rocksdb",
-        "block_cache_size = \"8 MiB\"\nwrite_buffer_size = \"4 MiB\"",
-    );
-    vec![("memory", memory), ("lmdb", lmdb), ("rocksdb", rocksdb)]
+    vec![
+        ("memory", target("kgdb_plugin_memory", "")),
+        ("lmdb", target("kgdb_plugin_lmdb", "map_size = \"8 MiB\"")),
+        (
+            "rocksdb",
+            target(
+                "kgdb_plugin_rocksdb",
+                "block_cache_size = \"8 MiB\"\nwrite_buffer_size = \"4 MiB\"",
+            ),
+        ),
+    ]
 }

@@ -1,5 +1,6 @@
 //! Rules of the code base that a test can hold: plugins reach abi_stable only through the SDK
-//! macro, and the host keeps abi_stable inside its adapter module.
+//! macro, the host keeps abi_stable inside its adapter module, and extension interfaces follow
+//! the compatibility policy.
 
 use std::path::{Path, PathBuf};
 
@@ -74,4 +75,56 @@ fn a_plugin_without_an_extension_answers_none() {
     let memory = kgdb_tests::load_plugin(&loader, "kgdb_plugin_memory");
     assert!(!memory.has_extension("kgdb.example.v1"));
     assert!(!memory.has_extension(""));
+}
+
+#[test]
+fn an_extension_is_used_where_offered_and_absent_from_a_plugin_that_predates_it() {
+    use kgdb_host::plugin::TEST_CONFIGS_V1;
+    let loader = kgdb_host::plugin::PluginLoader::new();
+    let memory = kgdb_tests::load_plugin(&loader, "kgdb_plugin_memory");
+    assert!(memory.has_extension(TEST_CONFIGS_V1));
+    assert_eq!(
+        memory.full_config_for_tests().unwrap().as_deref(),
+        Some("memory_limit = \"1 MiB\"")
+    );
+    let lmdb = kgdb_tests::load_plugin(&loader, "kgdb_plugin_lmdb");
+    assert!(lmdb
+        .full_config_for_tests()
+        .unwrap()
+        .is_some_and(|config| config.contains("max_map_size")));
+
+    // The panic fixture overrides nothing, so it answers like a plugin built against 1.0,
+    // before the extension existed: no extension, and the host carries on without it.
+    let older = kgdb_tests::load_plugin(&loader, "kgdb_fixture_panic_plugin");
+    assert!(!older.has_extension(TEST_CONFIGS_V1));
+    assert_eq!(older.full_config_for_tests().unwrap(), None);
+    let case = kgdb_conformance::cases()
+        .into_iter()
+        .find(|case| case.full_name() == "errors::full_store_refuses_the_write")
+        .expect("the full-store case");
+    let notes =
+        kgdb_conformance::run_case(&kgdb_tests::target("kgdb_fixture_panic_plugin", ""), case)
+            .expect("the case passes with a note");
+    assert!(
+        notes.iter().any(|n| n.contains("not simulated")),
+        "{notes:?}"
+    );
+    // With the extension, the same case fills the store instead of noting it.
+    let notes = kgdb_conformance::run_case(&kgdb_tests::target("kgdb_plugin_memory", ""), case)
+        .expect("the memory plugin fills up with FULL");
+    assert!(notes.is_empty(), "{notes:?}");
+
+    let root = workspace_root();
+    let info = kgdb_tests::Run::host(&root, &["plugins", "info", "memory"]);
+    assert!(
+        info.expect_success()
+            .contains("extensions:   kgdb.test-configs.v1 (full-store test config: memory_limit"),
+        "{info:#?}"
+    );
+    let fixture = kgdb_tests::plugin_library("kgdb_fixture_panic_plugin");
+    let info = kgdb_tests::Run::host(&root, &["plugins", "info", fixture.to_str().unwrap()]);
+    assert!(
+        info.expect_success().contains("extensions:   none"),
+        "{info:#?}"
+    );
 }

@@ -5,9 +5,14 @@
 
 use std::path::{Path, PathBuf};
 
+use abi_stable::abi_stability::abi_checking::check_layout_compatibility;
 use abi_stable::library::{lib_header_from_path, LibraryError};
-use abi_stable::std_types::{ROption, RResult, RSlice, RStr};
-use kgdb_plugin_api::abi::{BackendBox, CursorBox, PluginModuleRef, TxnBox};
+use abi_stable::pointer_trait::ImmutableRef;
+use abi_stable::std_types::{ROption, RResult, RSlice, RStr, RString};
+use abi_stable::StableAbi;
+use kgdb_plugin_api::abi::{
+    BackendBox, CursorBox, PluginModuleRef, TestConfigsV1Ref, TxnBox, TEST_CONFIGS_V1,
+};
 use kgdb_plugin_api::{
     Capabilities, KvBatch, LogLevel, LogSink, OpenRequest, PluginError, ScanSpec, SortedRun,
     TableId, TxnOptions, WriteBatch, WriteOptions,
@@ -275,6 +280,52 @@ impl Module {
     /// Whether the plugin offers extension interface `id`.
     pub(crate) fn has_extension(self, id: &str) -> bool {
         (self.root.extension())(RStr::from_str(id)).is_some()
+    }
+
+    /// The `kgdb.test-configs.v1` extension's full-store config: `Ok(None)` when the plugin does
+    /// not offer the extension (it predates it) or has no such config.
+    ///
+    /// # Errors
+    /// The plugin offers the extension with a layout this host does not know.
+    pub(crate) fn full_config_for_tests(self) -> Result<Option<String>, String> {
+        let Some(extension) =
+            (self.root.extension())(RStr::from_str(TEST_CONFIGS_V1)).into_option()
+        else {
+            return Ok(None);
+        };
+        if extension.id.as_str() != TEST_CONFIGS_V1 || extension.module.is_null() {
+            return Err(format!(
+                "answered {TEST_CONFIGS_V1} with extension {:?}",
+                extension.id.as_str()
+            ));
+        }
+        check_layout_compatibility(<TestConfigsV1Ref as StableAbi>::LAYOUT, extension.layout)
+            .map_err(|error| {
+                let detail = error.to_string();
+                format!(
+                    "its {TEST_CONFIGS_V1} layout differs from the host's: {}",
+                    detail
+                        .lines()
+                        .map(str::trim)
+                        .find(|l| !l.is_empty())
+                        .unwrap_or("")
+                )
+            })?;
+        let module = Self::test_configs_module(extension.module);
+        Ok((module.full_config())()
+            .into_option()
+            .map(RString::into_string))
+    }
+
+    /// The extension module behind `pointer`, once its id and layout were checked.
+    #[allow(unsafe_code)]
+    fn test_configs_module(pointer: *const ()) -> TestConfigsV1Ref {
+        // SAFETY: `pointer` is the non-null `module` of an `Extension` answered for
+        // `kgdb.test-configs.v1`, whose layout abi_stable just found compatible with
+        // `TestConfigsV1Ref`; the SDK makes it from `TestConfigsV1Ref::to_raw_ptr` of a module in
+        // static memory, and libraries are never unloaded, so it stays valid.
+        let module = unsafe { TestConfigsV1Ref::from_raw_ptr(pointer.cast()) };
+        module.unwrap_or_else(|| unreachable!("checked non-null above"))
     }
 }
 

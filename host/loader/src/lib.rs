@@ -26,6 +26,7 @@ pub use adapter::{
     Transaction, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_ROWS,
 };
 pub use error::{BackendError, LoadError};
+pub use kgdb_plugin_api::abi::TEST_CONFIGS_V1;
 pub use kgdb_plugin_api::{
     prefix_successor, BatchEntry, BoundKind, Capabilities, ErrorCode, KvBatch, ScanSpec, SortedRun,
     SyncMode, TableId, TxnOptions, WriteBatch, WriteOptions,

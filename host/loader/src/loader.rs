@@ -60,6 +60,21 @@ impl LoadedPlugin {
     pub fn has_extension(&self, id: &str) -> bool {
         self.module.has_extension(id)
     }
+
+    /// The config that makes an instance small enough to fill, from the plugin's
+    /// `kgdb.test-configs.v1` extension (the conformance suite's full-store case). `None` when
+    /// the plugin does not offer the extension, as one built before it existed does not.
+    ///
+    /// # Errors
+    /// The plugin offers the extension with an incompatible layout.
+    pub fn full_config_for_tests(&self) -> Result<Option<String>, LoadError> {
+        self.module
+            .full_config_for_tests()
+            .map_err(|message| LoadError::Other {
+                path: self.path.clone(),
+                message,
+            })
+    }
 }
 
 /// Loads plugin libraries, each canonical path once per process.

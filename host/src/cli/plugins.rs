@@ -131,6 +131,17 @@ fn info(registry: &PluginRegistry, spec: &str) -> Result<ExitCode, Failure> {
             }
         );
     }
+    // Extension interfaces added after 1.0; a plugin built before one answers none.
+    let extensions = match plugin.full_config_for_tests() {
+        Ok(Some(config)) => format!(
+            "{} (full-store test config: {})",
+            crate::plugin::TEST_CONFIGS_V1,
+            config.replace('\n', "; ")
+        ),
+        Ok(None) => "none".to_owned(),
+        Err(error) => format!("unusable: {error}"),
+    };
+    println!("  extensions:   {extensions}");
     if details.config_keys.is_empty() {
         println!("  config keys:  none");
     } else {

@@ -6,21 +6,23 @@
 //! every plugin answers them the same way.
 
 use std::any::Any;
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use abi_stable::{
-    prefix_type::PrefixTypeTrait,
+    prefix_type::{PrefixTypeTrait, WithMetadata},
     sabi_trait::TD_Opaque,
     std_types::{ROption, RResult, RSlice, RStr, RString, RVec},
+    StableAbi,
 };
 
 use super::{OpenOptions, Plugin, StorageBackend, StorageCursor, StorageTxn};
 use crate::abi::{
     Backend, BackendBox, Backend_TO, Cursor, CursorBox, Cursor_TO, PluginModule, PluginModuleRef,
-    Txn, TxnBox, Txn_TO,
+    TestConfigsV1, TestConfigsV1Ref, Txn, TxnBox, Txn_TO, TEST_CONFIGS_V1,
 };
 use crate::{
     BatchEntry, Capabilities, ConfigKey, Extension, KvBatch, NativeStat, OpenRequest, PluginError,
@@ -599,9 +601,38 @@ extern "C" fn open_entry<P: Plugin>(request: OpenRequest) -> RResult<BackendBox,
 }
 
 extern "C" fn extension_entry<P: Plugin>(id: RStr<'_>) -> ROption<Extension> {
-    catch_unwind(|| P::extension(id.as_str()))
+    catch_unwind(|| {
+        if id.as_str() == TEST_CONFIGS_V1 {
+            P::full_config_for_tests().map(|_| Extension {
+                id: RStr::from_str(TEST_CONFIGS_V1),
+                layout: <TestConfigsV1Ref as StableAbi>::LAYOUT,
+                module: TestConfigs::<P>::MODULE.0.to_raw_ptr().cast(),
+            })
+        } else {
+            P::extension(id.as_str())
+        }
+    })
+    .ok()
+    .flatten()
+    .into()
+}
+
+/// The `kgdb.test-configs.v1` module of plugin `P`, built at compile time (a `'static` that is
+/// never freed, as the extension contract requires).
+struct TestConfigs<P>(PhantomData<P>);
+
+impl<P: Plugin> TestConfigs<P> {
+    const VALUE: &'static WithMetadata<TestConfigsV1> = &WithMetadata::new(TestConfigsV1 {
+        full_config: full_config_entry::<P>,
+    });
+    const MODULE: TestConfigsV1Ref = TestConfigsV1Ref(Self::VALUE.static_as_prefix());
+}
+
+extern "C" fn full_config_entry<P: Plugin>() -> ROption<RString> {
+    catch_unwind(P::full_config_for_tests)
         .ok()
         .flatten()
+        .map(RString::from)
         .into()
 }
 

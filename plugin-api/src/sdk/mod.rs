@@ -20,6 +20,9 @@ mod log;
 use std::path::{Path, PathBuf};
 
 pub use bytesize::ByteSize;
+/// serde, re-exported so a plugin can derive its config type without its own dependency:
+/// `#[derive(Deserialize)] #[serde(crate = "kgdb_plugin_api::sdk::serde", deny_unknown_fields)]`.
+pub use serde;
 
 #[doc(hidden)]
 pub use adapter::root_module as __root_module;
@@ -98,7 +101,15 @@ pub trait Plugin: 'static {
     /// Whatever stops the instance from opening, with the matching code.
     fn open(options: OpenOptions) -> Result<Self::Backend>;
 
-    /// An extension interface by id; none by default.
+    /// A config that makes an instance small enough to fill (see
+    /// [`TestConfigsV1`](crate::abi::TestConfigsV1)). Returning one offers the
+    /// `kgdb.test-configs.v1` extension; `None` (the default) offers nothing, like a plugin
+    /// built before the extension existed.
+    fn full_config_for_tests() -> Option<&'static str> {
+        None
+    }
+
+    /// Any other extension interface by id; none by default.
     fn extension(_id: &str) -> Option<crate::Extension> {
         None
     }

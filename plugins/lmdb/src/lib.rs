@@ -195,6 +195,10 @@ impl Plugin for LmdbPlugin {
         }
     }
 
+    fn full_config_for_tests() -> Option<&'static str> {
+        Some("map_size = \"256 KiB\"\nmax_map_size = \"1 MiB\"")
+    }
+
     fn validate_config(config: &str) -> Result<(), PluginError> {
         parse(config).map(drop)
     }

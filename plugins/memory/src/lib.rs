@@ -79,6 +79,10 @@ impl Plugin for MemoryPlugin {
         }
     }
 
+    fn full_config_for_tests() -> Option<&'static str> {
+        Some("memory_limit = \"1 MiB\"")
+    }
+
     fn validate_config(config: &str) -> Result<(), PluginError> {
         sdk::parse_config::<MemoryConfig>(config).map(drop)
     }

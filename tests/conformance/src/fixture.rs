@@ -41,10 +41,17 @@ impl Fixture {
         let backend = plugin
             .open(&settings(&dir.path().join("data"), &target.config))
             .unwrap_or_else(|error| panic!("opening a backend: {error}"));
+        let mut target = target.clone();
+        if target.full_config.is_none() {
+            // A plugin offering the `kgdb.test-configs.v1` extension says how to fill it.
+            target.full_config = plugin
+                .full_config_for_tests()
+                .unwrap_or_else(|error| panic!("{error}"));
+        }
         Self {
             backend: Arc::new(backend),
             dir,
-            target: target.clone(),
+            target,
             plugin,
             notes: Vec::new(),
         }
