@@ -28,7 +28,11 @@
 //!   lag behind the host, so 1.x releases never add fields or methods to them.
 //! - Additions arrive as **extension interfaces**: separately named prefix-type modules that the
 //!   host asks for with [`abi::PluginModule::extension`] and layout-checks before use. A plugin
-//!   that predates an extension answers none, and the host carries on without it.
+//!   that predates an extension answers none, and the host carries on without it. The first
+//!   is `kgdb.test-configs.v1` (1.1, [`abi::TestConfigsV1`]): the SDK offers it for a plugin
+//!   whose [`sdk::Plugin::full_config_for_tests`] returns a config.
+//! - abi_stable's version check compares only the major version (for 1.x), so a host built
+//!   against 1.1 loads plugins built against 1.0, and the other way round.
 //! - Error codes and capability bits are plain integers, so new ones can be added in a minor
 //!   release; an older host shows them as `unknown-code-N` / `bit-N`.
 //! - A new major version is a new interface: the host refuses it with a message naming both

@@ -288,7 +288,7 @@ pub(crate) fn spans_tables_atomically(f: &mut Fixture) {
 }
 
 /// A batch naming a table that does not exist (dropped) fails with `NOT_FOUND` and applies
-/// nothing to the tables that do.
+/// nothing to the tables that do, on the backend and inside a transaction.
 pub(crate) fn unknown_table_applies_nothing(f: &mut Fixture) {
     let t = f.table("t");
     let gone = f.table("gone");
@@ -298,6 +298,18 @@ pub(crate) fn unknown_table_applies_nothing(f: &mut Fixture) {
     batch.put(gone, b"b", b"2");
     expect_code(apply(f, &batch), ErrorCode::NOT_FOUND);
     assert_eq!(f.get(t, b"a"), None);
+    // Inside a transaction too: the refused batch leaves nothing behind, and the transaction
+    // goes on to commit its other writes.
+    let mut txn = f.write();
+    txn.put(t, b"before", b"kept").unwrap();
+    expect_code(txn.write_batch(&batch), ErrorCode::NOT_FOUND);
+    assert_eq!(
+        txn.get(t, b"a").unwrap(),
+        None,
+        "half a refused batch is visible"
+    );
+    txn.commit().unwrap();
+    assert_eq!(f.keys(t), owned(&[b"before"]));
 }
 
 /// A range delete inside a batch removes `[start, end)` in order with the batch's other
