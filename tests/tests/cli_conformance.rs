@@ -87,3 +87,19 @@ fn conformance_refuses_a_filter_without_cases_and_a_file_that_is_not_a_plugin() 
     )
     .expect_one_line_error(&["libkgdb_fixture_not_a_plugin"]);
 }
+
+#[test]
+fn plugins_info_defaults_to_the_chosen_plugin() {
+    let run = Run::host(
+        &workspace_root(),
+        &["--plugin", "memory", "plugins", "info"],
+    );
+    let stdout = run.expect_success();
+    assert_eq!(stdout.lines().next(), Some("memory"), "{stdout}");
+    let run = Run::host(&workspace_root(), &["plugins", "info"]);
+    assert_eq!(
+        run.expect_success().lines().next(),
+        Some("lmdb"),
+        "the manifest's default"
+    );
+}

@@ -15,11 +15,12 @@ use crate::plugin::{
 pub enum PluginsCommand {
     /// Every plugin in the manifest: where its library is, its versions, capabilities and pin
     List,
-    /// Everything a plugin says about itself: versions, capabilities, config keys
+    /// Everything a plugin says about itself: versions, capabilities, config keys, extensions
     Info {
         /// A name from the manifest, a library file, or a plugin directory
+        /// [default: --plugin, else the manifest's `default`]
         #[arg(value_name = "NAME|PATH")]
-        plugin: String,
+        plugin: Option<String>,
     },
     /// Load every plugin (or just --plugin), validate its config and open a scratch instance;
     /// exits non-zero if any fails
@@ -49,7 +50,9 @@ pub(super) fn run(
 ) -> Result<ExitCode, Failure> {
     match command {
         PluginsCommand::List => list(registry),
-        PluginsCommand::Info { plugin } => info(registry, plugin),
+        PluginsCommand::Info { plugin } => {
+            info(registry, plugin.as_deref().or(cli.plugin.as_deref()))
+        }
         PluginsCommand::Check => check(cli, registry),
     }
 }
@@ -108,8 +111,8 @@ fn list(registry: &PluginRegistry) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn info(registry: &PluginRegistry, spec: &str) -> Result<ExitCode, Failure> {
-    let resolved = registry.resolve(Some(spec))?;
+fn info(registry: &PluginRegistry, spec: Option<&str>) -> Result<ExitCode, Failure> {
+    let resolved = registry.resolve(spec)?;
     let plugin = registry.load(&resolved)?;
     let details = plugin.details();
     println!("{}", details.name);
