@@ -92,7 +92,7 @@ pub fn run(
         "conformance of {} {} ({}): {selected} cases",
         info.name,
         info.version,
-        resolved.library.display()
+        plugin.path().display()
     );
     let summary = kgdb_conformance::run_suite(&target, args.filter.as_deref(), |report| {
         let mut out = std::io::stdout().lock();
