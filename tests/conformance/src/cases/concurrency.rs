@@ -18,11 +18,7 @@ pub(crate) fn scans_are_stable_under_concurrent_writes(f: &mut Fixture) {
     let t = f.table("t");
     let rows: Vec<(Vec<u8>, Vec<u8>)> =
         (0..200).map(|i| (numbered(i * 2), b"v".to_vec())).collect();
-    let mut txn = f.write();
-    for (k, v) in &rows {
-        txn.put(t, k, v).unwrap();
-    }
-    txn.commit().unwrap();
+    f.write_rows(t, &rows);
     let read = f.read();
     let mut cursor = read.scan(t, ScanSpec::all()).unwrap();
     let mut seen = cursor.next_batch(50, u64::MAX).unwrap().len();

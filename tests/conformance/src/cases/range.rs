@@ -46,11 +46,7 @@ pub(crate) fn range_scans_honour_bounds(f: &mut Fixture) {
 pub(crate) fn batches_respect_their_limits(f: &mut Fixture) {
     let t = f.table("t");
     let rows: Vec<(Vec<u8>, Vec<u8>)> = (0..10).map(|i| (numbered(i), vec![b'v'; 10])).collect();
-    let mut txn = f.write();
-    for (k, v) in &rows {
-        txn.put(t, k, v).unwrap();
-    }
-    txn.commit().unwrap();
+    f.write_rows(t, &rows);
     let read = f.read();
     let mut cursor = read.scan(t, ScanSpec::all()).unwrap();
     assert_eq!(cursor.next_batch(4, u64::MAX).unwrap().len(), 4);
@@ -73,9 +69,9 @@ pub(crate) fn batches_respect_their_limits(f: &mut Fixture) {
     expect_code(cursor.next_batch(0, 100), ErrorCode::INVALID_ARGUMENT);
 }
 
-/// 100,000 keys scan back complete and in order, forward and (if supported) reverse.
-pub(crate) fn large_scan_is_complete_and_ordered(f: &mut Fixture) {
-    let t = f.table("t");
+/// Commits keys `numbered(0..100_000)`, each valued with its number (4 bytes, big-endian), in
+/// one transaction of ten 10,000-operation batches.
+fn write_a_hundred_thousand(f: &Fixture, t: TableId) {
     let mut batch = WriteBatch::new();
     let mut txn = f.write();
     for i in 0..100_000 {
@@ -86,6 +82,12 @@ pub(crate) fn large_scan_is_complete_and_ordered(f: &mut Fixture) {
         }
     }
     txn.commit().unwrap();
+}
+
+/// 100,000 keys scan back complete and in order, forward and (if supported) reverse.
+pub(crate) fn large_scan_is_complete_and_ordered(f: &mut Fixture) {
+    let t = f.table("t");
+    write_a_hundred_thousand(f, t);
     let read = f.read();
     let mut count = 0;
     let mut cursor = read.scan(t, ScanSpec::all()).unwrap();
@@ -302,16 +304,7 @@ pub(crate) fn batch_of_exactly_max_bytes(f: &mut Fixture) {
 /// A bounded range in the middle of 100,000 keys returns exactly its 50,000 rows, in order.
 pub(crate) fn middle_of_a_hundred_thousand_keys(f: &mut Fixture) {
     let t = f.table("t");
-    let mut batch = WriteBatch::new();
-    let mut txn = f.write();
-    for i in 0..100_000 {
-        batch.put(t, &numbered(i), &(i as u32).to_be_bytes());
-        if batch.len() == 10_000 {
-            txn.write_batch(&batch).unwrap();
-            batch.clear();
-        }
-    }
-    txn.commit().unwrap();
+    write_a_hundred_thousand(f, t);
     let read = f.read();
     let spec = ScanSpec::range(
         Bound::Included(&numbered(25_000)[..]),
