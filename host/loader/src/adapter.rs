@@ -4,6 +4,8 @@
 //! Nothing above this module knows abi_stable; nothing below it knows RDF.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use abi_stable::abi_stability::abi_checking::check_layout_compatibility;
 use abi_stable::library::{lib_header_from_path, LibraryError};
@@ -19,6 +21,7 @@ use kgdb_plugin_api::{
 };
 
 use crate::error::{BackendError, LoadError};
+use crate::stats::{Call, Collector, Op};
 
 /// Rows per batch that [`Cursor`]'s iterator asks for.
 pub const DEFAULT_BATCH_ROWS: u32 = 512;
@@ -274,7 +277,10 @@ impl Module {
             log: log_sink(),
         };
         let inner = result((self.root.open())(request))?;
-        Ok(Backend { inner })
+        Ok(Backend {
+            inner,
+            collector: Arc::new(Collector::new()),
+        })
     }
 
     /// Whether the plugin offers extension interface `id`.
@@ -340,9 +346,38 @@ pub struct StatEntry {
     pub unit: String,
 }
 
-/// An open backend instance. Shareable between threads; closed when dropped.
+/// An open backend instance. Shareable between threads; closed when dropped. Every call through
+/// it, its transactions and cursors is counted by its [`Collector`].
 pub struct Backend {
     inner: BackendBox,
+    collector: Arc<Collector>,
+}
+
+/// Records one call's outcome; `bytes_out` measures a successful result.
+fn note<T>(
+    collector: &Collector,
+    op: Op,
+    table: Option<TableId>,
+    bytes_in: usize,
+    started: Instant,
+    outcome: &Result<T, BackendError>,
+    bytes_out: impl FnOnce(&T) -> usize,
+) {
+    let elapsed = started.elapsed();
+    let (out, error) = match outcome {
+        Ok(value) => (bytes_out(value), None),
+        Err(error) => (0, Some(error.code)),
+    };
+    collector.record(
+        op,
+        Call {
+            table: table.map(|t| t.0),
+            bytes_in: bytes_in as u64,
+            bytes_out: out as u64,
+        },
+        elapsed,
+        error,
+    );
 }
 
 impl std::fmt::Debug for Backend {
@@ -360,12 +395,20 @@ impl Backend {
         self.inner.capabilities()
     }
 
+    /// The operation stats of this instance.
+    #[must_use]
+    pub fn collector(&self) -> &Arc<Collector> {
+        &self.collector
+    }
+
     /// Opens table `name`, creating it if `create`.
     ///
     /// # Errors
     /// `NOT_FOUND` when absent and not `create`; engine failures.
     pub fn open_table(&self, name: &str, create: bool) -> Result<TableId, BackendError> {
-        result(self.inner.open_table(RStr::from_str(name), create))
+        let id = result(self.inner.open_table(RStr::from_str(name), create))?;
+        self.collector.name_table(id.0, name);
+        Ok(id)
     }
 
     /// Drops table `name`; `false` if it did not exist.
@@ -392,8 +435,21 @@ impl Backend {
     /// # Errors
     /// `UNSUPPORTED` without transactions; engine failures.
     pub fn begin(&self, options: TxnOptions) -> Result<Transaction, BackendError> {
+        let started = Instant::now();
+        let outcome = result(self.inner.begin(options));
+        note(
+            &self.collector,
+            Op::Begin,
+            None,
+            0,
+            started,
+            &outcome,
+            |_| 0,
+        );
         Ok(Transaction {
-            inner: result(self.inner.begin(options))?,
+            inner: outcome?,
+            collector: Arc::clone(&self.collector),
+            finished: false,
         })
     }
 
@@ -406,7 +462,19 @@ impl Backend {
         batch: &WriteBatch,
         options: WriteOptions,
     ) -> Result<(), BackendError> {
-        result(self.inner.write_batch(batch, options))
+        let started = Instant::now();
+        let outcome = result(self.inner.write_batch(batch, options));
+        let bytes = batch.byte_len();
+        note(
+            &self.collector,
+            Op::WriteBatch,
+            None,
+            bytes,
+            started,
+            &outcome,
+            |()| 0,
+        );
+        outcome
     }
 
     /// Bulk-loads sorted runs.
@@ -418,7 +486,19 @@ impl Backend {
         runs: &[SortedRun],
         options: WriteOptions,
     ) -> Result<(), BackendError> {
-        result(self.inner.ingest_sorted(RSlice::from_slice(runs), options))
+        let started = Instant::now();
+        let outcome = result(self.inner.ingest_sorted(RSlice::from_slice(runs), options));
+        let bytes = runs.iter().map(|run| run.rows.byte_len()).sum();
+        note(
+            &self.collector,
+            Op::Ingest,
+            None,
+            bytes,
+            started,
+            &outcome,
+            |()| 0,
+        );
+        outcome
     }
 
     /// Writes buffered data to stable storage.
@@ -475,6 +555,18 @@ impl Backend {
 /// A transaction; dropped without `commit`, it rolls back.
 pub struct Transaction {
     inner: TxnBox,
+    collector: Arc<Collector>,
+    /// Committed or rolled back explicitly (a drop otherwise counts as a rollback).
+    finished: bool,
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.collector
+                .record(Op::Rollback, Call::default(), Duration::ZERO, None);
+        }
+    }
 }
 
 impl std::fmt::Debug for Transaction {
@@ -489,9 +581,19 @@ impl Transaction {
     /// # Errors
     /// Engine failures; `CLOSED` after the transaction ended.
     pub fn get(&self, table: TableId, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
-        Ok(result(self.inner.get(table, RSlice::from_slice(key)))?
-            .into_option()
-            .map(|value| value.into_vec()))
+        let started = Instant::now();
+        let outcome = result(self.inner.get(table, RSlice::from_slice(key)))
+            .map(|value| value.into_option().map(|value| value.into_vec()));
+        note(
+            &self.collector,
+            Op::Get,
+            Some(table),
+            key.len(),
+            started,
+            &outcome,
+            |v| v.as_ref().map_or(0, Vec::len),
+        );
+        outcome
     }
 
     /// The values of many keys, in order.
@@ -503,13 +605,25 @@ impl Transaction {
         table: TableId,
         keys: &[&[u8]],
     ) -> Result<Vec<Option<Vec<u8>>>, BackendError> {
+        let started = Instant::now();
+        let bytes_in = keys.iter().map(|key| key.len()).sum();
         let keys: Vec<RSlice<'_, u8>> = keys.iter().map(|key| RSlice::from_slice(key)).collect();
-        Ok(
-            result(self.inner.get_many(table, RSlice::from_slice(&keys)))?
+        let outcome = result(self.inner.get_many(table, RSlice::from_slice(&keys))).map(|values| {
+            values
                 .into_iter()
                 .map(|value| value.into_option().map(|v| v.into_vec()))
-                .collect(),
-        )
+                .collect::<Vec<_>>()
+        });
+        note(
+            &self.collector,
+            Op::GetMany,
+            Some(table),
+            bytes_in,
+            started,
+            &outcome,
+            |values| values.iter().flatten().map(Vec::len).sum(),
+        );
+        outcome
     }
 
     /// A cursor over `range`.
@@ -517,11 +631,25 @@ impl Transaction {
     /// # Errors
     /// Engine failures; `UNSUPPORTED` for a reverse scan without `REVERSE_SCAN`.
     pub fn scan(&self, table: TableId, range: ScanSpec) -> Result<Cursor, BackendError> {
+        let started = Instant::now();
+        let bytes_in = range.start.len() + range.end.len();
+        let outcome = result(self.inner.scan(table, range));
+        note(
+            &self.collector,
+            Op::Scan,
+            Some(table),
+            bytes_in,
+            started,
+            &outcome,
+            |_| 0,
+        );
         Ok(Cursor {
-            inner: result(self.inner.scan(table, range))?,
+            inner: outcome?,
             batch: KvBatch::new(),
             position: 0,
             finished: false,
+            table,
+            collector: Arc::clone(&self.collector),
         })
     }
 
@@ -530,10 +658,23 @@ impl Transaction {
     /// # Errors
     /// `INVALID_ARGUMENT` over the size limits; `READ_ONLY`; engine failures.
     pub fn put(&mut self, table: TableId, key: &[u8], value: &[u8]) -> Result<(), BackendError> {
-        result(
-            self.inner
-                .put(table, RSlice::from_slice(key), RSlice::from_slice(value)),
-        )
+        let started = Instant::now();
+        let outcome = result(self.inner.put(
+            table,
+            RSlice::from_slice(key),
+            RSlice::from_slice(value),
+        ));
+        let bytes_in = key.len() + value.len();
+        note(
+            &self.collector,
+            Op::Put,
+            Some(table),
+            bytes_in,
+            started,
+            &outcome,
+            |()| 0,
+        );
+        outcome
     }
 
     /// Removes a key.
@@ -541,7 +682,18 @@ impl Transaction {
     /// # Errors
     /// As [`Transaction::put`].
     pub fn delete(&mut self, table: TableId, key: &[u8]) -> Result<(), BackendError> {
-        result(self.inner.delete(table, RSlice::from_slice(key)))
+        let started = Instant::now();
+        let outcome = result(self.inner.delete(table, RSlice::from_slice(key)));
+        note(
+            &self.collector,
+            Op::Delete,
+            Some(table),
+            key.len(),
+            started,
+            &outcome,
+            |()| 0,
+        );
+        outcome
     }
 
     /// Removes `[start, end)`.
@@ -554,10 +706,23 @@ impl Transaction {
         start: &[u8],
         end: &[u8],
     ) -> Result<(), BackendError> {
-        result(
-            self.inner
-                .delete_range(table, RSlice::from_slice(start), RSlice::from_slice(end)),
-        )
+        let started = Instant::now();
+        let outcome = result(self.inner.delete_range(
+            table,
+            RSlice::from_slice(start),
+            RSlice::from_slice(end),
+        ));
+        let bytes_in = start.len() + end.len();
+        note(
+            &self.collector,
+            Op::DeleteRange,
+            Some(table),
+            bytes_in,
+            started,
+            &outcome,
+            |()| 0,
+        );
+        outcome
     }
 
     /// Applies a batch inside the transaction, all or none.
@@ -565,7 +730,19 @@ impl Transaction {
     /// # Errors
     /// As [`Transaction::put`].
     pub fn write_batch(&mut self, batch: &WriteBatch) -> Result<(), BackendError> {
-        result(self.inner.write_batch(batch))
+        let started = Instant::now();
+        let outcome = result(self.inner.write_batch(batch));
+        let bytes = batch.byte_len();
+        note(
+            &self.collector,
+            Op::WriteBatch,
+            None,
+            bytes,
+            started,
+            &outcome,
+            |()| 0,
+        );
+        outcome
     }
 
     /// Commits atomically.
@@ -574,7 +751,19 @@ impl Transaction {
     /// Retryable `CONFLICT` on a write-write conflict; engine failures. Either way the
     /// transaction is over.
     pub fn commit(mut self) -> Result<(), BackendError> {
-        result(self.inner.commit())
+        self.finished = true;
+        let started = Instant::now();
+        let outcome = result(self.inner.commit());
+        note(
+            &self.collector,
+            Op::Commit,
+            None,
+            0,
+            started,
+            &outcome,
+            |()| 0,
+        );
+        outcome
     }
 
     /// Rolls back.
@@ -582,7 +771,19 @@ impl Transaction {
     /// # Errors
     /// Engine failures.
     pub fn rollback(mut self) -> Result<(), BackendError> {
-        result(self.inner.rollback())
+        self.finished = true;
+        let started = Instant::now();
+        let outcome = result(self.inner.rollback());
+        note(
+            &self.collector,
+            Op::Rollback,
+            None,
+            0,
+            started,
+            &outcome,
+            |()| 0,
+        );
+        outcome
     }
 }
 
@@ -592,6 +793,8 @@ pub struct Cursor {
     batch: KvBatch,
     position: usize,
     finished: bool,
+    table: TableId,
+    collector: Arc<Collector>,
 }
 
 impl std::fmt::Debug for Cursor {
@@ -607,7 +810,21 @@ impl Cursor {
     /// Engine failures; `CLOSED` once the transaction ended.
     pub fn next_batch(&mut self, max_rows: u32, max_bytes: u64) -> Result<&KvBatch, BackendError> {
         self.position = 0;
-        result(self.inner.next_batch(max_rows, max_bytes, &mut self.batch))?;
+        let started = Instant::now();
+        let outcome = result(self.inner.next_batch(max_rows, max_bytes, &mut self.batch));
+        let bytes_out = self.batch.byte_len();
+        let table = Some(self.table);
+        note(
+            &self.collector,
+            Op::Batch,
+            table,
+            0,
+            started,
+            &outcome,
+            |()| bytes_out,
+        );
+        outcome?;
+        self.collector.rows(self.batch.len() as u64);
         if self.batch.is_empty() {
             self.finished = true;
         }

@@ -17,6 +17,7 @@ mod error;
 mod loader;
 pub mod manifest;
 pub mod resolve;
+pub mod stats;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -46,6 +47,8 @@ pub struct PluginRegistry {
     manifest: Option<Manifest>,
     search: SearchPaths,
     loader: PluginLoader,
+    /// The operation stats of every backend [`PluginRegistry::open`] opened.
+    opened: std::sync::Mutex<Vec<(String, Arc<stats::Collector>)>>,
 }
 
 impl PluginRegistry {
@@ -56,6 +59,7 @@ impl PluginRegistry {
             manifest,
             search,
             loader: PluginLoader::new(),
+            opened: std::sync::Mutex::default(),
         }
     }
 
@@ -187,6 +191,23 @@ impl PluginRegistry {
             what: data_dir.map_or_else(|| "an instance".to_owned(), |d| d.display().to_string()),
             source,
         })?;
+        self.opened
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((
+                plugin.details().name.clone(),
+                Arc::clone(backend.collector()),
+            ));
         Ok((plugin, backend))
+    }
+
+    /// The operation stats of every backend opened through this registry, with the plugin's
+    /// name, in opening order.
+    #[must_use]
+    pub fn opened_backends(&self) -> Vec<(String, Arc<stats::Collector>)> {
+        self.opened
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 }

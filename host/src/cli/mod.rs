@@ -3,6 +3,7 @@
 mod conformance;
 mod data;
 mod plugins;
+mod report;
 mod status;
 
 use std::path::PathBuf;
@@ -45,6 +46,10 @@ pub struct Cli {
     /// More log output on stderr: -v info, -vv debug, -vvv trace (RUST_LOG overrides)
     #[arg(short, long, global = true, action = ArgAction::Count)]
     pub verbose: u8,
+    /// At the end, print the command's operation stats (calls, bytes, errors and latency per
+    /// backend operation; transactions) on stderr
+    #[arg(long, global = true)]
+    pub stats: bool,
     /// What to do
     #[command(subcommand)]
     pub command: Command,
@@ -129,18 +134,31 @@ fn run(cli: &Cli) -> Result<ExitCode, Failure> {
         return Ok(conformance::writer(args));
     }
     let registry = PluginRegistry::discover(cli.config.as_deref())?;
+    let outcome = run_command(cli, &registry);
+    if cli.stats {
+        for (plugin, collector) in registry.opened_backends() {
+            eprint!(
+                "{}",
+                report::operation_table(&plugin, &collector.snapshot())
+            );
+        }
+    }
+    outcome
+}
+
+fn run_command(cli: &Cli, registry: &PluginRegistry) -> Result<ExitCode, Failure> {
     match &cli.command {
-        Command::Plugins(command) => plugins::run(cli, &registry, command),
-        Command::Status => status::run(cli, &registry),
-        Command::Load(args) => data::load(cli, &registry, args),
-        Command::Dump(args) => data::dump(cli, &registry, args),
-        Command::Quads(args) => data::quads(cli, &registry, args),
-        Command::Count(args) => data::count(cli, &registry, args),
-        Command::Graphs => data::graphs(cli, &registry),
-        Command::Remove(args) => data::remove(cli, &registry, args),
-        Command::Clear(args) => data::clear(cli, &registry, args),
-        Command::Verify(args) => data::verify(cli, &registry, args),
-        Command::Conformance(args) => conformance::run(cli, &registry, args),
+        Command::Plugins(command) => plugins::run(cli, registry, command),
+        Command::Status => status::run(cli, registry),
+        Command::Load(args) => data::load(cli, registry, args),
+        Command::Dump(args) => data::dump(cli, registry, args),
+        Command::Quads(args) => data::quads(cli, registry, args),
+        Command::Count(args) => data::count(cli, registry, args),
+        Command::Graphs => data::graphs(cli, registry),
+        Command::Remove(args) => data::remove(cli, registry, args),
+        Command::Clear(args) => data::clear(cli, registry, args),
+        Command::Verify(args) => data::verify(cli, registry, args),
+        Command::Conformance(args) => conformance::run(cli, registry, args),
         Command::ConformanceWriter(args) => Ok(conformance::writer(args)),
     }
 }

@@ -1,0 +1,577 @@
+//! The operation stats collector: every call the host makes through a [`Backend`](crate::Backend),
+//! its transactions and cursors is counted here, for every plugin alike.
+//!
+//! The hot path takes no lock: counters are atomics, latencies go into a fixed log-linear
+//! histogram of atomic buckets (about 6% relative error: eight sub-buckets per power of two),
+//! and per-table counters sit in a fixed array indexed by table id.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::ErrorCode;
+
+/// The operations the collector tells apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// `Backend::begin`.
+    Begin,
+    /// `Transaction::get` (one key).
+    Get,
+    /// `Transaction::get_many` (one call, many keys).
+    GetMany,
+    /// `Transaction::scan` (opening a cursor).
+    Scan,
+    /// `Cursor::next_batch` (one batch of rows).
+    Batch,
+    /// `Transaction::put`.
+    Put,
+    /// `Transaction::delete`.
+    Delete,
+    /// `Transaction::delete_range`.
+    DeleteRange,
+    /// `write_batch`, in a transaction or on the backend.
+    WriteBatch,
+    /// `Backend::ingest_sorted`.
+    Ingest,
+    /// `Transaction::commit`.
+    Commit,
+    /// `Transaction::rollback`, explicit or by drop.
+    Rollback,
+}
+
+impl Op {
+    /// Every operation, in report order.
+    pub const ALL: [Self; 12] = [
+        Self::Begin,
+        Self::Get,
+        Self::GetMany,
+        Self::Scan,
+        Self::Batch,
+        Self::Put,
+        Self::Delete,
+        Self::DeleteRange,
+        Self::WriteBatch,
+        Self::Ingest,
+        Self::Commit,
+        Self::Rollback,
+    ];
+
+    /// The operation's name in reports.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Begin => "begin",
+            Self::Get => "get",
+            Self::GetMany => "get_many",
+            Self::Scan => "scan",
+            Self::Batch => "batch",
+            Self::Put => "put",
+            Self::Delete => "delete",
+            Self::DeleteRange => "delete_range",
+            Self::WriteBatch => "write_batch",
+            Self::Ingest => "ingest",
+            Self::Commit => "commit",
+            Self::Rollback => "rollback",
+        }
+    }
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Sub-buckets per power of two.
+const SUB_BITS: u32 = 3;
+const SUB: usize = 1 << SUB_BITS;
+/// Values below this are counted exactly, one bucket each.
+const LINEAR: u64 = 2 * SUB as u64;
+/// Powers of two covered above the linear range: up to 2^48 ns (about 3 days).
+const BUCKETS: usize = LINEAR as usize + (48 - (SUB_BITS as usize + 1)) * SUB;
+
+/// A lock-free latency histogram in nanoseconds.
+pub struct Histogram {
+    buckets: Box<[AtomicU64]>,
+    count: AtomicU64,
+    sum: AtomicU64,
+    max: AtomicU64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Self {
+            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            count: AtomicU64::new(0),
+            sum: AtomicU64::new(0),
+            max: AtomicU64::new(0),
+        }
+    }
+}
+
+fn bucket_of(value: u64) -> usize {
+    if value < LINEAR {
+        return value as usize;
+    }
+    let exponent = 63 - value.leading_zeros();
+    let sub = ((value >> (exponent - SUB_BITS)) as usize) & (SUB - 1);
+    let index = LINEAR as usize + (exponent - SUB_BITS - 1) as usize * SUB + sub;
+    index.min(BUCKETS - 1)
+}
+
+/// The largest value that falls in bucket `index`.
+fn bucket_high(index: usize) -> u64 {
+    if index < LINEAR as usize {
+        return index as u64;
+    }
+    let offset = index - LINEAR as usize;
+    let exponent = (offset / SUB) as u32 + SUB_BITS + 1;
+    let sub = (offset % SUB) as u64;
+    let low = (1u64 << exponent) + (sub << (exponent - SUB_BITS));
+    low + (1u64 << (exponent - SUB_BITS)) - 1
+}
+
+impl Histogram {
+    /// Records one value (nanoseconds).
+    pub fn record(&self, nanos: u64) {
+        self.buckets[bucket_of(nanos)].fetch_add(1, Relaxed);
+        self.count.fetch_add(1, Relaxed);
+        self.sum.fetch_add(nanos, Relaxed);
+        self.max.fetch_max(nanos, Relaxed);
+    }
+
+    /// Count, mean, p50, p90, p99 and max, in nanoseconds (percentiles are bucket upper bounds,
+    /// never above the true maximum).
+    #[must_use]
+    pub fn summary(&self) -> LatencySummary {
+        let counts: Vec<u64> = self.buckets.iter().map(|b| b.load(Relaxed)).collect();
+        let total: u64 = counts.iter().sum();
+        let max = self.max.load(Relaxed);
+        let quantile = |q: f64| -> u64 {
+            if total == 0 {
+                return 0;
+            }
+            let rank = ((q * total as f64).ceil() as u64).clamp(1, total);
+            let mut seen = 0;
+            for (index, count) in counts.iter().enumerate() {
+                seen += count;
+                if seen >= rank {
+                    return bucket_high(index).min(max);
+                }
+            }
+            max
+        };
+        LatencySummary {
+            count: total,
+            mean_ns: self.sum.load(Relaxed).checked_div(total).unwrap_or(0),
+            p50_ns: quantile(0.50),
+            p90_ns: quantile(0.90),
+            p99_ns: quantile(0.99),
+            max_ns: max,
+        }
+    }
+}
+
+/// Latency figures of one operation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct LatencySummary {
+    /// Calls timed.
+    pub count: u64,
+    /// Mean, in nanoseconds.
+    pub mean_ns: u64,
+    /// Median.
+    pub p50_ns: u64,
+    /// 90th percentile.
+    pub p90_ns: u64,
+    /// 99th percentile.
+    pub p99_ns: u64,
+    /// Slowest call.
+    pub max_ns: u64,
+}
+
+/// Error codes are small integers; anything larger is counted under "other".
+const ERROR_SLOTS: usize = 16;
+
+#[derive(Default)]
+struct OpCounters {
+    calls: AtomicU64,
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+    errors: [AtomicU64; ERROR_SLOTS],
+    latency: Histogram,
+}
+
+/// Per-table counters for table ids below this; higher ids share one overflow slot.
+const TABLE_SLOTS: usize = 64;
+
+#[derive(Default)]
+struct TableCounters {
+    calls: [AtomicU64; Op::ALL.len()],
+    bytes_in: AtomicU64,
+    bytes_out: AtomicU64,
+}
+
+/// The collector of one backend instance (shared by its transactions and cursors).
+pub struct Collector {
+    started: Instant,
+    ops: [OpCounters; Op::ALL.len()],
+    tables: Box<[TableCounters]>,
+    rows_scanned: AtomicU64,
+    committed: AtomicU64,
+    rolled_back: AtomicU64,
+    conflicts: AtomicU64,
+    table_names: Mutex<Vec<(u32, String)>>,
+}
+
+impl Default for Collector {
+    fn default() -> Self {
+        Self {
+            started: Instant::now(),
+            ops: Default::default(),
+            tables: (0..=TABLE_SLOTS)
+                .map(|_| TableCounters::default())
+                .collect(),
+            rows_scanned: AtomicU64::new(0),
+            committed: AtomicU64::new(0),
+            rolled_back: AtomicU64::new(0),
+            conflicts: AtomicU64::new(0),
+            table_names: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Collector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collector").finish_non_exhaustive()
+    }
+}
+
+/// What one call did, recorded by [`Collector::record`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Call {
+    /// The table, where the operation has one.
+    pub table: Option<u32>,
+    /// Bytes sent to the backend (keys and values written or looked up).
+    pub bytes_in: u64,
+    /// Bytes returned (values read, rows scanned).
+    pub bytes_out: u64,
+}
+
+impl Collector {
+    /// An empty collector.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Remembers a table's name for reports.
+    pub fn name_table(&self, id: u32, name: &str) {
+        let mut names = self
+            .table_names
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !names.iter().any(|(known, _)| *known == id) {
+            names.push((id, name.to_owned()));
+        }
+    }
+
+    /// Records one call of `op` that took `elapsed` and ended with `error` (if any).
+    pub fn record(&self, op: Op, call: Call, elapsed: Duration, error: Option<ErrorCode>) {
+        let counters = &self.ops[op.index()];
+        counters.calls.fetch_add(1, Relaxed);
+        counters.bytes_in.fetch_add(call.bytes_in, Relaxed);
+        counters.bytes_out.fetch_add(call.bytes_out, Relaxed);
+        counters
+            .latency
+            .record(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX));
+        if let Some(code) = error {
+            let slot = (code.0 as usize).min(ERROR_SLOTS - 1);
+            counters.errors[slot].fetch_add(1, Relaxed);
+        }
+        if let Some(table) = call.table {
+            let slot = &self.tables[(table as usize).min(TABLE_SLOTS)];
+            slot.calls[op.index()].fetch_add(1, Relaxed);
+            slot.bytes_in.fetch_add(call.bytes_in, Relaxed);
+            slot.bytes_out.fetch_add(call.bytes_out, Relaxed);
+        }
+        match (op, error) {
+            (Op::Commit, None) => {
+                self.committed.fetch_add(1, Relaxed);
+            }
+            (Op::Commit, Some(code)) => {
+                if code == ErrorCode::CONFLICT {
+                    self.conflicts.fetch_add(1, Relaxed);
+                }
+                self.rolled_back.fetch_add(1, Relaxed);
+            }
+            (Op::Rollback, _) => {
+                self.rolled_back.fetch_add(1, Relaxed);
+            }
+            _ => {}
+        }
+    }
+
+    /// Counts rows returned by a cursor batch.
+    pub fn rows(&self, rows: u64) {
+        self.rows_scanned.fetch_add(rows, Relaxed);
+    }
+
+    /// A consistent-enough copy of every figure (each counter is read once; calls in flight may
+    /// land on either side).
+    #[must_use]
+    pub fn snapshot(&self) -> OperationStats {
+        let operations = Op::ALL
+            .iter()
+            .filter_map(|op| {
+                let c = &self.ops[op.index()];
+                let calls = c.calls.load(Relaxed);
+                (calls > 0).then(|| OperationFigures {
+                    op: op.name(),
+                    calls,
+                    bytes_in: c.bytes_in.load(Relaxed),
+                    bytes_out: c.bytes_out.load(Relaxed),
+                    errors: c
+                        .errors
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(code, n)| {
+                            let n = n.load(Relaxed);
+                            (n > 0).then(|| ErrorCount {
+                                code: ErrorCode(code as u32)
+                                    .name()
+                                    .map_or_else(|| format!("code-{code}"), str::to_owned),
+                                count: n,
+                            })
+                        })
+                        .collect(),
+                    latency: c.latency.summary(),
+                })
+            })
+            .collect();
+        let names = self
+            .table_names
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let tables = self
+            .tables
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, t)| {
+                let calls: Vec<(&'static str, u64)> = Op::ALL
+                    .iter()
+                    .map(|op| (op.name(), t.calls[op.index()].load(Relaxed)))
+                    .filter(|(_, n)| *n > 0)
+                    .collect();
+                if calls.is_empty() {
+                    return None;
+                }
+                let name = if slot == TABLE_SLOTS {
+                    format!("(ids {TABLE_SLOTS} and above)")
+                } else {
+                    names
+                        .iter()
+                        .find(|(id, _)| *id as usize == slot)
+                        .map_or_else(|| format!("table {slot}"), |(_, n)| n.clone())
+                };
+                Some(TableFigures {
+                    table: name,
+                    calls: calls
+                        .into_iter()
+                        .map(|(op, count)| OpCount { op, count })
+                        .collect(),
+                    bytes_in: t.bytes_in.load(Relaxed),
+                    bytes_out: t.bytes_out.load(Relaxed),
+                })
+            })
+            .collect();
+        OperationStats {
+            elapsed_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            transactions: TransactionFigures {
+                committed: self.committed.load(Relaxed),
+                rolled_back: self.rolled_back.load(Relaxed),
+                conflicts: self.conflicts.load(Relaxed),
+            },
+            rows_scanned: self.rows_scanned.load(Relaxed),
+            operations,
+            tables,
+        }
+    }
+}
+
+/// Every figure of a [`Collector`], ready to print or serialise.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OperationStats {
+    /// Milliseconds since the collector started (the backend opened).
+    pub elapsed_ms: u64,
+    /// Transaction outcomes.
+    pub transactions: TransactionFigures,
+    /// Rows returned by cursor batches.
+    pub rows_scanned: u64,
+    /// Per operation, those called at least once.
+    pub operations: Vec<OperationFigures>,
+    /// Per table, those touched at least once.
+    pub tables: Vec<TableFigures>,
+}
+
+/// Transaction outcomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TransactionFigures {
+    /// Commits that succeeded.
+    pub committed: u64,
+    /// Explicit rollbacks, drops without commit, and failed commits.
+    pub rolled_back: u64,
+    /// Commits that failed with a write-write conflict.
+    pub conflicts: u64,
+}
+
+/// One operation's figures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OperationFigures {
+    /// `get`, `scan`, `batch`, `put`, …
+    pub op: &'static str,
+    /// Calls.
+    pub calls: u64,
+    /// Bytes sent to the backend.
+    pub bytes_in: u64,
+    /// Bytes returned by the backend.
+    pub bytes_out: u64,
+    /// Failed calls by error code.
+    pub errors: Vec<ErrorCount>,
+    /// Latency of the calls.
+    pub latency: LatencySummary,
+}
+
+/// Failed calls with one error code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorCount {
+    /// The code's name (`conflict`, `not-found`, …).
+    pub code: String,
+    /// How many.
+    pub count: u64,
+}
+
+/// One table's figures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TableFigures {
+    /// The table's name.
+    pub table: String,
+    /// Calls per operation.
+    pub calls: Vec<OpCount>,
+    /// Bytes sent to the backend for this table.
+    pub bytes_in: u64,
+    /// Bytes returned for this table.
+    pub bytes_out: u64,
+}
+
+/// Calls of one operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct OpCount {
+    /// The operation.
+    pub op: &'static str,
+    /// Calls.
+    pub count: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_ordered_and_bound_their_values() {
+        let mut previous = 0;
+        for value in (0..5_000u64).chain((12..47).map(|e| (1u64 << e) + 12_345)) {
+            let index = bucket_of(value);
+            assert!(
+                index >= previous || value < 5_000,
+                "bucket order at {value}"
+            );
+            previous = index;
+            assert!(bucket_high(index) >= value, "{value} above its bucket");
+            if value >= LINEAR {
+                // Relative error of the bucket bound: at most one sub-bucket (12.5%).
+                assert!(bucket_high(index) - value <= value / SUB as u64, "{value}");
+            }
+        }
+    }
+
+    #[test]
+    fn percentiles_follow_the_recorded_values() {
+        let histogram = Histogram::default();
+        for nanos in 1..=1000u64 {
+            histogram.record(nanos * 1000);
+        }
+        let summary = histogram.summary();
+        assert_eq!(summary.count, 1000);
+        assert_eq!(summary.max_ns, 1_000_000);
+        assert_eq!(summary.mean_ns, 500_500);
+        for (got, want) in [
+            (summary.p50_ns, 500_000),
+            (summary.p90_ns, 900_000),
+            (summary.p99_ns, 990_000),
+        ] {
+            assert!(got >= want && got - want <= want / 8, "{got} vs {want}");
+        }
+        assert_eq!(Histogram::default().summary(), LatencySummary::default());
+    }
+
+    #[test]
+    fn calls_errors_tables_and_transactions_are_counted() {
+        let collector = Collector::new();
+        collector.name_table(3, "quads.spo");
+        let call = Call {
+            table: Some(3),
+            bytes_in: 10,
+            bytes_out: 20,
+        };
+        collector.record(Op::Get, call, Duration::from_micros(2), None);
+        collector.record(
+            Op::Get,
+            call,
+            Duration::from_micros(4),
+            Some(ErrorCode::NOT_FOUND),
+        );
+        collector.record(Op::Commit, Call::default(), Duration::ZERO, None);
+        collector.record(
+            Op::Commit,
+            Call::default(),
+            Duration::ZERO,
+            Some(ErrorCode::CONFLICT),
+        );
+        collector.record(Op::Rollback, Call::default(), Duration::ZERO, None);
+        collector.rows(7);
+        let stats = collector.snapshot();
+        let get = &stats.operations[0];
+        assert_eq!(
+            (get.op, get.calls, get.bytes_in, get.bytes_out),
+            ("get", 2, 20, 40)
+        );
+        assert_eq!(
+            get.errors,
+            vec![ErrorCount {
+                code: "not-found".into(),
+                count: 1
+            }]
+        );
+        assert_eq!(get.latency.max_ns, 4_000);
+        assert_eq!(
+            stats.transactions,
+            TransactionFigures {
+                committed: 1,
+                rolled_back: 2,
+                conflicts: 1
+            }
+        );
+        assert_eq!(stats.rows_scanned, 7);
+        assert_eq!(stats.tables.len(), 1);
+        assert_eq!(stats.tables[0].table, "quads.spo");
+        assert_eq!(
+            stats.tables[0].calls,
+            vec![OpCount {
+                op: "get",
+                count: 2
+            }]
+        );
+    }
+}
