@@ -25,13 +25,19 @@ pub fn workspace_root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".."))
 }
 
-/// The Cargo output directory of this build profile (`target/debug`), found from the test
-/// executable's own path (`target/debug/deps/…`), so `CARGO_TARGET_DIR` anywhere works.
+/// The Cargo output directory of this build profile (`target/debug`), found from the running
+/// executable's own path (`target/debug/deps/…` for tests, `target/debug/…` for this package's
+/// binaries), so `CARGO_TARGET_DIR` anywhere works.
 #[must_use]
 pub fn artifact_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test executable's path");
-    let deps = exe.parent().expect("the test executable's directory");
-    deps.parent().unwrap_or(deps).to_owned()
+    let dir = exe.parent().expect("the test executable's directory");
+    // Tests run from `target/debug/deps`; binaries of this package from `target/debug`.
+    if dir.file_name().is_some_and(|name| name == "deps") {
+        dir.parent().unwrap_or(dir).to_owned()
+    } else {
+        dir.to_owned()
+    }
 }
 
 fn built(path: PathBuf) -> PathBuf {

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use abi_stable::abi_stability::abi_checking::check_layout_compatibility;
 use abi_stable::library::{lib_header_from_path, LibraryError};
@@ -21,7 +21,7 @@ use kgdb_plugin_api::{
 };
 
 use crate::error::{BackendError, LoadError};
-use crate::stats::{Call, Collector, Op};
+use crate::stats::{Call, Collector, Op, Timer};
 
 /// Rows per batch that [`Cursor`]'s iterator asks for.
 pub const DEFAULT_BATCH_ROWS: u32 = 512;
@@ -356,26 +356,26 @@ pub struct Backend {
 /// Records one call's outcome; `bytes_out` measures a successful result.
 fn note<T>(
     collector: &Collector,
-    op: Op,
     table: Option<TableId>,
     bytes_in: usize,
-    started: Instant,
+    timer: Option<Timer>,
     outcome: &Result<T, BackendError>,
     bytes_out: impl FnOnce(&T) -> usize,
 ) {
-    let elapsed = started.elapsed();
+    let Some(timer) = timer else {
+        return;
+    };
     let (out, error) = match outcome {
         Ok(value) => (bytes_out(value), None),
         Err(error) => (0, Some(error.code)),
     };
-    collector.record(
-        op,
+    collector.finish(
+        timer,
         Call {
             table: table.map(|t| t.0),
             bytes_in: bytes_in as u64,
             bytes_out: out as u64,
         },
-        elapsed,
         error,
     );
 }
@@ -435,21 +435,14 @@ impl Backend {
     /// # Errors
     /// `UNSUPPORTED` without transactions; engine failures.
     pub fn begin(&self, options: TxnOptions) -> Result<Transaction, BackendError> {
-        let started = Instant::now();
+        let started = self.collector.start(Op::Begin);
         let outcome = result(self.inner.begin(options));
-        note(
-            &self.collector,
-            Op::Begin,
-            None,
-            0,
-            started,
-            &outcome,
-            |_| 0,
-        );
+        note(&self.collector, None, 0, started, &outcome, |_| 0);
         Ok(Transaction {
             inner: outcome?,
             collector: Arc::clone(&self.collector),
             finished: false,
+            read_only: options.read_only,
         })
     }
 
@@ -462,18 +455,10 @@ impl Backend {
         batch: &WriteBatch,
         options: WriteOptions,
     ) -> Result<(), BackendError> {
-        let started = Instant::now();
+        let started = self.collector.start(Op::WriteBatch);
         let outcome = result(self.inner.write_batch(batch, options));
         let bytes = batch.byte_len();
-        note(
-            &self.collector,
-            Op::WriteBatch,
-            None,
-            bytes,
-            started,
-            &outcome,
-            |()| 0,
-        );
+        note(&self.collector, None, bytes, started, &outcome, |()| 0);
         outcome
     }
 
@@ -486,18 +471,10 @@ impl Backend {
         runs: &[SortedRun],
         options: WriteOptions,
     ) -> Result<(), BackendError> {
-        let started = Instant::now();
+        let started = self.collector.start(Op::Ingest);
         let outcome = result(self.inner.ingest_sorted(RSlice::from_slice(runs), options));
         let bytes = runs.iter().map(|run| run.rows.byte_len()).sum();
-        note(
-            &self.collector,
-            Op::Ingest,
-            None,
-            bytes,
-            started,
-            &outcome,
-            |()| 0,
-        );
+        note(&self.collector, None, bytes, started, &outcome, |()| 0);
         outcome
     }
 
@@ -556,13 +533,15 @@ impl Backend {
 pub struct Transaction {
     inner: TxnBox,
     collector: Arc<Collector>,
-    /// Committed or rolled back explicitly (a drop otherwise counts as a rollback).
+    /// Committed or rolled back explicitly; otherwise dropping a read-write transaction counts
+    /// as a rollback (a read-only one just ends).
     finished: bool,
+    read_only: bool,
 }
 
 impl Drop for Transaction {
     fn drop(&mut self) {
-        if !self.finished {
+        if !self.finished && !self.read_only {
             self.collector
                 .record(Op::Rollback, Call::default(), Duration::ZERO, None);
         }
@@ -581,12 +560,11 @@ impl Transaction {
     /// # Errors
     /// Engine failures; `CLOSED` after the transaction ended.
     pub fn get(&self, table: TableId, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
-        let started = Instant::now();
+        let started = self.collector.start(Op::Get);
         let outcome = result(self.inner.get(table, RSlice::from_slice(key)))
             .map(|value| value.into_option().map(|value| value.into_vec()));
         note(
             &self.collector,
-            Op::Get,
             Some(table),
             key.len(),
             started,
@@ -605,7 +583,7 @@ impl Transaction {
         table: TableId,
         keys: &[&[u8]],
     ) -> Result<Vec<Option<Vec<u8>>>, BackendError> {
-        let started = Instant::now();
+        let started = self.collector.start(Op::GetMany);
         let bytes_in = keys.iter().map(|key| key.len()).sum();
         let keys: Vec<RSlice<'_, u8>> = keys.iter().map(|key| RSlice::from_slice(key)).collect();
         let outcome = result(self.inner.get_many(table, RSlice::from_slice(&keys))).map(|values| {
@@ -616,7 +594,6 @@ impl Transaction {
         });
         note(
             &self.collector,
-            Op::GetMany,
             Some(table),
             bytes_in,
             started,
@@ -631,12 +608,11 @@ impl Transaction {
     /// # Errors
     /// Engine failures; `UNSUPPORTED` for a reverse scan without `REVERSE_SCAN`.
     pub fn scan(&self, table: TableId, range: ScanSpec) -> Result<Cursor, BackendError> {
-        let started = Instant::now();
+        let started = self.collector.start(Op::Scan);
         let bytes_in = range.start.len() + range.end.len();
         let outcome = result(self.inner.scan(table, range));
         note(
             &self.collector,
-            Op::Scan,
             Some(table),
             bytes_in,
             started,
@@ -658,7 +634,7 @@ impl Transaction {
     /// # Errors
     /// `INVALID_ARGUMENT` over the size limits; `READ_ONLY`; engine failures.
     pub fn put(&mut self, table: TableId, key: &[u8], value: &[u8]) -> Result<(), BackendError> {
-        let started = Instant::now();
+        let started = self.collector.start(Op::Put);
         let outcome = result(self.inner.put(
             table,
             RSlice::from_slice(key),
@@ -667,7 +643,6 @@ impl Transaction {
         let bytes_in = key.len() + value.len();
         note(
             &self.collector,
-            Op::Put,
             Some(table),
             bytes_in,
             started,
@@ -682,11 +657,10 @@ impl Transaction {
     /// # Errors
     /// As [`Transaction::put`].
     pub fn delete(&mut self, table: TableId, key: &[u8]) -> Result<(), BackendError> {
-        let started = Instant::now();
+        let started = self.collector.start(Op::Delete);
         let outcome = result(self.inner.delete(table, RSlice::from_slice(key)));
         note(
             &self.collector,
-            Op::Delete,
             Some(table),
             key.len(),
             started,
@@ -706,7 +680,7 @@ impl Transaction {
         start: &[u8],
         end: &[u8],
     ) -> Result<(), BackendError> {
-        let started = Instant::now();
+        let started = self.collector.start(Op::DeleteRange);
         let outcome = result(self.inner.delete_range(
             table,
             RSlice::from_slice(start),
@@ -715,7 +689,6 @@ impl Transaction {
         let bytes_in = start.len() + end.len();
         note(
             &self.collector,
-            Op::DeleteRange,
             Some(table),
             bytes_in,
             started,
@@ -730,18 +703,10 @@ impl Transaction {
     /// # Errors
     /// As [`Transaction::put`].
     pub fn write_batch(&mut self, batch: &WriteBatch) -> Result<(), BackendError> {
-        let started = Instant::now();
+        let started = self.collector.start(Op::WriteBatch);
         let outcome = result(self.inner.write_batch(batch));
         let bytes = batch.byte_len();
-        note(
-            &self.collector,
-            Op::WriteBatch,
-            None,
-            bytes,
-            started,
-            &outcome,
-            |()| 0,
-        );
+        note(&self.collector, None, bytes, started, &outcome, |()| 0);
         outcome
     }
 
@@ -752,17 +717,9 @@ impl Transaction {
     /// transaction is over.
     pub fn commit(mut self) -> Result<(), BackendError> {
         self.finished = true;
-        let started = Instant::now();
+        let started = self.collector.start(Op::Commit);
         let outcome = result(self.inner.commit());
-        note(
-            &self.collector,
-            Op::Commit,
-            None,
-            0,
-            started,
-            &outcome,
-            |()| 0,
-        );
+        note(&self.collector, None, 0, started, &outcome, |()| 0);
         outcome
     }
 
@@ -772,17 +729,9 @@ impl Transaction {
     /// Engine failures.
     pub fn rollback(mut self) -> Result<(), BackendError> {
         self.finished = true;
-        let started = Instant::now();
+        let started = self.collector.start(Op::Rollback);
         let outcome = result(self.inner.rollback());
-        note(
-            &self.collector,
-            Op::Rollback,
-            None,
-            0,
-            started,
-            &outcome,
-            |()| 0,
-        );
+        note(&self.collector, None, 0, started, &outcome, |()| 0);
         outcome
     }
 }
@@ -810,21 +759,15 @@ impl Cursor {
     /// Engine failures; `CLOSED` once the transaction ended.
     pub fn next_batch(&mut self, max_rows: u32, max_bytes: u64) -> Result<&KvBatch, BackendError> {
         self.position = 0;
-        let started = Instant::now();
+        let started = self.collector.start(Op::Batch);
         let outcome = result(self.inner.next_batch(max_rows, max_bytes, &mut self.batch));
         let bytes_out = self.batch.byte_len();
         let table = Some(self.table);
-        note(
-            &self.collector,
-            Op::Batch,
-            table,
-            0,
-            started,
-            &outcome,
-            |()| bytes_out,
-        );
+        note(&self.collector, table, 0, started, &outcome, |()| bytes_out);
         outcome?;
-        self.collector.rows(self.batch.len() as u64);
+        if self.collector.enabled() {
+            self.collector.rows(self.batch.len() as u64);
+        }
         if self.batch.is_empty() {
             self.finished = true;
         }
