@@ -302,7 +302,7 @@ impl Collector {
             return None;
         }
         let n = self.ops[op.index()].calls.fetch_add(1, Relaxed);
-        let timed = n < EXACT_CALLS || n % SAMPLE_EVERY == 0;
+        let timed = n < EXACT_CALLS || n.is_multiple_of(SAMPLE_EVERY);
         Some(Timer {
             op,
             started: timed.then(Instant::now),
