@@ -88,3 +88,63 @@ fn stats_flag_reports_the_commands_backend_operations_on_stderr() {
     assert_eq!(quiet.expect_success().trim(), "43");
     assert!(!quiet.stderr.contains("operation stats"), "{quiet:#?}");
 }
+
+#[test]
+fn stats_agree_with_count_and_keep_the_last_loads_operations() {
+    let scratch = tempfile::tempdir().unwrap();
+    let data = scratch.path().join("data");
+    let example = workspace_root().join("examples/library.ttl");
+    let dir = data.to_str().unwrap();
+    let host = |args: &[&str]| {
+        Run::host(
+            &workspace_root(),
+            &[&["--plugin", "lmdb", "--data-dir", dir][..], args].concat(),
+        )
+    };
+    let load = host(&["load", example.to_str().unwrap()]);
+    assert!(load.expect_success().contains(" on disk"), "{load:#?}");
+    let count: u64 = host(&["count"]).expect_success().trim().parse().unwrap();
+
+    let human = host(&["stats"]);
+    let text = human.expect_success();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("quads") && l.contains(&format!(" {count} ("))),
+        "{text}"
+    );
+    assert!(text.contains("backend statistics (lmdb)"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("last load    43 read, 43 new")),
+        "{text}"
+    );
+    assert!(text.contains("operation stats (lmdb"), "{text}");
+
+    let json = host(&["stats", "--json"]);
+    let value: serde_json::Value = serde_json::from_str(json.expect_success()).unwrap();
+    assert_eq!(value["quads"], count);
+    assert_eq!(value["plugin"], "lmdb");
+    assert!(value["bytes_on_disk"].as_u64().unwrap() > 0);
+    assert!(value["terms"].as_u64().unwrap() > 0);
+    assert!(!value["native"].as_array().unwrap().is_empty());
+    let load = &value["last_load"];
+    assert_eq!(load["inserted"], 43);
+    let operations = load["operations"]["operations"].as_array().unwrap();
+    let commit = operations
+        .iter()
+        .find(|op| op["op"] == "commit")
+        .expect("the load's commits");
+    assert!(commit["calls"].as_u64().unwrap() >= 1);
+    for field in ["p50_ns", "p90_ns", "p99_ns", "max_ns"] {
+        assert!(
+            commit["latency"][field].as_u64().is_some(),
+            "{field}: {commit}"
+        );
+    }
+    assert!(
+        load["operations"]["transactions"]["committed"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+}

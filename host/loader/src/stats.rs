@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ErrorCode;
 
@@ -176,7 +176,7 @@ impl Histogram {
 }
 
 /// Latency figures of one operation.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LatencySummary {
     /// Calls timed.
     pub count: u64,
@@ -394,7 +394,7 @@ impl Collector {
                 let c = &self.ops[op.index()];
                 let calls = c.calls.load(Relaxed);
                 (calls > 0).then(|| OperationFigures {
-                    op: op.name(),
+                    op: op.name().to_owned(),
                     calls,
                     bytes_in: c.bytes_in.load(Relaxed),
                     bytes_out: c.bytes_out.load(Relaxed),
@@ -446,7 +446,10 @@ impl Collector {
                     table: name,
                     calls: calls
                         .into_iter()
-                        .map(|(op, count)| OpCount { op, count })
+                        .map(|(op, count)| OpCount {
+                            op: op.to_owned(),
+                            count,
+                        })
                         .collect(),
                     bytes: t.bytes.load(Relaxed),
                 })
@@ -467,7 +470,7 @@ impl Collector {
 }
 
 /// Every figure of a [`Collector`], ready to print or serialise.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OperationStats {
     /// Milliseconds since the collector started (the backend opened).
     pub elapsed_ms: u64,
@@ -482,7 +485,7 @@ pub struct OperationStats {
 }
 
 /// Transaction outcomes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TransactionFigures {
     /// Commits that succeeded.
     pub committed: u64,
@@ -493,10 +496,10 @@ pub struct TransactionFigures {
 }
 
 /// One operation's figures.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OperationFigures {
     /// `get`, `scan`, `batch`, `put`, …
-    pub op: &'static str,
+    pub op: String,
     /// Calls.
     pub calls: u64,
     /// Bytes sent to the backend.
@@ -510,7 +513,7 @@ pub struct OperationFigures {
 }
 
 /// Failed calls with one error code.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorCount {
     /// The code's name (`conflict`, `not-found`, …).
     pub code: String,
@@ -519,7 +522,7 @@ pub struct ErrorCount {
 }
 
 /// One table's figures.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TableFigures {
     /// The table's name.
     pub table: String,
@@ -530,10 +533,10 @@ pub struct TableFigures {
 }
 
 /// Calls of one operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpCount {
     /// The operation.
-    pub op: &'static str,
+    pub op: String,
     /// Calls.
     pub count: u64,
 }
@@ -608,7 +611,7 @@ mod tests {
         let stats = collector.snapshot();
         let get = &stats.operations[0];
         assert_eq!(
-            (get.op, get.calls, get.bytes_in, get.bytes_out),
+            (get.op.as_str(), get.calls, get.bytes_in, get.bytes_out),
             ("get", 2, 20, 40)
         );
         assert_eq!(
@@ -633,7 +636,7 @@ mod tests {
         assert_eq!(
             stats.tables[0].calls,
             vec![OpCount {
-                op: "get",
+                op: "get".into(),
                 count: 2
             }]
         );

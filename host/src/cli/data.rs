@@ -256,14 +256,37 @@ pub(super) fn load(
     }
     let seconds = report.elapsed.as_secs_f64();
     let counts = store.counts()?;
+    let persistent = store.backend().capabilities().has(Capabilities::PERSISTENT);
+    if persistent && store.backend().capabilities().has(Capabilities::FLUSH) {
+        // Write buffered data out first, so the size on disk is the size the load left.
+        store
+            .backend()
+            .flush()
+            .map_err(|e| Failure(format!("flushing after the load: {e}")))?;
+    }
+    let on_disk = persistent.then(|| super::stats::bytes_on_disk(&cli.data_dir));
+    let figures = super::stats::last_load(
+        report.summary.read,
+        report.summary.inserted,
+        report.skipped_count,
+        seconds,
+        on_disk,
+        &store.backend().collector().snapshot(),
+    );
+    let note = serde_json::to_vec(&figures)
+        .map_err(|e| Failure(format!("recording the load's figures: {e}")))?;
+    store.set_note(super::stats::LAST_LOAD_NOTE, &note)?;
     println!(
-        "loaded {} new quads ({} read, {} skipped) from {} input(s) in {seconds:.2} s ({:.0} quads/s); the store holds {} quads",
+        "loaded {} new quads ({} read, {} skipped) from {} input(s) in {seconds:.2} s ({:.0} quads/s); the store holds {} quads{}",
         report.summary.inserted,
         report.summary.read,
         report.skipped_count,
         args.files.len(),
-        report.summary.read as f64 / seconds.max(1e-9),
+        figures.quads_per_second,
         counts.quads,
+        on_disk
+            .map(|bytes| format!(", {} on disk", super::human_bytes(bytes)))
+            .unwrap_or_default(),
     );
     store.close()?;
     Ok(ExitCode::SUCCESS)

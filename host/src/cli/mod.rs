@@ -4,6 +4,7 @@ mod conformance;
 mod data;
 mod plugins;
 mod report;
+mod stats;
 mod status;
 
 use std::path::PathBuf;
@@ -79,6 +80,9 @@ pub enum Command {
     Clear(data::ClearArgs),
     /// Check that every index ordering, the dictionary and the counters agree
     Verify(data::VerifyArgs),
+    /// What the store holds (exact counts, largest graphs, bytes on disk), the backend's own
+    /// statistics and the last load's operation stats; `--json` for machines
+    Stats(stats::StatsArgs),
     /// Run the conformance suite on a plugin (any library file): one line per case, then
     /// `N passed, N failed`
     Conformance(conformance::ConformanceArgs),
@@ -158,6 +162,7 @@ fn run_command(cli: &Cli, registry: &PluginRegistry) -> Result<ExitCode, Failure
         Command::Remove(args) => data::remove(cli, registry, args),
         Command::Clear(args) => data::clear(cli, registry, args),
         Command::Verify(args) => data::verify(cli, registry, args),
+        Command::Stats(args) => stats::run(cli, registry, args),
         Command::Conformance(args) => conformance::run(cli, registry, args),
         Command::ConformanceWriter(args) => Ok(conformance::writer(args)),
     }

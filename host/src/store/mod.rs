@@ -80,6 +80,11 @@ pub use writer::Transaction;
 /// The store format this code writes.
 const FORMAT: &str = "kgdb-quadstore 1";
 
+/// The `store.meta` key of note `name` (a prefix no counter name has).
+fn note_key(name: &str) -> Vec<u8> {
+    [b"note:".as_slice(), name.as_bytes()].concat()
+}
+
 /// Counter names in `store.meta`.
 pub(crate) mod meta {
     pub const FORMAT: &[u8] = b"format";
@@ -293,6 +298,30 @@ impl Store {
         let removed = txn.clear(graph)?;
         txn.commit()?;
         Ok(removed)
+    }
+
+    /// Keeps `value` under `name` among the store's notes (in `store.meta`, beside the
+    /// counters), in a transaction of its own: the last load's operation stats, for example.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub fn set_note(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
+        let mut txn = self.transaction()?;
+        txn.put_raw(self.tables.meta, &note_key(name), value);
+        txn.commit()
+    }
+
+    /// The note kept under `name`, if any.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub fn note(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self
+            .backend
+            .begin(TxnOptions::READ_ONLY)
+            .context("reading a store note")?;
+        txn.get(self.tables.meta, &note_key(name))
+            .context("reading a store note")
     }
 
     /// Checks that every ordering agrees with every other, with the dictionary and with the

@@ -1,0 +1,279 @@
+//! `kgdb-host stats`: what the store holds (exact counts, the largest graphs, bytes on disk),
+//! the backend's own statistics, and the operation stats of the last load.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Args;
+use serde::{Deserialize, Serialize};
+
+use super::data::open_store;
+use super::report::operation_table;
+use super::{human_bytes, Cli, Failure};
+use crate::plugin::stats::OperationStats;
+use crate::plugin::{Capabilities, PluginRegistry};
+
+/// The store note the last load's figures are kept under.
+pub const LAST_LOAD_NOTE: &str = "last-load";
+
+/// Arguments of `stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Print JSON (stable field names, documented in README.md) instead of tables
+    #[arg(long)]
+    pub json: bool,
+    /// How many of the largest named graphs to list
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub top: usize,
+}
+
+/// A load's figures, kept in the store by `load` and shown by `stats`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LastLoad {
+    /// Statements read.
+    pub read: u64,
+    /// Quads that were new to the store.
+    pub inserted: u64,
+    /// Statements skipped (`--lenient`).
+    pub skipped: u64,
+    /// Wall time in seconds.
+    pub seconds: f64,
+    /// Statements read per second.
+    pub quads_per_second: f64,
+    /// Bytes in the data directory after the load, where the backend keeps files.
+    pub bytes_on_disk: Option<u64>,
+    /// Every backend operation of the load.
+    pub operations: OperationStats,
+}
+
+/// `stats --json`.
+#[derive(Debug, Serialize)]
+struct StatsReport {
+    plugin: String,
+    plugin_version: String,
+    data_dir: Option<String>,
+    bytes_on_disk: Option<u64>,
+    quads: u64,
+    default_graph_quads: u64,
+    named_graphs: u64,
+    terms: u64,
+    top_graphs: Vec<GraphCount>,
+    native: Vec<NativeStat>,
+    last_load: Option<LastLoad>,
+}
+
+#[derive(Debug, Serialize)]
+struct GraphCount {
+    graph: String,
+    quads: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct NativeStat {
+    name: String,
+    value: u64,
+    unit: String,
+}
+
+/// Bytes of the files under `dir` (0 for a missing directory).
+#[must_use]
+pub fn bytes_on_disk(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|entry| match entry.metadata() {
+            Ok(meta) if meta.is_dir() => bytes_on_disk(&entry.path()),
+            Ok(meta) => meta.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+/// The figures `load` keeps in the store.
+#[must_use]
+pub fn last_load(
+    read: u64,
+    inserted: u64,
+    skipped: u64,
+    seconds: f64,
+    bytes_on_disk: Option<u64>,
+    operations: &OperationStats,
+) -> LastLoad {
+    LastLoad {
+        read,
+        inserted,
+        skipped,
+        seconds,
+        quads_per_second: read as f64 / seconds.max(1e-9),
+        bytes_on_disk,
+        operations: operations.clone(),
+    }
+}
+
+/// Runs `stats`.
+pub fn run(cli: &Cli, registry: &PluginRegistry, args: &StatsArgs) -> Result<ExitCode, Failure> {
+    let store = open_store(cli, registry, true)?;
+    let capabilities = store.backend().capabilities();
+    let persistent = capabilities.has(Capabilities::PERSISTENT);
+    let snapshot = store.snapshot()?;
+    let counts = snapshot.counts()?;
+    let mut graphs = snapshot.named_graphs()?;
+    drop(snapshot);
+    let named_graphs = graphs.len() as u64;
+    graphs.sort_by(|a, b| {
+        b.1.cmp(&a.1)
+            .then_with(|| a.0.to_string().cmp(&b.0.to_string()))
+    });
+    let top_graphs = graphs
+        .into_iter()
+        .take(args.top)
+        .map(|(graph, quads)| GraphCount {
+            graph: graph.to_string(),
+            quads,
+        })
+        .collect();
+    let native = if capabilities.has(Capabilities::NATIVE_STATS) {
+        store
+            .backend()
+            .stats()
+            .map_err(|e| Failure(format!("the backend's statistics: {e}")))?
+            .into_iter()
+            .map(|s| NativeStat {
+                name: s.name,
+                value: s.value,
+                unit: s.unit,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let last_load = store
+        .note(LAST_LOAD_NOTE)?
+        .and_then(|bytes| serde_json::from_slice::<LastLoad>(&bytes).ok());
+    let resolved = registry.resolve(cli.plugin.as_deref())?;
+    let details = registry.load(&resolved)?.details().clone();
+    let report = StatsReport {
+        plugin: details.name,
+        plugin_version: details.version,
+        data_dir: persistent.then(|| cli.data_dir.display().to_string()),
+        bytes_on_disk: persistent.then(|| bytes_on_disk(&cli.data_dir)),
+        quads: counts.quads,
+        default_graph_quads: counts.default_graph_quads,
+        named_graphs,
+        terms: counts.terms,
+        top_graphs,
+        native,
+        last_load,
+    };
+    store.close()?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&report)
+            .map_err(|e| Failure(format!("writing JSON: {e}")))?;
+        println!("{text}");
+    } else {
+        print!("{}", human(&report));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn human(report: &StatsReport) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let mut line = |label: &str, value: String| {
+        let _ = writeln!(out, "{label:<12} {value}");
+    };
+    line(
+        "store",
+        match &report.data_dir {
+            Some(dir) => format!("{dir} ({} {})", report.plugin, report.plugin_version),
+            None => format!("in memory ({} {})", report.plugin, report.plugin_version),
+        },
+    );
+    line(
+        "quads",
+        format!(
+            "{} ({} in the default graph, {} named graphs)",
+            thousands(report.quads),
+            thousands(report.default_graph_quads),
+            thousands(report.named_graphs)
+        ),
+    );
+    line("terms", thousands(report.terms));
+    if let Some(bytes) = report.bytes_on_disk {
+        let per_quad = if report.quads > 0 {
+            format!(
+                " ({:.0} bytes per quad)",
+                bytes as f64 / report.quads as f64
+            )
+        } else {
+            String::new()
+        };
+        line("on disk", format!("{}{per_quad}", human_bytes(bytes)));
+    }
+    if !report.top_graphs.is_empty() {
+        let _ = writeln!(out, "largest graphs");
+        let width = report
+            .top_graphs
+            .iter()
+            .map(|g| thousands(g.quads).len())
+            .max()
+            .unwrap_or(0);
+        for graph in &report.top_graphs {
+            let _ = writeln!(out, "  {:>width$}  {}", thousands(graph.quads), graph.graph);
+        }
+    }
+    if !report.native.is_empty() {
+        let _ = writeln!(out, "backend statistics ({})", report.plugin);
+        let width = report
+            .native
+            .iter()
+            .map(|s| s.name.len())
+            .max()
+            .unwrap_or(0);
+        for stat in &report.native {
+            let value = if stat.unit == "bytes" {
+                human_bytes(stat.value)
+            } else if stat.unit.is_empty() || stat.unit == "count" {
+                thousands(stat.value)
+            } else {
+                format!("{} {}", thousands(stat.value), stat.unit)
+            };
+            let _ = writeln!(out, "  {:<width$}  {value}", stat.name);
+        }
+    }
+    match &report.last_load {
+        Some(load) => {
+            let _ = writeln!(
+                out,
+                "last load    {} read, {} new, {} skipped in {:.2} s ({:.0} quads/s){}",
+                thousands(load.read),
+                thousands(load.inserted),
+                thousands(load.skipped),
+                load.seconds,
+                load.quads_per_second,
+                load.bytes_on_disk
+                    .map(|b| format!("; {} on disk after it", human_bytes(b)))
+                    .unwrap_or_default()
+            );
+            let _ = write!(out, "{}", operation_table(&report.plugin, &load.operations));
+        }
+        None => {
+            let _ = writeln!(out, "last load    none recorded");
+        }
+    }
+    out
+}
