@@ -353,6 +353,20 @@ pub struct Backend {
     collector: Arc<Collector>,
 }
 
+/// Runs `call` as one `op` on the collector, for calls that return nothing to measure.
+fn metered(
+    collector: &Collector,
+    op: Op,
+    table: Option<TableId>,
+    bytes_in: usize,
+    call: impl FnOnce() -> Result<(), BackendError>,
+) -> Result<(), BackendError> {
+    let timer = collector.start(op);
+    let outcome = call();
+    note(collector, table, bytes_in, timer, &outcome, |()| 0);
+    outcome
+}
+
 /// Records one call's outcome; `bytes_out` measures a successful result.
 fn note<T>(
     collector: &Collector,
@@ -455,11 +469,13 @@ impl Backend {
         batch: &WriteBatch,
         options: WriteOptions,
     ) -> Result<(), BackendError> {
-        let started = self.collector.start(Op::WriteBatch);
-        let outcome = result(self.inner.write_batch(batch, options));
-        let bytes = batch.byte_len();
-        note(&self.collector, None, bytes, started, &outcome, |()| 0);
-        outcome
+        metered(
+            &self.collector,
+            Op::WriteBatch,
+            None,
+            batch.byte_len(),
+            || result(self.inner.write_batch(batch, options)),
+        )
     }
 
     /// Bulk-loads sorted runs.
@@ -471,11 +487,13 @@ impl Backend {
         runs: &[SortedRun],
         options: WriteOptions,
     ) -> Result<(), BackendError> {
-        let started = self.collector.start(Op::Ingest);
-        let outcome = result(self.inner.ingest_sorted(RSlice::from_slice(runs), options));
-        let bytes = runs.iter().map(|run| run.rows.byte_len()).sum();
-        note(&self.collector, None, bytes, started, &outcome, |()| 0);
-        outcome
+        metered(
+            &self.collector,
+            Op::Ingest,
+            None,
+            runs.iter().map(|run| run.rows.byte_len()).sum(),
+            || result(self.inner.ingest_sorted(RSlice::from_slice(runs), options)),
+        )
     }
 
     /// Writes buffered data to stable storage.
@@ -634,22 +652,18 @@ impl Transaction {
     /// # Errors
     /// `INVALID_ARGUMENT` over the size limits; `READ_ONLY`; engine failures.
     pub fn put(&mut self, table: TableId, key: &[u8], value: &[u8]) -> Result<(), BackendError> {
-        let started = self.collector.start(Op::Put);
-        let outcome = result(self.inner.put(
-            table,
-            RSlice::from_slice(key),
-            RSlice::from_slice(value),
-        ));
-        let bytes_in = key.len() + value.len();
-        note(
+        metered(
             &self.collector,
+            Op::Put,
             Some(table),
-            bytes_in,
-            started,
-            &outcome,
-            |()| 0,
-        );
-        outcome
+            key.len() + value.len(),
+            || {
+                result(
+                    self.inner
+                        .put(table, RSlice::from_slice(key), RSlice::from_slice(value)),
+                )
+            },
+        )
     }
 
     /// Removes a key.
@@ -657,17 +671,9 @@ impl Transaction {
     /// # Errors
     /// As [`Transaction::put`].
     pub fn delete(&mut self, table: TableId, key: &[u8]) -> Result<(), BackendError> {
-        let started = self.collector.start(Op::Delete);
-        let outcome = result(self.inner.delete(table, RSlice::from_slice(key)));
-        note(
-            &self.collector,
-            Some(table),
-            key.len(),
-            started,
-            &outcome,
-            |()| 0,
-        );
-        outcome
+        metered(&self.collector, Op::Delete, Some(table), key.len(), || {
+            result(self.inner.delete(table, RSlice::from_slice(key)))
+        })
     }
 
     /// Removes `[start, end)`.
@@ -680,22 +686,19 @@ impl Transaction {
         start: &[u8],
         end: &[u8],
     ) -> Result<(), BackendError> {
-        let started = self.collector.start(Op::DeleteRange);
-        let outcome = result(self.inner.delete_range(
-            table,
-            RSlice::from_slice(start),
-            RSlice::from_slice(end),
-        ));
-        let bytes_in = start.len() + end.len();
-        note(
+        metered(
             &self.collector,
+            Op::DeleteRange,
             Some(table),
-            bytes_in,
-            started,
-            &outcome,
-            |()| 0,
-        );
-        outcome
+            start.len() + end.len(),
+            || {
+                result(self.inner.delete_range(
+                    table,
+                    RSlice::from_slice(start),
+                    RSlice::from_slice(end),
+                ))
+            },
+        )
     }
 
     /// Applies a batch inside the transaction, all or none.
@@ -703,11 +706,13 @@ impl Transaction {
     /// # Errors
     /// As [`Transaction::put`].
     pub fn write_batch(&mut self, batch: &WriteBatch) -> Result<(), BackendError> {
-        let started = self.collector.start(Op::WriteBatch);
-        let outcome = result(self.inner.write_batch(batch));
-        let bytes = batch.byte_len();
-        note(&self.collector, None, bytes, started, &outcome, |()| 0);
-        outcome
+        metered(
+            &self.collector,
+            Op::WriteBatch,
+            None,
+            batch.byte_len(),
+            || result(self.inner.write_batch(batch)),
+        )
     }
 
     /// Commits atomically.
@@ -717,10 +722,9 @@ impl Transaction {
     /// transaction is over.
     pub fn commit(mut self) -> Result<(), BackendError> {
         self.finished = true;
-        let started = self.collector.start(Op::Commit);
-        let outcome = result(self.inner.commit());
-        note(&self.collector, None, 0, started, &outcome, |()| 0);
-        outcome
+        metered(&self.collector, Op::Commit, None, 0, || {
+            result(self.inner.commit())
+        })
     }
 
     /// Rolls back.
@@ -729,10 +733,9 @@ impl Transaction {
     /// Engine failures.
     pub fn rollback(mut self) -> Result<(), BackendError> {
         self.finished = true;
-        let started = self.collector.start(Op::Rollback);
-        let outcome = result(self.inner.rollback());
-        note(&self.collector, None, 0, started, &outcome, |()| 0);
-        outcome
+        metered(&self.collector, Op::Rollback, None, 0, || {
+            result(self.inner.rollback())
+        })
     }
 }
 
