@@ -148,3 +148,43 @@ fn stats_agree_with_count_and_keep_the_last_loads_operations() {
             >= 1
     );
 }
+
+#[test]
+fn log_lines_carry_the_command_and_transaction_spans() {
+    let scratch = tempfile::tempdir().unwrap();
+    let data = scratch.path().join("data");
+    let example = workspace_root().join("examples/library.ttl");
+    let run = Run::host(
+        &workspace_root(),
+        &[
+            "--plugin",
+            "lmdb",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "-vv",
+            "load",
+            example.to_str().unwrap(),
+        ],
+    );
+    run.expect_success();
+    let commit = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("committed quads_delta=43"))
+        .unwrap_or_else(|| panic!("no commit line: {run:#?}"));
+    assert!(
+        commit.contains("command{name=\"load\"}:transaction{id="),
+        "{commit}"
+    );
+    assert!(
+        run.stderr
+            .lines()
+            .any(|l| l.contains("command{name=\"load\"}")
+                && l.contains("plugin=\"kgdb_plugin_lmdb\"")),
+        "plugin log lines carry the command span and the plugin's name: {run:#?}"
+    );
+    assert!(
+        !run.stdout.contains("DEBUG"),
+        "logs stay off stdout: {run:#?}"
+    );
+}

@@ -91,6 +91,28 @@ pub enum Command {
     ConformanceWriter(conformance::WriterArgs),
 }
 
+impl Command {
+    /// The subcommand's name, for the span every log line of a command carries.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Plugins(_) => "plugins",
+            Self::Status => "status",
+            Self::Load(_) => "load",
+            Self::Dump(_) => "dump",
+            Self::Quads(_) => "quads",
+            Self::Count(_) => "count",
+            Self::Graphs => "graphs",
+            Self::Remove(_) => "remove",
+            Self::Clear(_) => "clear",
+            Self::Verify(_) => "verify",
+            Self::Stats(_) => "stats",
+            Self::Conformance(_) => "conformance",
+            Self::ConformanceWriter(_) => "conformance-writer",
+        }
+    }
+}
+
 fn init_logging(verbose: u8) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
@@ -124,6 +146,7 @@ impl<E: std::error::Error> From<E> for Failure {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    let _command = tracing::info_span!("command", name = cli.command.name()).entered();
     match run(&cli) {
         Ok(code) => code,
         Err(Failure(message)) => {

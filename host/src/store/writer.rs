@@ -54,7 +54,13 @@ pub struct Transaction<'a> {
     journal: Option<Vec<EncodedQuad>>,
     generation: u64,
     dictionary_cleared: bool,
+    /// `transaction{id=N}`: the span its log lines carry.
+    span: tracing::Span,
+    started: std::time::Instant,
 }
+
+/// Numbers the store's write transactions for their spans.
+static NEXT_TRANSACTION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl std::fmt::Debug for Transaction<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -91,6 +97,11 @@ impl<'a> Transaction<'a> {
             journal: None,
             generation,
             dictionary_cleared: false,
+            span: tracing::debug_span!(
+                "transaction",
+                id = NEXT_TRANSACTION.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ),
+            started: std::time::Instant::now(),
         })
     }
 
@@ -300,10 +311,20 @@ impl<'a> Transaction<'a> {
     /// A retryable conflict ([`StoreError::is_retryable`]) or a backend failure; either way
     /// nothing of the transaction was written.
     pub fn commit(mut self) -> Result<(), StoreError> {
+        let span = self.span.clone();
+        let _entered = span.enter();
+        let (quads, terms) = (self.deltas.quads, self.deltas.terms);
+        let started = self.started;
         self.write_counters()?;
         self.flush()?;
         let new_terms = std::mem::take(&mut self.new_terms);
         self.txn.commit().context("committing")?;
+        tracing::debug!(
+            quads_delta = quads,
+            terms_delta = terms,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "committed"
+        );
         if self.dictionary_cleared {
             // Every cached id may now name another term (or none).
             self.store.forget_cached_terms();
@@ -318,6 +339,11 @@ impl<'a> Transaction<'a> {
     /// # Errors
     /// Backend failures.
     pub fn rollback(self) -> Result<(), StoreError> {
+        let _entered = self.span.clone().entered();
+        tracing::debug!(
+            elapsed_ms = self.started.elapsed().as_millis() as u64,
+            "rolled back"
+        );
         self.txn.rollback().context("rolling back")
     }
 
