@@ -177,6 +177,7 @@ pub fn target(stem: &str, config: &str) -> Target {
         config: config.to_owned(),
         full_config: None,
         crash_writer: Some(crash_writer()),
+        loaded: None,
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Args;
 use kgdb_conformance::{CrashWriter, Target};
@@ -53,14 +54,7 @@ pub fn run(
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let selected = kgdb_conformance::cases()
-        .iter()
-        .filter(|case| {
-            args.filter
-                .as_deref()
-                .is_none_or(|text| case.full_name().contains(text))
-        })
-        .count();
+    let selected = kgdb_conformance::cases_matching(args.filter.as_deref()).len();
     if selected == 0 {
         return Err(Failure(format!(
             "no conformance case matches --filter {:?} (see --list)",
@@ -86,6 +80,7 @@ pub fn run(
             program,
             args: vec!["conformance-writer".to_owned()],
         }),
+        loaded: Some(Arc::clone(&plugin)),
     };
     let info = plugin.details();
     println!(

@@ -35,9 +35,12 @@ impl Fixture {
     #[must_use]
     pub fn open(target: &Target) -> Self {
         let dir = tempfile::tempdir().expect("a scratch directory");
-        let plugin = LOADER
-            .load(&target.library, None, "conformance")
-            .unwrap_or_else(|error| panic!("loading {}: {error}", target.library.display()));
+        let plugin = match &target.loaded {
+            Some(plugin) => Arc::clone(plugin),
+            None => LOADER
+                .load(&target.library, None, "conformance")
+                .unwrap_or_else(|error| panic!("loading {}: {error}", target.library.display())),
+        };
         let backend = plugin
             .open(&settings(&dir.path().join("data"), &target.config))
             .unwrap_or_else(|error| panic!("opening a backend: {error}"));

@@ -29,6 +29,9 @@ pub use runner::{run_case, run_suite, CaseReport, Summary};
 
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use kgdb_loader::LoadedPlugin;
 
 /// The groups the cases are reported under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -121,6 +124,16 @@ pub fn cases() -> Vec<&'static Case> {
     cases::ALL.iter().flat_map(|group| group.iter()).collect()
 }
 
+/// The cases whose full name contains `filter` (every case when `None`), in report order.
+#[must_use]
+pub fn cases_matching(filter: Option<&str>) -> Vec<&'static Case> {
+    let mut cases = cases();
+    if let Some(text) = filter {
+        cases.retain(|case| case.full_name().contains(text));
+    }
+    cases
+}
+
 /// The plugin under test and how to run it.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -135,6 +148,9 @@ pub struct Target {
     /// A program that runs the crash writer (see [`crash`]) for the SIGKILL case; without one,
     /// that case fails and says so.
     pub crash_writer: Option<CrashWriter>,
+    /// `library` already loaded (and checked) by the caller; without it the suite loads the
+    /// file itself, once per process.
+    pub loaded: Option<Arc<LoadedPlugin>>,
 }
 
 impl Target {
@@ -146,6 +162,7 @@ impl Target {
             config: String::new(),
             full_config: None,
             crash_writer: None,
+            loaded: None,
         }
     }
 }

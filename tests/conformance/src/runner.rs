@@ -130,11 +130,8 @@ pub fn run_suite(
 ) -> Summary {
     quiet_panics();
     let mut summary = Summary::default();
-    for case in crate::cases() {
+    for case in crate::cases_matching(filter) {
         let name = case.full_name();
-        if filter.is_some_and(|text| !name.contains(text)) {
-            continue;
-        }
         *CAPTURE.lock().unwrap_or_else(PoisonError::into_inner) = Some(Vec::new());
         let started = Instant::now();
         let result = run_case(target, case);
