@@ -21,7 +21,7 @@ use kgdb_plugin_api::{
 };
 
 use crate::error::{BackendError, LoadError};
-use crate::stats::{Call, Collector, Op, Timer};
+use crate::stats::{Call, Collector, Op, Tally, Timer};
 
 /// Rows per batch that [`Cursor`]'s iterator asks for.
 pub const DEFAULT_BATCH_ROWS: u32 = 512;
@@ -356,20 +356,30 @@ pub struct Backend {
 /// Runs `call` as one `op` on the collector, for calls that return nothing to measure.
 fn metered(
     collector: &Collector,
+    tally: Option<&Tally>,
     op: Op,
     table: Option<TableId>,
     bytes_in: usize,
     call: impl FnOnce() -> Result<(), BackendError>,
 ) -> Result<(), BackendError> {
-    let timer = collector.start(op);
+    let timer = start(collector, tally, op);
     let outcome = call();
-    note(collector, table, bytes_in, timer, &outcome, |()| 0);
+    note(collector, tally, table, bytes_in, timer, &outcome, |()| 0);
     outcome
+}
+
+/// Starts a call on the collector, counted in `tally` when the caller has one.
+fn start(collector: &Collector, tally: Option<&Tally>, op: Op) -> Option<Timer> {
+    match tally {
+        Some(tally) => collector.start_in(tally, op),
+        None => collector.start(op),
+    }
 }
 
 /// Records one call's outcome; `bytes_out` measures a successful result.
 fn note<T>(
     collector: &Collector,
+    tally: Option<&Tally>,
     table: Option<TableId>,
     bytes_in: usize,
     timer: Option<Timer>,
@@ -383,15 +393,15 @@ fn note<T>(
         Ok(value) => (bytes_out(value), None),
         Err(error) => (0, Some(error.code)),
     };
-    collector.finish(
-        timer,
-        Call {
-            table: table.map(|t| t.0),
-            bytes_in: bytes_in as u64,
-            bytes_out: out as u64,
-        },
-        error,
-    );
+    let call = Call {
+        table: table.map(|t| t.0),
+        bytes_in: bytes_in as u64,
+        bytes_out: out as u64,
+    };
+    match tally {
+        Some(tally) => collector.finish_in(tally, timer, call, error),
+        None => collector.finish(timer, call, error),
+    }
 }
 
 impl std::fmt::Debug for Backend {
@@ -451,10 +461,11 @@ impl Backend {
     pub fn begin(&self, options: TxnOptions) -> Result<Transaction, BackendError> {
         let started = self.collector.start(Op::Begin);
         let outcome = result(self.inner.begin(options));
-        note(&self.collector, None, 0, started, &outcome, |_| 0);
+        note(&self.collector, None, None, 0, started, &outcome, |_| 0);
         Ok(Transaction {
             inner: outcome?,
             collector: Arc::clone(&self.collector),
+            tally: Tally::default(),
             finished: false,
             read_only: options.read_only,
         })
@@ -471,6 +482,7 @@ impl Backend {
     ) -> Result<(), BackendError> {
         metered(
             &self.collector,
+            None,
             Op::WriteBatch,
             None,
             batch.byte_len(),
@@ -489,6 +501,7 @@ impl Backend {
     ) -> Result<(), BackendError> {
         metered(
             &self.collector,
+            None,
             Op::Ingest,
             None,
             runs.iter().map(|run| run.rows.byte_len()).sum(),
@@ -551,6 +564,8 @@ impl Backend {
 pub struct Transaction {
     inner: TxnBox,
     collector: Arc<Collector>,
+    /// This transaction's counts, folded into the collector when it ends.
+    tally: Tally,
     /// Committed or rolled back explicitly; otherwise dropping a read-write transaction counts
     /// as a rollback (a read-only one just ends).
     finished: bool,
@@ -559,6 +574,7 @@ pub struct Transaction {
 
 impl Drop for Transaction {
     fn drop(&mut self) {
+        self.collector.fold(&self.tally);
         if !self.finished && !self.read_only {
             self.collector
                 .record(Op::Rollback, Call::default(), Duration::ZERO, None);
@@ -578,11 +594,12 @@ impl Transaction {
     /// # Errors
     /// Engine failures; `CLOSED` after the transaction ended.
     pub fn get(&self, table: TableId, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
-        let started = self.collector.start(Op::Get);
+        let started = self.collector.start_in(&self.tally, Op::Get);
         let outcome = result(self.inner.get(table, RSlice::from_slice(key)))
             .map(|value| value.into_option().map(|value| value.into_vec()));
         note(
             &self.collector,
+            Some(&self.tally),
             Some(table),
             key.len(),
             started,
@@ -601,7 +618,7 @@ impl Transaction {
         table: TableId,
         keys: &[&[u8]],
     ) -> Result<Vec<Option<Vec<u8>>>, BackendError> {
-        let started = self.collector.start(Op::GetMany);
+        let started = self.collector.start_in(&self.tally, Op::GetMany);
         let bytes_in = keys.iter().map(|key| key.len()).sum();
         let keys: Vec<RSlice<'_, u8>> = keys.iter().map(|key| RSlice::from_slice(key)).collect();
         let outcome = result(self.inner.get_many(table, RSlice::from_slice(&keys))).map(|values| {
@@ -612,6 +629,7 @@ impl Transaction {
         });
         note(
             &self.collector,
+            Some(&self.tally),
             Some(table),
             bytes_in,
             started,
@@ -626,11 +644,12 @@ impl Transaction {
     /// # Errors
     /// Engine failures; `UNSUPPORTED` for a reverse scan without `REVERSE_SCAN`.
     pub fn scan(&self, table: TableId, range: ScanSpec) -> Result<Cursor, BackendError> {
-        let started = self.collector.start(Op::Scan);
+        let started = self.collector.start_in(&self.tally, Op::Scan);
         let bytes_in = range.start.len() + range.end.len();
         let outcome = result(self.inner.scan(table, range));
         note(
             &self.collector,
+            Some(&self.tally),
             Some(table),
             bytes_in,
             started,
@@ -654,6 +673,7 @@ impl Transaction {
     pub fn put(&mut self, table: TableId, key: &[u8], value: &[u8]) -> Result<(), BackendError> {
         metered(
             &self.collector,
+            Some(&self.tally),
             Op::Put,
             Some(table),
             key.len() + value.len(),
@@ -671,9 +691,14 @@ impl Transaction {
     /// # Errors
     /// As [`Transaction::put`].
     pub fn delete(&mut self, table: TableId, key: &[u8]) -> Result<(), BackendError> {
-        metered(&self.collector, Op::Delete, Some(table), key.len(), || {
-            result(self.inner.delete(table, RSlice::from_slice(key)))
-        })
+        metered(
+            &self.collector,
+            Some(&self.tally),
+            Op::Delete,
+            Some(table),
+            key.len(),
+            || result(self.inner.delete(table, RSlice::from_slice(key))),
+        )
     }
 
     /// Removes `[start, end)`.
@@ -688,6 +713,7 @@ impl Transaction {
     ) -> Result<(), BackendError> {
         metered(
             &self.collector,
+            Some(&self.tally),
             Op::DeleteRange,
             Some(table),
             start.len() + end.len(),
@@ -708,6 +734,7 @@ impl Transaction {
     pub fn write_batch(&mut self, batch: &WriteBatch) -> Result<(), BackendError> {
         metered(
             &self.collector,
+            Some(&self.tally),
             Op::WriteBatch,
             None,
             batch.byte_len(),
@@ -722,7 +749,7 @@ impl Transaction {
     /// transaction is over.
     pub fn commit(mut self) -> Result<(), BackendError> {
         self.finished = true;
-        metered(&self.collector, Op::Commit, None, 0, || {
+        metered(&self.collector, None, Op::Commit, None, 0, || {
             result(self.inner.commit())
         })
     }
@@ -733,7 +760,7 @@ impl Transaction {
     /// Engine failures.
     pub fn rollback(mut self) -> Result<(), BackendError> {
         self.finished = true;
-        metered(&self.collector, Op::Rollback, None, 0, || {
+        metered(&self.collector, None, Op::Rollback, None, 0, || {
             result(self.inner.rollback())
         })
     }
@@ -766,7 +793,9 @@ impl Cursor {
         let outcome = result(self.inner.next_batch(max_rows, max_bytes, &mut self.batch));
         let bytes_out = self.batch.byte_len();
         let table = Some(self.table);
-        note(&self.collector, table, 0, started, &outcome, |()| bytes_out);
+        note(&self.collector, None, table, 0, started, &outcome, |()| {
+            bytes_out
+        });
         outcome?;
         if self.collector.enabled() {
             self.collector.rows(self.batch.len() as u64);

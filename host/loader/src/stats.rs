@@ -5,8 +5,11 @@
 //! histogram of atomic buckets (at most 12.5% above the true value: eight sub-buckets per power
 //! of two), and per-table counters sit in a fixed array indexed by table id. Counts, bytes and
 //! errors are exact; latency is timed for the first 64 calls of each operation and one call in
-//! 16 after that, which keeps two clock reads off most calls.
+//! 64 after that, which keeps two clock reads off most calls. A transaction counts its own calls
+//! in a [`Tally`] of plain cells and folds it into the atomics when it ends (or every
+//! [`FOLD_EVERY`] calls), so a point get costs no atomic add at all.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -217,7 +220,58 @@ struct TableCounters {
 /// Calls of an operation that are always timed; after them one in [`SAMPLE_EVERY`] is.
 const EXACT_CALLS: u64 = 64;
 /// One call in this many is timed once an operation passed [`EXACT_CALLS`].
-const SAMPLE_EVERY: u64 = 16;
+const SAMPLE_EVERY: u64 = 64;
+
+/// A transaction folds its [`Tally`] into the collector after this many calls, so figures of a
+/// long transaction lag by at most this many calls.
+pub const FOLD_EVERY: u64 = 4096;
+
+/// Tables a [`Tally`] keeps apart before it folds one into the collector to make room.
+const TALLY_TABLES: usize = 4;
+
+/// One table's calls inside a [`Tally`].
+struct TableTally {
+    /// The table id, or `u32::MAX` for a free slot.
+    id: Cell<u32>,
+    calls: [Cell<u64>; Op::ALL.len()],
+    bytes: Cell<u64>,
+}
+
+impl Default for TableTally {
+    fn default() -> Self {
+        Self {
+            id: Cell::new(u32::MAX),
+            calls: Default::default(),
+            bytes: Cell::new(0),
+        }
+    }
+}
+
+/// The counts of one transaction, owned by it and kept without atomics; see
+/// [`Collector::start_in`] and [`Collector::fold`]. Not shared between threads.
+#[derive(Default)]
+pub struct Tally {
+    calls: [Cell<u64>; Op::ALL.len()],
+    bytes_in: [Cell<u64>; Op::ALL.len()],
+    bytes_out: [Cell<u64>; Op::ALL.len()],
+    tables: [TableTally; TALLY_TABLES],
+    /// The slot the next new table takes.
+    next_slot: Cell<usize>,
+    /// Calls since the last fold.
+    pending: Cell<u64>,
+}
+
+impl std::fmt::Debug for Tally {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tally")
+            .field("pending", &self.pending.get())
+            .finish_non_exhaustive()
+    }
+}
+
+fn bump(cell: &Cell<u64>, by: u64) {
+    cell.set(cell.get() + by);
+}
 
 /// A call in progress (see [`Collector::start`]).
 #[derive(Debug, Clone, Copy)]
@@ -294,7 +348,7 @@ impl Collector {
     }
 
     /// Starts a call of `op`: counts it and, for the first 64 calls of each operation and
-    /// one in 16 after that, takes the time (so latency histograms are sampled while counts,
+    /// one in 64 after that, takes the time (so latency histograms are sampled while counts,
     /// bytes and errors are exact). `None` while recording is off.
     #[must_use]
     pub fn start(&self, op: Op) -> Option<Timer> {
@@ -332,6 +386,97 @@ impl Collector {
             }
         }
         self.outcome(op, error);
+    }
+
+    /// Starts a call of `op` made by the owner of `tally`: like [`Collector::start`], but the
+    /// call is counted in the tally (no atomic add).
+    #[must_use]
+    pub fn start_in(&self, tally: &Tally, op: Op) -> Option<Timer> {
+        if !self.enabled.load(Relaxed) {
+            return None;
+        }
+        let local = &tally.calls[op.index()];
+        let n = self.ops[op.index()].calls.load(Relaxed) + local.get();
+        bump(local, 1);
+        let timed = n < EXACT_CALLS || n.is_multiple_of(SAMPLE_EVERY);
+        Some(Timer {
+            op,
+            started: timed.then(Instant::now),
+        })
+    }
+
+    /// Ends a call begun with [`Collector::start_in`]: bytes and the table go into the tally,
+    /// the latency (when timed) and errors straight into the collector.
+    pub fn finish_in(&self, tally: &Tally, timer: Timer, call: Call, error: Option<ErrorCode>) {
+        let op = timer.op;
+        bump(&tally.bytes_in[op.index()], call.bytes_in);
+        bump(&tally.bytes_out[op.index()], call.bytes_out);
+        if let Some(started) = timer.started {
+            let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            self.ops[op.index()].latency.record(nanos);
+        }
+        if let Some(table) = call.table {
+            let slot = match tally.tables.iter().find(|t| t.id.get() == table) {
+                Some(slot) => slot,
+                None => {
+                    let index = tally.next_slot.get();
+                    tally.next_slot.set((index + 1) % TALLY_TABLES);
+                    let slot = &tally.tables[index];
+                    self.fold_table(slot);
+                    slot.id.set(table);
+                    slot
+                }
+            };
+            bump(&slot.calls[op.index()], 1);
+            bump(&slot.bytes, call.bytes_in + call.bytes_out);
+        }
+        if error.is_some() {
+            self.outcome(op, error);
+        }
+        bump(&tally.pending, 1);
+        if tally.pending.get() >= FOLD_EVERY {
+            self.fold(tally);
+        }
+    }
+
+    /// Adds a tally's counts to the collector and empties it (a transaction does this when it
+    /// ends).
+    pub fn fold(&self, tally: &Tally) {
+        for op in Op::ALL {
+            let i = op.index();
+            for (cell, total) in [
+                (&tally.calls[i], &self.ops[i].calls),
+                (&tally.bytes_in[i], &self.ops[i].bytes_in),
+                (&tally.bytes_out[i], &self.ops[i].bytes_out),
+            ] {
+                let value = cell.replace(0);
+                if value > 0 {
+                    total.fetch_add(value, Relaxed);
+                }
+            }
+        }
+        for slot in &tally.tables {
+            self.fold_table(slot);
+        }
+        tally.pending.set(0);
+    }
+
+    fn fold_table(&self, slot: &TableTally) {
+        let id = slot.id.replace(u32::MAX);
+        if id == u32::MAX {
+            return;
+        }
+        let total = &self.tables[(id as usize).min(TABLE_SLOTS)];
+        for (cell, count) in slot.calls.iter().zip(&total.calls) {
+            let value = cell.replace(0);
+            if value > 0 {
+                count.fetch_add(value, Relaxed);
+            }
+        }
+        let bytes = slot.bytes.replace(0);
+        if bytes > 0 {
+            total.bytes.fetch_add(bytes, Relaxed);
+        }
     }
 
     /// Remembers a table's name for reports.
@@ -508,7 +653,7 @@ pub struct OperationFigures {
     pub bytes_out: u64,
     /// Failed calls by error code.
     pub errors: Vec<ErrorCount>,
-    /// Latency of the calls: every call among the first 64, then one in 16.
+    /// Latency of the calls: every call among the first 64, then one in 64.
     pub latency: LatencySummary,
 }
 
@@ -640,5 +785,55 @@ mod tests {
                 count: 2
             }]
         );
+    }
+
+    #[test]
+    fn a_tally_lands_in_the_collector_when_folded() {
+        let collector = Collector::new();
+        let tally = Tally::default();
+        // Six tables through a tally that keeps four apart: the evicted ones are folded early.
+        for round in 0..3u32 {
+            for table in 0..6u32 {
+                let timer = collector.start_in(&tally, Op::Get).expect("enabled");
+                let call = Call {
+                    table: Some(table),
+                    bytes_in: 4,
+                    bytes_out: u64::from(round),
+                };
+                let error = (table == 5).then_some(ErrorCode::NOT_FOUND);
+                collector.finish_in(&tally, timer, call, error);
+            }
+        }
+        // Until the tally is folded its calls are not counted.
+        let before = collector.snapshot();
+        assert!(before.operations.iter().all(|op| op.op != "get"));
+        let folded: u64 = before.tables.iter().map(|t| t.calls[0].count).sum();
+        assert!(folded < 18, "tables still in the tally are not counted yet");
+        collector.fold(&tally);
+        let stats = collector.snapshot();
+        let get = &stats.operations[0];
+        assert_eq!((get.calls, get.bytes_in, get.bytes_out), (18, 72, 18));
+        assert_eq!(get.latency.count, 18, "the first 64 calls are all timed");
+        assert_eq!(get.errors[0].count, 3);
+        assert_eq!(stats.tables.len(), 6);
+        for table in &stats.tables {
+            assert_eq!(table.calls[0].count, 3, "{}", table.table);
+            assert_eq!(table.bytes, 12 + 3);
+        }
+        // A second fold adds nothing.
+        collector.fold(&tally);
+        assert_eq!(collector.snapshot().operations[0].calls, 18);
+        // A tally folds itself every FOLD_EVERY calls.
+        let busy = Tally::default();
+        for _ in 0..FOLD_EVERY {
+            let timer = collector.start_in(&busy, Op::Put).expect("enabled");
+            collector.finish_in(&busy, timer, Call::default(), None);
+        }
+        let put = collector
+            .snapshot()
+            .operations
+            .into_iter()
+            .find(|op| op.op == "put");
+        assert_eq!(put.map(|op| op.calls), Some(FOLD_EVERY));
     }
 }

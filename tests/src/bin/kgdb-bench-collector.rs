@@ -1,5 +1,6 @@
 //! What the operation stats collector costs: point gets and a full scan through a plugin, with
-//! the collector on and off, interleaved in the same run, medians of several rounds.
+//! the collector on and off, interleaved in the same run, several rounds; the overhead is given
+//! on the medians and on the fastest rounds (the least disturbed by other work on the machine).
 //!
 //! ```sh
 //! cargo build --release --workspace
@@ -13,6 +14,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use kgdb_host::plugin::stats::{Call, Collector, Op, Tally};
 use kgdb_host::plugin::{
     Backend, OpenSettings, PluginLoader, ScanSpec, TableId, TxnOptions, WriteBatch,
 };
@@ -130,6 +132,27 @@ fn full_scan(backend: &Backend, table: TableId, keys: usize) -> Result<f64, Stri
     Ok(elapsed.as_nanos() as f64 / rows as f64)
 }
 
+/// Nanoseconds the collector itself spends on one recorded point get (start, finish, and the
+/// share of a fold), with no backend behind it.
+fn collector_alone(calls: usize) -> f64 {
+    let collector = Collector::new();
+    let tally = Tally::default();
+    let started = Instant::now();
+    for i in 0..calls {
+        let timer = std::hint::black_box(collector.start_in(&tally, Op::Get));
+        if let Some(timer) = timer {
+            let call = Call {
+                table: Some(3),
+                bytes_in: 14,
+                bytes_out: std::hint::black_box(100 + (i as u64 & 1)),
+            };
+            collector.finish_in(&tally, timer, call, None);
+        }
+    }
+    collector.fold(&tally);
+    started.elapsed().as_nanos() as f64 / calls as f64
+}
+
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -182,22 +205,39 @@ fn run(options: &Options) -> Result<(), String> {
     }
     let details = plugin.details();
     println!(
-        "collector overhead: {} {} ({} keys, {} gets per round, {} rounds, medians)",
+        "collector overhead: {} {} ({} keys, {} gets per round, {} rounds)",
         details.name, details.profile, options.keys, options.gets, options.rounds
     );
     println!();
-    println!("| workload | collector off | collector on | overhead |");
-    println!("|---|---|---|---|");
+    println!("| workload | off, median | on, median | overhead | off, fastest | on, fastest | overhead |");
+    println!("|---|---|---|---|---|---|---|");
     let mut summary = Vec::new();
+    let mut off_get_median = f64::NAN;
     for (name, unit, on, off) in [
         ("point get", "ns/get", &mut gets_on, &mut gets_off),
         ("full scan", "ns/row", &mut scan_on, &mut scan_off),
     ] {
-        let (on, off) = (median(on), median(off));
-        let overhead = (on - off) / off * 100.0;
-        println!("| {name} | {off:.1} {unit} | {on:.1} {unit} | {overhead:+.1}% |");
-        summary.push(format!("{name} {overhead:+.1}%"));
+        let (on_median, off_median) = (median(on), median(off));
+        let (on_min, off_min) = (on[0], off[0]);
+        if name == "point get" {
+            off_get_median = off_median;
+        }
+        let overhead = (on_median - off_median) / off_median * 100.0;
+        let overhead_min = (on_min - off_min) / off_min * 100.0;
+        println!(
+            "| {name} | {off_median:.1} {unit} | {on_median:.1} {unit} | {overhead:+.1}% \
+             | {off_min:.1} {unit} | {on_min:.1} {unit} | {overhead_min:+.1}% |"
+        );
+        summary.push(format!(
+            "{name} {overhead:+.1}% (medians), {overhead_min:+.1}% (fastest)"
+        ));
     }
+    let alone = collector_alone(options.gets * 10);
+    println!();
+    println!(
+        "the collector alone: {alone:.1} ns per recorded get ({:.1}% of a point get with it off)",
+        alone / off_get_median * 100.0
+    );
     println!();
     println!("overhead: {}", summary.join(", "));
     backend.close().map_err(|e| e.to_string())
