@@ -147,6 +147,46 @@ fn stats_agree_with_count_and_keep_the_last_loads_operations() {
             .unwrap()
             >= 1
     );
+    // The QuadStore's counters: every quad new, every term a dictionary miss.
+    let counter = |load: &serde_json::Value, name: &str| -> u64 {
+        load["operations"]["counters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {load}"))["value"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(counter(load, "quads_inserted"), 43);
+    assert_eq!(counter(load, "quads_removed"), 0);
+    assert_eq!(
+        Some(counter(load, "dictionary_misses")),
+        value["terms"].as_u64()
+    );
+    let lookups = |load: &serde_json::Value| {
+        [
+            "dictionary_cache_hits",
+            "dictionary_table_hits",
+            "dictionary_misses",
+        ]
+        .map(|name| counter(load, name))
+        .iter()
+        .sum::<u64>()
+    };
+    // One look-up per term of a quad (these are triples: subject, predicate, object).
+    assert_eq!(lookups(load), 3 * 43);
+
+    // Loaded again, in a new process: nothing new, every term found in the dictionary table.
+    host(&["load", example.to_str().unwrap()]).expect_success();
+    let json = host(&["stats", "--json"]);
+    let value: serde_json::Value = serde_json::from_str(json.expect_success()).unwrap();
+    let load = &value["last_load"];
+    assert_eq!(load["inserted"], 0);
+    assert_eq!(counter(load, "quads_inserted"), 0);
+    assert_eq!(counter(load, "dictionary_misses"), 0);
+    assert_eq!(lookups(load), 3 * 43);
+    assert!(counter(load, "dictionary_table_hits") >= value["terms"].as_u64().unwrap());
 }
 
 #[test]

@@ -212,6 +212,9 @@ fn transactions_isolate_read_their_writes_and_roll_back(stem: &str, config: &str
     let after = store.snapshot().unwrap();
     assert!(after.contains(&a).unwrap() && after.contains(&b).unwrap());
     drop(after);
+    let figures = store.figures();
+    assert_eq!((figures.quads_inserted, figures.quads_removed), (2, 0));
+    assert!(figures.dictionary_misses > 0);
 
     // Dropped without commit: rolled back.
     {
@@ -244,6 +247,13 @@ fn transactions_isolate_read_their_writes_and_roll_back(stem: &str, config: &str
     assert_eq!(store.clear(&GraphPattern::Named(graph_of_b)).unwrap(), 1);
     assert_eq!(store.counts().unwrap().quads, 0);
     assert!(store.verify(10).unwrap().is_ok());
+    // Only committed quads count: the dropped and the rolled-back transactions add nothing.
+    let figures = store.figures();
+    assert_eq!((figures.quads_inserted, figures.quads_removed), (2, 2));
+    // The same figures reach the backend's operation stats.
+    let counters = store.backend().collector().snapshot().counters;
+    let removed = counters.iter().find(|c| c.name == "quads_removed");
+    assert_eq!(removed.map(|c| c.value), Some(2));
 }
 
 fn whole_clear_empties_the_dictionary(stem: &str, config: &str) {

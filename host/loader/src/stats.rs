@@ -11,7 +11,7 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -291,6 +291,24 @@ pub struct Collector {
     rolled_back: AtomicU64,
     conflicts: AtomicU64,
     table_names: Mutex<Vec<(u32, String)>>,
+    sources: Mutex<Vec<Arc<dyn CounterSource>>>,
+}
+
+/// Counters kept by a layer above the backend (the QuadStore's quads inserted and dictionary
+/// hits, …), reported with the collector's own figures once attached with
+/// [`Collector::attach`].
+pub trait CounterSource: Send + Sync {
+    /// The counters' current values, under stable `snake_case` names.
+    fn counters(&self) -> Vec<NamedCount>;
+}
+
+/// One counter of a [`CounterSource`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedCount {
+    /// Its name, `snake_case`, stable.
+    pub name: String,
+    /// Its value.
+    pub value: u64,
 }
 
 impl Default for Collector {
@@ -307,6 +325,7 @@ impl Default for Collector {
             rolled_back: AtomicU64::new(0),
             conflicts: AtomicU64::new(0),
             table_names: Mutex::new(Vec::new()),
+            sources: Mutex::new(Vec::new()),
         }
     }
 }
@@ -479,6 +498,14 @@ impl Collector {
         }
     }
 
+    /// Reports `source`'s counters with this collector's figures from now on.
+    pub fn attach(&self, source: Arc<dyn CounterSource>) {
+        self.sources
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(source);
+    }
+
     /// Remembers a table's name for reports.
     pub fn name_table(&self, id: u32, name: &str) {
         let mut names = self
@@ -610,6 +637,13 @@ impl Collector {
             rows_scanned: self.rows_scanned.load(Relaxed),
             operations,
             tables,
+            counters: self
+                .sources
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .iter()
+                .flat_map(|source| source.counters())
+                .collect(),
         }
     }
 }
@@ -627,6 +661,10 @@ pub struct OperationStats {
     pub operations: Vec<OperationFigures>,
     /// Per table, those touched at least once.
     pub tables: Vec<TableFigures>,
+    /// Counters of the layers above the backend (the QuadStore's), empty when none is attached
+    /// (and in figures saved before they existed).
+    #[serde(default)]
+    pub counters: Vec<NamedCount>,
 }
 
 /// Transaction outcomes.

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::plugin::stats::OperationStats;
 
-use super::human_bytes;
+use super::{human_bytes, thousands};
 
 /// `812 ns`, `3.4 µs`, `12 ms`, `1.5 s`.
 #[must_use]
@@ -101,6 +101,33 @@ pub fn operation_table(plugin: &str, stats: &OperationStats) -> String {
             .map(|e| format!("{} {}", e.count, e.code))
             .collect();
         let _ = writeln!(out, "  {} errors: {}", op.op, list.join(", "));
+    }
+    if !stats.tables.is_empty() {
+        let width = stats
+            .tables
+            .iter()
+            .map(|t| t.table.len())
+            .max()
+            .unwrap_or(0);
+        let _ = writeln!(out, "  per table (calls, bytes in and out):");
+        for table in &stats.tables {
+            let calls: u64 = table.calls.iter().map(|c| c.count).sum();
+            let _ = writeln!(
+                out,
+                "    {:<width$}  {:>11} calls  {:>10}",
+                table.table,
+                thousands(calls),
+                human_bytes(table.bytes)
+            );
+        }
+    }
+    if !stats.counters.is_empty() {
+        let list: Vec<String> = stats
+            .counters
+            .iter()
+            .map(|c| format!("{} {}", c.name.replace('_', " "), thousands(c.value)))
+            .collect();
+        let _ = writeln!(out, "  store: {}", list.join(", "));
     }
     out
 }

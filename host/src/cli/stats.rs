@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::data::open_store;
 use super::report::operation_table;
-use super::{human_bytes, Cli, Failure};
+use super::{human_bytes, thousands, Cli, Failure};
 use crate::plugin::stats::OperationStats;
 use crate::plugin::{Capabilities, PluginRegistry};
 
@@ -176,18 +176,6 @@ pub fn run(cli: &Cli, registry: &PluginRegistry, args: &StatsArgs) -> Result<Exi
         print!("{}", human(&report));
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 fn human(report: &StatsReport) -> String {

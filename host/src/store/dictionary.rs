@@ -54,13 +54,17 @@ pub(crate) fn lookup(
             .ok_or_else(|| StoreError::InvalidInput("a term the store cannot encode".into()))?,
     };
     let hash = encoded.hash(&store.hasher);
-    if let Some(id) = scope.local.and_then(|local| local.get(&hash)) {
-        return Ok(Some(*id));
-    }
     if let Some(id) = scope
-        .generation
-        .and_then(|generation| store.cached_term(generation, &hash))
+        .local
+        .and_then(|local| local.get(&hash))
+        .copied()
+        .or_else(|| {
+            scope
+                .generation
+                .and_then(|generation| store.cached_term(generation, &hash))
+        })
     {
+        store.counters.looked_up(1, 0, 0);
         return Ok(Some(id));
     }
     match txn
@@ -72,9 +76,13 @@ pub(crate) fn lookup(
             if let Some(generation) = scope.generation {
                 store.cache_terms(generation, [(hash, id)]);
             }
+            store.counters.looked_up(0, 1, 0);
             Ok(Some(id))
         }
-        None => Ok(None),
+        None => {
+            store.counters.looked_up(0, 0, 1);
+            Ok(None)
+        }
     }
 }
 

@@ -53,6 +53,7 @@
 //! what it held before the load. A load that fits in one chunk is one plain transaction.
 
 mod bulk;
+mod counters;
 mod dictionary;
 pub mod encoding;
 mod error;
@@ -62,13 +63,15 @@ mod verify;
 mod writer;
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use kgdb_plugin_api::{Capabilities, TableId, TxnOptions};
 use oxrdf::{NamedOrBlankNode, Term};
 
 use crate::plugin::Backend;
 pub use bulk::{BulkLoad, LoadOptions, LoadSummary};
+use counters::StoreCounters;
+pub use counters::StoreFigures;
 use encoding::{decode_count, TermHash, TermHasher, TermId};
 pub use error::StoreError;
 use error::{Context, StoreError as E};
@@ -161,6 +164,7 @@ pub struct Store {
     hasher: TermHasher,
     writer: Mutex<()>,
     term_cache: Mutex<TermCache>,
+    counters: Arc<StoreCounters>,
 }
 
 /// Committed term ids, shared by every view of the store. Ids never change meaning within a
@@ -216,12 +220,15 @@ impl Store {
             graphs: open("store.graphs")?,
         };
         let hash_key = check_format(&backend, &tables)?;
+        let counters = Arc::new(StoreCounters::default());
+        backend.collector().attach(Arc::clone(&counters) as _);
         let store = Self {
             backend,
             tables,
             hasher: TermHasher::new(hash_key),
             writer: Mutex::new(()),
             term_cache: Mutex::new(TermCache::default()),
+            counters,
         };
         bulk::recover(&store)?;
         Ok(store)
@@ -231,6 +238,14 @@ impl Store {
     #[must_use]
     pub fn backend(&self) -> &Backend {
         &self.backend
+    }
+
+    /// The store's own counters since it was opened: quads committed in and out, and how term
+    /// look-ups were answered. They are also in the backend's operation stats
+    /// (`backend().collector()`), under `counters`.
+    #[must_use]
+    pub fn figures(&self) -> StoreFigures {
+        self.counters.figures()
     }
 
     /// A consistent read-only view of the store.

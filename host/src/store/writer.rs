@@ -51,6 +51,9 @@ pub struct Transaction<'a> {
     next_id: u64,
     first_new_id: u64,
     deltas: Deltas,
+    /// Quads added and removed, reported to the store's counters at commit.
+    inserted: u64,
+    removed: u64,
     journal: Option<Vec<EncodedQuad>>,
     generation: u64,
     dictionary_cleared: bool,
@@ -94,6 +97,8 @@ impl<'a> Transaction<'a> {
             next_id,
             first_new_id: next_id,
             deltas: Deltas::default(),
+            inserted: 0,
+            removed: 0,
             journal: None,
             generation,
             dictionary_cleared: false,
@@ -206,6 +211,7 @@ impl<'a> Transaction<'a> {
 
     fn clear_all(&mut self) -> Result<u64, StoreError> {
         let removed = self.counts()?.quads;
+        self.removed += removed;
         let tables = self.store.tables;
         let mut wiped: Vec<TableId> = tables.orderings.to_vec();
         wiped.extend([tables.id2term, tables.term2id, tables.graphs]);
@@ -319,6 +325,7 @@ impl<'a> Transaction<'a> {
         self.flush()?;
         let new_terms = std::mem::take(&mut self.new_terms);
         self.txn.commit().context("committing")?;
+        self.store.counters.committed(self.inserted, self.removed);
         tracing::debug!(
             quads_delta = quads,
             terms_delta = terms,
@@ -418,6 +425,7 @@ impl<'a> Transaction<'a> {
         let mut ids: Vec<Option<TermId>> = vec![None; terms.len()];
         let mut unknown: Vec<usize> = Vec::new();
         let mut batch_known: HashMap<TermHash, TermId> = HashMap::new();
+        let (mut cache_hits, mut table_hits, mut misses) = (0, 0, 0);
         for (index, slot) in terms.iter().enumerate() {
             let hash = match slot {
                 Slot::Empty => continue,
@@ -433,6 +441,7 @@ impl<'a> Transaction<'a> {
                     .flatten()
             }) {
                 ids[index] = Some(id);
+                cache_hits += 1;
             } else {
                 unknown.push(index);
             }
@@ -468,13 +477,23 @@ impl<'a> Transaction<'a> {
                 let Slot::Hashed(hash, encoded) = &terms[index] else {
                     continue;
                 };
-                let id = match batch_known.get(hash).or_else(|| self.new_terms.get(hash)) {
-                    Some(id) => *id,
-                    None => self.add_term(*hash, encoded)?,
+                let id = if let Some(id) = batch_known.get(hash) {
+                    table_hits += 1;
+                    *id
+                } else if let Some(id) = self.new_terms.get(hash) {
+                    // Added for an earlier slot of this batch.
+                    cache_hits += 1;
+                    *id
+                } else {
+                    misses += 1;
+                    self.add_term(*hash, encoded)?
                 };
                 ids[index] = Some(id);
             }
         }
+        self.store
+            .counters
+            .looked_up(cache_hits, table_hits, misses);
         Ok(ids)
     }
 
@@ -579,6 +598,11 @@ impl<'a> Transaction<'a> {
     }
 
     fn count_quad(&mut self, quad: &EncodedQuad, delta: i64) {
+        if delta > 0 {
+            self.inserted += 1;
+        } else {
+            self.removed += 1;
+        }
         self.deltas.quads += delta;
         match quad.graph {
             None => self.deltas.default_graph_quads += delta,
