@@ -572,7 +572,35 @@ pub struct NativeStat {
     pub unit: RString,
 }
 
+/// The name stem of the statistic that tells how many bytes one table takes: a plugin that
+/// knows reports `kgdb.table_bytes[<table>]` in bytes for each table (see
+/// [`NativeStat::table_bytes`]), and the host's `stats` lists them as bytes per table.
+pub const TABLE_BYTES_STAT: &str = "kgdb.table_bytes";
+
+/// The table a statistic of this name and unit gives the bytes of (see
+/// [`NativeStat::table_bytes`]), `None` for any other statistic.
+#[must_use]
+pub fn table_of_table_bytes<'a>(name: &'a str, unit: &str) -> Option<&'a str> {
+    name.strip_prefix(TABLE_BYTES_STAT)?
+        .strip_prefix('[')?
+        .strip_suffix(']')
+        .filter(|_| unit == "bytes")
+}
+
 impl NativeStat {
+    /// The bytes table `table` takes in the engine: on disk for a persistent engine (with what
+    /// is buffered to be written), in memory otherwise.
+    #[must_use]
+    pub fn table_bytes(table: &str, bytes: u64) -> Self {
+        Self::new(format!("{TABLE_BYTES_STAT}[{table}]"), bytes, "bytes")
+    }
+
+    /// The table named by a [`NativeStat::table_bytes`] statistic, `None` for any other.
+    #[must_use]
+    pub fn table_of_table_bytes(&self) -> Option<&str> {
+        table_of_table_bytes(&self.name, &self.unit)
+    }
+
     /// A statistic with a unit.
     pub fn new(name: impl Into<String>, value: u64, unit: &str) -> Self {
         Self {
@@ -586,6 +614,20 @@ impl NativeStat {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn table_bytes_statistics_name_their_table() {
+        let stat = NativeStat::table_bytes("quads.spo", 4096);
+        assert_eq!(stat.name.as_str(), "kgdb.table_bytes[quads.spo]");
+        assert_eq!(stat.table_of_table_bytes(), Some("quads.spo"));
+        for other in [
+            NativeStat::new("kgdb.table_bytes", 1, "bytes"),
+            NativeStat::new("kgdb.table_bytes[x]", 1, "keys"),
+            NativeStat::new("lmdb.entries[x]", 1, "bytes"),
+        ] {
+            assert_eq!(other.table_of_table_bytes(), None, "{other:?}");
+        }
+    }
 
     #[test]
     fn kv_batch_round_trips_rows_including_empty_ones() {

@@ -53,8 +53,9 @@ pub mod sdk;
 pub use abi::{ConfigKey, Extension, LogLevel, LogSink, OpenRequest, PluginInfo};
 pub use capabilities::Capabilities;
 pub use data::{
-    prefix_successor, BatchEntry, BatchOp, BoundKind, KvBatch, NativeStat, OpKind, ScanSpec,
-    SortedRun, SyncMode, TableId, TxnOptions, WriteBatch, WriteOptions,
+    prefix_successor, table_of_table_bytes, BatchEntry, BatchOp, BoundKind, KvBatch, NativeStat,
+    OpKind, ScanSpec, SortedRun, SyncMode, TableId, TxnOptions, WriteBatch, WriteOptions,
+    TABLE_BYTES_STAT,
 };
 pub use error::{ErrorCode, PluginError};
 

@@ -127,6 +127,31 @@ fn stats_agree_with_count_and_keep_the_last_loads_operations() {
     assert!(value["bytes_on_disk"].as_u64().unwrap() > 0);
     assert!(value["terms"].as_u64().unwrap() > 0);
     assert!(!value["native"].as_array().unwrap().is_empty());
+    // LMDB tells the pages of each table: every store table is listed, the dictionary holds
+    // bytes, and together they fit in the files.
+    let table_bytes = value["table_bytes"].as_array().unwrap();
+    let bytes_of = |name: &str| {
+        table_bytes
+            .iter()
+            .find(|t| t["table"] == name)
+            .and_then(|t| t["bytes"].as_u64())
+    };
+    for table in [
+        "quads.spo",
+        "quads.gspo",
+        "dict.id2term",
+        "dict.term2id",
+        "store.meta",
+    ] {
+        assert!(bytes_of(table).is_some(), "{table} in {table_bytes:?}");
+    }
+    assert!(bytes_of("dict.id2term").unwrap() > 0);
+    let listed: u64 = table_bytes
+        .iter()
+        .map(|t| t["bytes"].as_u64().unwrap())
+        .sum();
+    assert!(listed <= value["bytes_on_disk"].as_u64().unwrap());
+    assert!(text.contains("bytes per table ("), "{text}");
     let load = &value["last_load"];
     assert_eq!(load["inserted"], 43);
     let operations = load["operations"]["operations"].as_array().unwrap();

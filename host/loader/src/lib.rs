@@ -29,8 +29,9 @@ pub use adapter::{
 pub use error::{BackendError, LoadError};
 pub use kgdb_plugin_api::abi::TEST_CONFIGS_V1;
 pub use kgdb_plugin_api::{
-    prefix_successor, BatchEntry, BoundKind, Capabilities, ErrorCode, KvBatch, ScanSpec, SortedRun,
-    SyncMode, TableId, TxnOptions, WriteBatch, WriteOptions,
+    prefix_successor, table_of_table_bytes, BatchEntry, BoundKind, Capabilities, ErrorCode,
+    KvBatch, ScanSpec, SortedRun, SyncMode, TableId, TxnOptions, WriteBatch, WriteOptions,
+    TABLE_BYTES_STAT,
 };
 pub use loader::{LoadedPlugin, PluginLoader};
 pub use manifest::{Manifest, ManifestError, PluginEntry};

@@ -11,7 +11,7 @@ use super::data::open_store;
 use super::report::operation_table;
 use super::{human_bytes, thousands, Cli, Failure};
 use crate::plugin::stats::OperationStats;
-use crate::plugin::{Capabilities, PluginRegistry};
+use crate::plugin::{table_of_table_bytes, Capabilities, PluginRegistry};
 
 /// The store note the last load's figures are kept under.
 pub const LAST_LOAD_NOTE: &str = "last-load";
@@ -58,6 +58,7 @@ struct StatsReport {
     named_graphs: u64,
     terms: u64,
     top_graphs: Vec<GraphCount>,
+    table_bytes: Vec<TableBytes>,
     native: Vec<NativeStat>,
     last_load: Option<LastLoad>,
 }
@@ -66,6 +67,12 @@ struct StatsReport {
 struct GraphCount {
     graph: String,
     quads: u64,
+}
+
+#[derive(Debug, Serialize)]
+struct TableBytes {
+    table: String,
+    bytes: u64,
 }
 
 #[derive(Debug, Serialize)]
@@ -149,6 +156,16 @@ pub fn run(cli: &Cli, registry: &PluginRegistry, args: &StatsArgs) -> Result<Exi
     } else {
         Vec::new()
     };
+    let mut table_bytes: Vec<TableBytes> = native
+        .iter()
+        .filter_map(|s: &NativeStat| {
+            table_of_table_bytes(&s.name, &s.unit).map(|table| TableBytes {
+                table: table.to_owned(),
+                bytes: s.value,
+            })
+        })
+        .collect();
+    table_bytes.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.table.cmp(&b.table)));
     let last_load = store
         .note(LAST_LOAD_NOTE)?
         .and_then(|bytes| serde_json::from_slice::<LastLoad>(&bytes).ok());
@@ -164,6 +181,7 @@ pub fn run(cli: &Cli, registry: &PluginRegistry, args: &StatsArgs) -> Result<Exi
         named_graphs,
         terms: counts.terms,
         top_graphs,
+        table_bytes,
         native,
         last_load,
     };
@@ -222,6 +240,33 @@ fn human(report: &StatsReport) -> String {
             .unwrap_or(0);
         for graph in &report.top_graphs {
             let _ = writeln!(out, "  {:>width$}  {}", thousands(graph.quads), graph.graph);
+        }
+    }
+    if !report.table_bytes.is_empty() {
+        let total: u64 = report.table_bytes.iter().map(|t| t.bytes).sum();
+        let _ = writeln!(out, "bytes per table ({} in all)", human_bytes(total));
+        let width = report
+            .table_bytes
+            .iter()
+            .map(|t| t.table.len())
+            .max()
+            .unwrap_or(0);
+        for table in &report.table_bytes {
+            let share = table.bytes as f64 / total.max(1) as f64 * 100.0;
+            let per_quad = if report.quads > 0 {
+                format!(
+                    "  {:>6.1} bytes per quad",
+                    table.bytes as f64 / report.quads as f64
+                )
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "  {:<width$}  {:>10}  {share:>5.1}%{per_quad}",
+                table.table,
+                human_bytes(table.bytes)
+            );
         }
     }
     if !report.native.is_empty() {

@@ -675,6 +675,8 @@ impl StorageBackend for LmdbBackend {
                 u64::from(table.depth),
                 "count",
             ));
+            let pages = table.branch_pages + table.leaf_pages + table.overflow_pages;
+            stats.push(NativeStat::table_bytes(name, pages as u64 * page_size));
         }
         stats.push(NativeStat::new("lmdb.entries", entries, "keys"));
         stats.push(NativeStat::new("lmdb.depth", depth, "count"));

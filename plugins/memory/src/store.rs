@@ -347,6 +347,10 @@ impl StorageBackend for MemoryBackend {
         if let Some(limit) = self.shared.limit {
             stats.push(NativeStat::new("memory.limit", limit, "bytes"));
         }
+        for table in state.tables.iter().flatten() {
+            let bytes: usize = table.rows.iter().map(|(k, v)| k.len() + v.len()).sum();
+            stats.push(NativeStat::table_bytes(&table.name, bytes as u64));
+        }
         Ok(stats)
     }
 

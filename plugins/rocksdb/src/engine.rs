@@ -490,6 +490,7 @@ impl StorageBackend for RocksBackend {
             .collect();
         for (name, id) in tables {
             let family = engine.family(id)?;
+            let mut values = [0u64; 5];
             for (index, (property, unit)) in per_table.iter().enumerate() {
                 let value = engine
                     .db
@@ -497,10 +498,13 @@ impl StorageBackend for RocksBackend {
                     .map_err(|e| rocks_error("reading statistics", &e))?
                     .unwrap_or(0);
                 totals[index] += value;
+                values[index] = value;
                 if index == 0 {
                     stats.push(NativeStat::new(format!("{property}[{name}]"), value, unit));
                 }
             }
+            // Live SST files plus what waits in memtables to be written.
+            stats.push(NativeStat::table_bytes(&name, values[1] + values[4]));
         }
         for ((property, unit), total) in per_table.iter().zip(totals) {
             stats.push(NativeStat::new(*property, total, unit));

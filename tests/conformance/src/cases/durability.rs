@@ -1,4 +1,4 @@
-use kgdb_loader::{Capabilities, ErrorCode, ScanSpec, SyncMode, TxnOptions};
+use kgdb_loader::{table_of_table_bytes, Capabilities, ErrorCode, ScanSpec, SyncMode, TxnOptions};
 
 use super::register;
 use crate::fixture::{binary_rows, expect_code, numbered, scan_all, Fixture};
@@ -109,6 +109,28 @@ pub(crate) fn stats_agree_with_the_data(f: &mut Fixture) {
         keys.name,
         keys.value
     );
+    // Bytes per table, where the plugin tells: only tables that exist, and the one written to
+    // is not empty.
+    let tables = f.backend.list_tables().unwrap();
+    let sizes: Vec<(&str, u64)> = stats
+        .iter()
+        .filter_map(|s| table_of_table_bytes(&s.name, &s.unit).map(|table| (table, s.value)))
+        .collect();
+    for (table, _) in &sizes {
+        assert!(
+            tables.iter().any(|t| t == table),
+            "bytes of `{table}`, which is not a table ({tables:?})"
+        );
+    }
+    if !sizes.is_empty() {
+        let written = sizes.iter().find(|(table, _)| *table == "t");
+        assert!(
+            written.is_some_and(|(_, bytes)| *bytes > 0),
+            "table `t` holds rows but its bytes are {written:?}"
+        );
+    } else {
+        f.note("the plugin reports no bytes per table (`kgdb.table_bytes[…]`)");
+    }
 }
 
 /// Whether reopened data can be checked: the backend declares `persistent`. Otherwise the
