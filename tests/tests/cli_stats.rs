@@ -252,4 +252,25 @@ fn log_lines_carry_the_command_and_transaction_spans() {
         !run.stdout.contains("DEBUG"),
         "logs stay off stdout: {run:#?}"
     );
+    // Under -v alone the plugin's own line about opening the store arrives, tagged with its
+    // name, on stderr; stdout holds only the count.
+    let count = Run::host(
+        &workspace_root(),
+        &[
+            "--plugin",
+            "lmdb",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "-v",
+            "count",
+        ],
+    );
+    assert_eq!(count.expect_success().trim(), "43");
+    assert!(
+        count.stderr.lines().any(|l| l.contains(" INFO ")
+            && l.contains("opened")
+            && l.contains("plugin=\"kgdb_plugin_lmdb\"")),
+        "{count:#?}"
+    );
+    assert!(!count.stderr.contains("DEBUG"), "{count:#?}");
 }

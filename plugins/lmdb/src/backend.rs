@@ -434,7 +434,7 @@ impl LmdbBackend {
             Writer::spawn(Arc::clone(&shared))
                 .map(|(writer, ended)| Some((writer, Mutex::new(ended))))?
         };
-        options.logger.debug(
+        options.logger.info(
             "kgdb_plugin_lmdb",
             format_args!(
                 "opened {} ({} tables, map {} bytes, max key {} bytes)",

@@ -89,7 +89,7 @@ impl Plugin for MemoryPlugin {
 
     fn open(options: OpenOptions) -> Result<MemoryBackend, PluginError> {
         let config: MemoryConfig = sdk::parse_config(&options.config)?;
-        options.logger.debug(
+        options.logger.info(
             "kgdb_plugin_memory",
             format_args!(
                 "opening a memory backend (limit: {})",

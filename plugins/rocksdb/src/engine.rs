@@ -229,7 +229,7 @@ impl RocksBackend {
                 registry.insert(name);
             }
         }
-        options.logger.debug(
+        options.logger.info(
             "kgdb_plugin_rocksdb",
             format_args!("opened {} ({} tables)", dir.display(), registry.names.len()),
         );
