@@ -223,3 +223,9 @@ pub fn thousands(n: u64) -> String {
     }
     out
 }
+
+/// The width of a column: its longest cell.
+#[must_use]
+pub fn column_width(cells: impl Iterator<Item = usize>) -> usize {
+    cells.max().unwrap_or(0)
+}

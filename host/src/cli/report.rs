@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use crate::plugin::stats::OperationStats;
 
-use super::{human_bytes, thousands};
+use super::{column_width, human_bytes, thousands};
 
 /// `812 ns`, `3.4 µs`, `12 ms`, `1.5 s`.
 #[must_use]
@@ -103,12 +103,7 @@ pub fn operation_table(plugin: &str, stats: &OperationStats) -> String {
         let _ = writeln!(out, "  {} errors: {}", op.op, list.join(", "));
     }
     if !stats.tables.is_empty() {
-        let width = stats
-            .tables
-            .iter()
-            .map(|t| t.table.len())
-            .max()
-            .unwrap_or(0);
+        let width = column_width(stats.tables.iter().map(|t| t.table.len()));
         let _ = writeln!(out, "  per table (calls, bytes in and out):");
         for table in &stats.tables {
             let calls: u64 = table.calls.iter().map(|c| c.count).sum();

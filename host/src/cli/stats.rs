@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::data::open_store;
 use super::report::operation_table;
-use super::{human_bytes, thousands, Cli, Failure};
+use super::{column_width, human_bytes, thousands, Cli, Failure};
 use crate::plugin::stats::OperationStats;
 use crate::plugin::{table_of_table_bytes, Capabilities, PluginRegistry};
 
@@ -232,12 +232,7 @@ fn human(report: &StatsReport) -> String {
     }
     if !report.top_graphs.is_empty() {
         let _ = writeln!(out, "largest graphs");
-        let width = report
-            .top_graphs
-            .iter()
-            .map(|g| thousands(g.quads).len())
-            .max()
-            .unwrap_or(0);
+        let width = column_width(report.top_graphs.iter().map(|g| thousands(g.quads).len()));
         for graph in &report.top_graphs {
             let _ = writeln!(out, "  {:>width$}  {}", thousands(graph.quads), graph.graph);
         }
@@ -245,12 +240,7 @@ fn human(report: &StatsReport) -> String {
     if !report.table_bytes.is_empty() {
         let total: u64 = report.table_bytes.iter().map(|t| t.bytes).sum();
         let _ = writeln!(out, "bytes per table ({} in all)", human_bytes(total));
-        let width = report
-            .table_bytes
-            .iter()
-            .map(|t| t.table.len())
-            .max()
-            .unwrap_or(0);
+        let width = column_width(report.table_bytes.iter().map(|t| t.table.len()));
         for table in &report.table_bytes {
             let share = table.bytes as f64 / total.max(1) as f64 * 100.0;
             let per_quad = if report.quads > 0 {
@@ -271,12 +261,7 @@ fn human(report: &StatsReport) -> String {
     }
     if !report.native.is_empty() {
         let _ = writeln!(out, "backend statistics ({})", report.plugin);
-        let width = report
-            .native
-            .iter()
-            .map(|s| s.name.len())
-            .max()
-            .unwrap_or(0);
+        let width = column_width(report.native.iter().map(|s| s.name.len()));
         for stat in &report.native {
             let value = if stat.unit == "bytes" {
                 human_bytes(stat.value)
