@@ -353,54 +353,77 @@ pub struct Backend {
     collector: Arc<Collector>,
 }
 
-/// Runs `call` as one `op` on the collector, for calls that return nothing to measure.
-fn metered(
-    collector: &Collector,
-    tally: Option<&Tally>,
-    op: Op,
-    table: Option<TableId>,
-    bytes_in: usize,
-    call: impl FnOnce() -> Result<(), BackendError>,
-) -> Result<(), BackendError> {
-    let timer = start(collector, tally, op);
-    let outcome = call();
-    note(collector, tally, table, bytes_in, timer, &outcome, |()| 0);
-    outcome
+/// Where a call is counted: the collector, through the caller's [`Tally`] when it has one (a
+/// transaction does; the backend and cursors count straight into the collector).
+#[derive(Clone, Copy)]
+struct Meter<'a> {
+    collector: &'a Collector,
+    tally: Option<&'a Tally>,
 }
 
-/// Starts a call on the collector, counted in `tally` when the caller has one.
-fn start(collector: &Collector, tally: Option<&Tally>, op: Op) -> Option<Timer> {
-    match tally {
-        Some(tally) => collector.start_in(tally, op),
-        None => collector.start(op),
+impl<'a> Meter<'a> {
+    fn direct(collector: &'a Collector) -> Self {
+        Self {
+            collector,
+            tally: None,
+        }
     }
-}
 
-/// Records one call's outcome; `bytes_out` measures a successful result.
-fn note<T>(
-    collector: &Collector,
-    tally: Option<&Tally>,
-    table: Option<TableId>,
-    bytes_in: usize,
-    timer: Option<Timer>,
-    outcome: &Result<T, BackendError>,
-    bytes_out: impl FnOnce(&T) -> usize,
-) {
-    let Some(timer) = timer else {
-        return;
-    };
-    let (out, error) = match outcome {
-        Ok(value) => (bytes_out(value), None),
-        Err(error) => (0, Some(error.code)),
-    };
-    let call = Call {
-        table: table.map(|t| t.0),
-        bytes_in: bytes_in as u64,
-        bytes_out: out as u64,
-    };
-    match tally {
-        Some(tally) => collector.finish_in(tally, timer, call, error),
-        None => collector.finish(timer, call, error),
+    fn through(collector: &'a Collector, tally: &'a Tally) -> Self {
+        Self {
+            collector,
+            tally: Some(tally),
+        }
+    }
+
+    /// Runs `call` as one `op`; `bytes_out` measures a successful result.
+    fn measure<T>(
+        self,
+        op: Op,
+        table: Option<TableId>,
+        bytes_in: usize,
+        call: impl FnOnce() -> Result<T, BackendError>,
+        bytes_out: impl FnOnce(&T) -> usize,
+    ) -> Result<T, BackendError> {
+        let timer = self.start(op);
+        let outcome = call();
+        self.note(table, bytes_in, timer, &outcome, bytes_out);
+        outcome
+    }
+
+    /// Starts a call (see [`Meter::note`]).
+    fn start(self, op: Op) -> Option<Timer> {
+        match self.tally {
+            Some(tally) => self.collector.start_in(tally, op),
+            None => self.collector.start(op),
+        }
+    }
+
+    /// Records one call's outcome; `bytes_out` measures a successful result.
+    fn note<T>(
+        self,
+        table: Option<TableId>,
+        bytes_in: usize,
+        timer: Option<Timer>,
+        outcome: &Result<T, BackendError>,
+        bytes_out: impl FnOnce(&T) -> usize,
+    ) {
+        let Some(timer) = timer else {
+            return;
+        };
+        let (out, error) = match outcome {
+            Ok(value) => (bytes_out(value), None),
+            Err(error) => (0, Some(error.code)),
+        };
+        let call = Call {
+            table: table.map(|t| t.0),
+            bytes_in: bytes_in as u64,
+            bytes_out: out as u64,
+        };
+        match self.tally {
+            Some(tally) => self.collector.finish_in(tally, timer, call, error),
+            None => self.collector.finish(timer, call, error),
+        }
     }
 }
 
@@ -459,11 +482,15 @@ impl Backend {
     /// # Errors
     /// `UNSUPPORTED` without transactions; engine failures.
     pub fn begin(&self, options: TxnOptions) -> Result<Transaction, BackendError> {
-        let started = self.collector.start(Op::Begin);
-        let outcome = result(self.inner.begin(options));
-        note(&self.collector, None, None, 0, started, &outcome, |_| 0);
+        let inner = Meter::direct(&self.collector).measure(
+            Op::Begin,
+            None,
+            0,
+            || result(self.inner.begin(options)),
+            |_| 0,
+        )?;
         Ok(Transaction {
-            inner: outcome?,
+            inner,
             collector: Arc::clone(&self.collector),
             tally: Tally::default(),
             finished: false,
@@ -480,13 +507,12 @@ impl Backend {
         batch: &WriteBatch,
         options: WriteOptions,
     ) -> Result<(), BackendError> {
-        metered(
-            &self.collector,
-            None,
+        Meter::direct(&self.collector).measure(
             Op::WriteBatch,
             None,
             batch.byte_len(),
             || result(self.inner.write_batch(batch, options)),
+            |()| 0,
         )
     }
 
@@ -499,13 +525,12 @@ impl Backend {
         runs: &[SortedRun],
         options: WriteOptions,
     ) -> Result<(), BackendError> {
-        metered(
-            &self.collector,
-            None,
+        Meter::direct(&self.collector).measure(
             Op::Ingest,
             None,
             runs.iter().map(|run| run.rows.byte_len()).sum(),
             || result(self.inner.ingest_sorted(RSlice::from_slice(runs), options)),
+            |()| 0,
         )
     }
 
@@ -594,19 +619,16 @@ impl Transaction {
     /// # Errors
     /// Engine failures; `CLOSED` after the transaction ended.
     pub fn get(&self, table: TableId, key: &[u8]) -> Result<Option<Vec<u8>>, BackendError> {
-        let started = self.collector.start_in(&self.tally, Op::Get);
-        let outcome = result(self.inner.get(table, RSlice::from_slice(key)))
-            .map(|value| value.into_option().map(|value| value.into_vec()));
-        note(
-            &self.collector,
-            Some(&self.tally),
+        Meter::through(&self.collector, &self.tally).measure(
+            Op::Get,
             Some(table),
             key.len(),
-            started,
-            &outcome,
+            || {
+                result(self.inner.get(table, RSlice::from_slice(key)))
+                    .map(|value| value.into_option().map(|value| value.into_vec()))
+            },
             |v| v.as_ref().map_or(0, Vec::len),
-        );
-        outcome
+        )
     }
 
     /// The values of many keys, in order.
@@ -618,25 +640,23 @@ impl Transaction {
         table: TableId,
         keys: &[&[u8]],
     ) -> Result<Vec<Option<Vec<u8>>>, BackendError> {
-        let started = self.collector.start_in(&self.tally, Op::GetMany);
         let bytes_in = keys.iter().map(|key| key.len()).sum();
-        let keys: Vec<RSlice<'_, u8>> = keys.iter().map(|key| RSlice::from_slice(key)).collect();
-        let outcome = result(self.inner.get_many(table, RSlice::from_slice(&keys))).map(|values| {
-            values
-                .into_iter()
-                .map(|value| value.into_option().map(|v| v.into_vec()))
-                .collect::<Vec<_>>()
-        });
-        note(
-            &self.collector,
-            Some(&self.tally),
+        Meter::through(&self.collector, &self.tally).measure(
+            Op::GetMany,
             Some(table),
             bytes_in,
-            started,
-            &outcome,
+            || {
+                let keys: Vec<RSlice<'_, u8>> =
+                    keys.iter().map(|key| RSlice::from_slice(key)).collect();
+                result(self.inner.get_many(table, RSlice::from_slice(&keys))).map(|values| {
+                    values
+                        .into_iter()
+                        .map(|value| value.into_option().map(|v| v.into_vec()))
+                        .collect::<Vec<_>>()
+                })
+            },
             |values| values.iter().flatten().map(Vec::len).sum(),
-        );
-        outcome
+        )
     }
 
     /// A cursor over `range`.
@@ -644,20 +664,16 @@ impl Transaction {
     /// # Errors
     /// Engine failures; `UNSUPPORTED` for a reverse scan without `REVERSE_SCAN`.
     pub fn scan(&self, table: TableId, range: ScanSpec) -> Result<Cursor, BackendError> {
-        let started = self.collector.start_in(&self.tally, Op::Scan);
         let bytes_in = range.start.len() + range.end.len();
-        let outcome = result(self.inner.scan(table, range));
-        note(
-            &self.collector,
-            Some(&self.tally),
+        let inner = Meter::through(&self.collector, &self.tally).measure(
+            Op::Scan,
             Some(table),
             bytes_in,
-            started,
-            &outcome,
+            || result(self.inner.scan(table, range)),
             |_| 0,
-        );
+        )?;
         Ok(Cursor {
-            inner: outcome?,
+            inner,
             batch: KvBatch::new(),
             position: 0,
             finished: false,
@@ -671,9 +687,7 @@ impl Transaction {
     /// # Errors
     /// `INVALID_ARGUMENT` over the size limits; `READ_ONLY`; engine failures.
     pub fn put(&mut self, table: TableId, key: &[u8], value: &[u8]) -> Result<(), BackendError> {
-        metered(
-            &self.collector,
-            Some(&self.tally),
+        Meter::through(&self.collector, &self.tally).measure(
             Op::Put,
             Some(table),
             key.len() + value.len(),
@@ -683,6 +697,7 @@ impl Transaction {
                         .put(table, RSlice::from_slice(key), RSlice::from_slice(value)),
                 )
             },
+            |()| 0,
         )
     }
 
@@ -691,13 +706,12 @@ impl Transaction {
     /// # Errors
     /// As [`Transaction::put`].
     pub fn delete(&mut self, table: TableId, key: &[u8]) -> Result<(), BackendError> {
-        metered(
-            &self.collector,
-            Some(&self.tally),
+        Meter::through(&self.collector, &self.tally).measure(
             Op::Delete,
             Some(table),
             key.len(),
             || result(self.inner.delete(table, RSlice::from_slice(key))),
+            |()| 0,
         )
     }
 
@@ -711,9 +725,7 @@ impl Transaction {
         start: &[u8],
         end: &[u8],
     ) -> Result<(), BackendError> {
-        metered(
-            &self.collector,
-            Some(&self.tally),
+        Meter::through(&self.collector, &self.tally).measure(
             Op::DeleteRange,
             Some(table),
             start.len() + end.len(),
@@ -724,6 +736,7 @@ impl Transaction {
                     RSlice::from_slice(end),
                 ))
             },
+            |()| 0,
         )
     }
 
@@ -732,13 +745,12 @@ impl Transaction {
     /// # Errors
     /// As [`Transaction::put`].
     pub fn write_batch(&mut self, batch: &WriteBatch) -> Result<(), BackendError> {
-        metered(
-            &self.collector,
-            Some(&self.tally),
+        Meter::through(&self.collector, &self.tally).measure(
             Op::WriteBatch,
             None,
             batch.byte_len(),
             || result(self.inner.write_batch(batch)),
+            |()| 0,
         )
     }
 
@@ -749,9 +761,13 @@ impl Transaction {
     /// transaction is over.
     pub fn commit(mut self) -> Result<(), BackendError> {
         self.finished = true;
-        metered(&self.collector, None, Op::Commit, None, 0, || {
-            result(self.inner.commit())
-        })
+        Meter::direct(&self.collector).measure(
+            Op::Commit,
+            None,
+            0,
+            || result(self.inner.commit()),
+            |()| 0,
+        )
     }
 
     /// Rolls back.
@@ -760,9 +776,13 @@ impl Transaction {
     /// Engine failures.
     pub fn rollback(mut self) -> Result<(), BackendError> {
         self.finished = true;
-        metered(&self.collector, None, Op::Rollback, None, 0, || {
-            result(self.inner.rollback())
-        })
+        Meter::direct(&self.collector).measure(
+            Op::Rollback,
+            None,
+            0,
+            || result(self.inner.rollback()),
+            |()| 0,
+        )
     }
 }
 
@@ -789,13 +809,11 @@ impl Cursor {
     /// Engine failures; `CLOSED` once the transaction ended.
     pub fn next_batch(&mut self, max_rows: u32, max_bytes: u64) -> Result<&KvBatch, BackendError> {
         self.position = 0;
-        let started = self.collector.start(Op::Batch);
+        let meter = Meter::direct(&self.collector);
+        let started = meter.start(Op::Batch);
         let outcome = result(self.inner.next_batch(max_rows, max_bytes, &mut self.batch));
         let bytes_out = self.batch.byte_len();
-        let table = Some(self.table);
-        note(&self.collector, None, table, 0, started, &outcome, |()| {
-            bytes_out
-        });
+        meter.note(Some(self.table), 0, started, &outcome, |()| bytes_out);
         outcome?;
         if self.collector.enabled() {
             self.collector.rows(self.batch.len() as u64);

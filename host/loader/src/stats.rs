@@ -280,6 +280,18 @@ pub struct Timer {
     started: Option<Instant>,
 }
 
+impl Timer {
+    /// The timer of the `n`th call of `op` (from 0): started for the first [`EXACT_CALLS`],
+    /// then for one in [`SAMPLE_EVERY`].
+    fn for_call(op: Op, n: u64) -> Self {
+        let timed = n < EXACT_CALLS || n.is_multiple_of(SAMPLE_EVERY);
+        Self {
+            op,
+            started: timed.then(Instant::now),
+        }
+    }
+}
+
 /// The collector of one backend instance (shared by its transactions and cursors).
 pub struct Collector {
     enabled: AtomicBool,
@@ -375,11 +387,7 @@ impl Collector {
             return None;
         }
         let n = self.ops[op.index()].calls.fetch_add(1, Relaxed);
-        let timed = n < EXACT_CALLS || n.is_multiple_of(SAMPLE_EVERY);
-        Some(Timer {
-            op,
-            started: timed.then(Instant::now),
-        })
+        Some(Timer::for_call(op, n))
     }
 
     /// Ends a call begun with [`Collector::start`].
@@ -417,11 +425,7 @@ impl Collector {
         let local = &tally.calls[op.index()];
         let n = self.ops[op.index()].calls.load(Relaxed) + local.get();
         bump(local, 1);
-        let timed = n < EXACT_CALLS || n.is_multiple_of(SAMPLE_EVERY);
-        Some(Timer {
-            op,
-            started: timed.then(Instant::now),
-        })
+        Some(Timer::for_call(op, n))
     }
 
     /// Ends a call begun with [`Collector::start_in`]: bytes and the table go into the tally,
