@@ -191,11 +191,14 @@ fn stdin_and_gzip_inputs() {
     assert_eq!(host(d, stem, &["count"]).expect_success(), "2\n");
 }
 
-/// SIGKILL a load after it committed two chunks: the next process finds the store as it was
-/// before the load, and `verify` is clean.
+/// SIGKILL a load after it committed two chunks (or wrote two batches): the next process
+/// finds the store as it was before the load, and `verify` is clean.
 #[test]
 fn a_load_killed_halfway_leaves_the_store_as_it_was() {
-    for stem in PERSISTENT {
+    for (stem, path) in PERSISTENT
+        .iter()
+        .flat_map(|stem| [(*stem, "transactions"), (*stem, "batches")])
+    {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         write(
@@ -222,7 +225,7 @@ fn a_load_killed_halfway_leaves_the_store_as_it_was() {
                 "--data-dir",
                 "data",
             ])
-            .args(["load", "big.nq", "--chunk-quads", "5000"])
+            .args(["load", "big.nq", "--chunk-quads", "5000", "--load-path", path])
             .current_dir(d)
             .env_remove("RUST_LOG")
             .stdout(Stdio::null())
@@ -232,7 +235,7 @@ fn a_load_killed_halfway_leaves_the_store_as_it_was() {
         let mut chunks = 0;
         for line in BufReader::new(child.stderr.take().unwrap()).lines() {
             let line = line.unwrap();
-            if line.contains("committed load chunk") {
+            if line.contains("committed load chunk") || line.contains("wrote load batch") {
                 chunks += 1;
                 if chunks == 2 {
                     break;
@@ -241,11 +244,11 @@ fn a_load_killed_halfway_leaves_the_store_as_it_was() {
         }
         assert_eq!(
             chunks, 2,
-            "{stem}: the load committed two chunks before the kill"
+            "{stem}, {path}: the load wrote two chunks before the kill"
         );
         child.kill().unwrap();
         let status = child.wait().unwrap();
-        assert!(!status.success(), "{stem}: killed, not finished");
+        assert!(!status.success(), "{stem}, {path}: killed, not finished");
         let run = host(d, stem, &["count"]);
         assert_eq!(run.expect_success(), "2\n", "{stem}: {run:?}");
         assert!(
@@ -260,7 +263,11 @@ fn a_load_killed_halfway_leaves_the_store_as_it_was() {
         );
         assert_eq!(host(d, stem, &["graphs"]).expect_success(), "");
         // And the same load, left alone, completes.
-        let run = host(d, stem, &["load", "big.nq", "--chunk-quads", "50000"]);
+        let run = host(
+            d,
+            stem,
+            &["load", "big.nq", "--chunk-quads", "50000", "--load-path", path],
+        );
         assert!(
             run.expect_success()
                 .contains("the store holds 120002 quads"),

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use kgdb_host::store::{GraphPattern, LoadOptions, QuadPattern, Store};
+use kgdb_host::store::{GraphPattern, LoadOptions, LoadPath, QuadPattern, Store};
 use kgdb_tests::store_kit::{
     all_quads, canonical, dump_nquads, load_files, load_nquads_bytes, matches, parse_file,
     shared_data_set, vocabulary, StoreFixture,
@@ -328,22 +328,30 @@ fn a_bad_line_loads_nothing_or_everything_else(stem: &str, config: &str) {
     }
     let bad = dir.join("bad.nq");
     std::fs::write(&bad, text).unwrap();
-    for chunk_quads in [100_000, 200] {
+    for (chunk_quads, path) in [
+        (100_000, LoadPath::Transactions),
+        (200, LoadPath::Transactions),
+        (200, LoadPath::Batches),
+    ] {
         let error = load_files(
             store,
             std::slice::from_ref(&bad),
-            LoadOptions { chunk_quads },
+            LoadOptions { chunk_quads, path },
             false,
         )
         .unwrap_err()
         .to_string();
         assert!(error.contains("bad.nq:1501:"), "{error}");
         assert!(error.contains("nothing was loaded"), "{error}");
-        assert_eq!(all_quads(store), before, "chunk size {chunk_quads}");
+        assert_eq!(all_quads(store), before, "chunk size {chunk_quads}, {path:?}");
         assert_eq!(store.counts().unwrap().terms, terms_before);
         assert!(store.verify(10).unwrap().is_ok());
     }
-    let report = load_files(store, &[bad], LoadOptions { chunk_quads: 500 }, true).unwrap();
+    let options = LoadOptions {
+        chunk_quads: 500,
+        ..LoadOptions::default()
+    };
+    let report = load_files(store, &[bad], options, true).unwrap();
     assert_eq!(report.skipped_count, 1);
     assert!(
         report.skipped[0].location.ends_with("bad.nq:1501:31"),
@@ -355,7 +363,7 @@ fn a_bad_line_loads_nothing_or_everything_else(stem: &str, config: &str) {
     assert!(store.verify(10).unwrap().is_ok());
 }
 
-/// A load dropped after several chunks committed is undone.
+/// A load dropped after several chunks (or batches) were written is undone.
 fn a_dropped_chunked_load_is_undone(stem: &str, config: &str) {
     let fixture = StoreFixture::open(stem, config);
     let store = fixture.store();
@@ -364,8 +372,13 @@ fn a_dropped_chunked_load_is_undone(stem: &str, config: &str) {
         .unwrap();
     let before = all_quads(store);
     let counts = store.counts().unwrap();
-    {
-        let mut load = store.bulk_load(LoadOptions { chunk_quads: 100 }).unwrap();
+    for path in [LoadPath::Transactions, LoadPath::Batches] {
+        let mut load = store
+            .bulk_load(LoadOptions {
+                chunk_quads: 100,
+                path,
+            })
+            .unwrap();
         for i in 0..1000 {
             let quad = Quad::new(
                 NamedNode::new(format!("http://e/s{i}")).unwrap(),
@@ -375,11 +388,12 @@ fn a_dropped_chunked_load_is_undone(stem: &str, config: &str) {
             );
             load.add(quad).unwrap();
         }
-        assert!(load.summary().chunks >= 9, "{:?}", load.summary());
+        assert!(load.summary().chunks >= 9, "{path:?}: {:?}", load.summary());
+        drop(load);
+        assert_eq!(all_quads(store), before, "{path:?}");
+        assert_eq!(store.counts().unwrap(), counts, "{path:?}");
+        assert!(store.verify(10).unwrap().is_ok(), "{path:?}");
     }
-    assert_eq!(all_quads(store), before);
-    assert_eq!(store.counts().unwrap(), counts);
-    assert!(store.verify(10).unwrap().is_ok());
 }
 
 /// load → dump → load again gives an isomorphic dataset equal to the file's; counts are the
@@ -394,6 +408,7 @@ fn real_data_round_trips(stem: &str, config: &str, file: &str) {
         std::slice::from_ref(&path),
         LoadOptions {
             chunk_quads: 100_000,
+            ..LoadOptions::default()
         },
         false,
     )

@@ -13,7 +13,7 @@ use oxrdfio::{RdfFormat, RdfSerializer};
 use super::{Cli, Failure};
 use crate::plugin::{Capabilities, PluginRegistry};
 use crate::rdf::{self, DumpRequest, LoadRequest, Source};
-use crate::store::{GraphPattern, LoadOptions, QuadPattern, Store};
+use crate::store::{GraphPattern, LoadOptions, LoadPath, QuadPattern, Store};
 
 const TERM_HELP: &str = "terms are written in N-Triples syntax: <http://example.com/x>, \"text\", \"text\"@en, \"5\"^^<http://www.w3.org/2001/XMLSchema#integer>, _:b0, <<( <s> <p> <o> )>>; ?name or * is unbound";
 
@@ -39,9 +39,36 @@ pub struct LoadArgs {
     /// `_:b0` in two files are two nodes)
     #[arg(long)]
     pub keep_blank_node_labels: bool,
-    /// Quads per backend transaction: bounds the memory of a load; the load stays atomic
+    /// Quads per backend transaction (or batch, up to 16384): bounds the memory of a load;
+    /// the load stays atomic
     #[arg(long, value_name = "N", default_value_t = LoadOptions::default().chunk_quads)]
     pub chunk_quads: usize,
+    /// How the load writes: `transactions` (chunks, each a backend transaction), `batches`
+    /// (atomic backend batches, no transaction bookkeeping), or `auto` (batches where the
+    /// backend's transactions track conflicts, as RocksDB's do)
+    #[arg(long, value_name = "PATH", value_enum, default_value_t = LoadPathArg::Auto)]
+    pub load_path: LoadPathArg,
+}
+
+/// `load --load-path`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LoadPathArg {
+    /// Batches where the backend's transactions track conflicts, else transactions
+    Auto,
+    /// Chunks, each one backend transaction
+    Transactions,
+    /// Atomic backend batches outside transactions
+    Batches,
+}
+
+impl From<LoadPathArg> for LoadPath {
+    fn from(arg: LoadPathArg) -> Self {
+        match arg {
+            LoadPathArg::Auto => Self::Auto,
+            LoadPathArg::Transactions => Self::Transactions,
+            LoadPathArg::Batches => Self::Batches,
+        }
+    }
 }
 
 /// `dump`.
@@ -241,6 +268,7 @@ pub(super) fn load(
         keep_blank_node_labels: args.keep_blank_node_labels,
         options: LoadOptions {
             chunk_quads: args.chunk_quads,
+            path: args.load_path.into(),
         },
         progress: std::io::stderr().is_terminal(),
     };

@@ -10,7 +10,7 @@
 
 use std::sync::MutexGuard;
 
-use kgdb_plugin_api::{ScanSpec, TableId};
+use kgdb_plugin_api::{Capabilities, ScanSpec, TableId};
 use oxrdf::Quad;
 
 use super::encoding::{decode_count, encode_count, key_of, EncodedTerm, TermId};
@@ -21,22 +21,46 @@ use super::{meta, Store, JOURNAL_TABLE};
 
 /// Quads handed to the writer at once.
 const BATCH: usize = 1024;
+/// Quads per atomic batch of a batched load, at most (each carries about ten writes per quad).
+const MAX_BATCH_QUADS: usize = 16 * 1024;
 /// Journal entries or terms undone per commit.
 const UNDO_CHUNK: usize = 50_000;
 
 /// How a [`BulkLoad`] commits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoadOptions {
-    /// Quads per backend transaction: the bound on the memory a load holds in the backend.
+    /// Quads per backend transaction (or per atomic batch, up to 16,384): the bound on the
+    /// memory a load holds in the backend.
     pub chunk_quads: usize,
+    /// How the load reaches the backend.
+    pub path: LoadPath,
 }
 
 impl Default for LoadOptions {
     fn default() -> Self {
         Self {
             chunk_quads: 250_000,
+            path: LoadPath::Auto,
         }
     }
+}
+
+/// How a [`BulkLoad`] writes. Either way the load is atomic: undone as a whole on error, on
+/// drop, or when the store is next opened after a crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LoadPath {
+    /// Batches where the backend has atomic batches (`atomic-batch`) and concurrent writers
+    /// with conflict detection (`conflict-detection`: its transactions track every key they
+    /// write, which a load does not need, holding the store's writer slot); else transactions.
+    #[default]
+    Auto,
+    /// Chunks of [`LoadOptions::chunk_quads`] quads, each one backend transaction: other
+    /// readers see the whole load at once if it fits in one chunk.
+    Transactions,
+    /// Atomic backend batches outside transactions, each carrying its own journal entries:
+    /// no transaction bookkeeping (RocksDB's conflict tracking, say); readers may see a
+    /// load in progress. Needs `atomic-batch`.
+    Batches,
 }
 
 /// What a finished load did.
@@ -46,7 +70,7 @@ pub struct LoadSummary {
     pub read: u64,
     /// Quads the store did not hold before.
     pub inserted: u64,
-    /// Backend transactions committed.
+    /// Backend transactions committed, or atomic batches written (see [`LoadPath`]).
     pub chunks: u64,
 }
 
@@ -74,6 +98,8 @@ struct Journal {
     first_new_id: u64,
     /// Whether a chunk has committed (and the store records the journal).
     started: bool,
+    /// Whether the load writes atomic batches (which journal themselves) instead of chunks.
+    batched: bool,
 }
 
 impl std::fmt::Debug for BulkLoad<'_> {
@@ -91,18 +117,41 @@ impl<'a> BulkLoad<'a> {
             .backend
             .open_table(JOURNAL_TABLE, true)
             .context("creating the load journal")?;
-        let mut txn = Transaction::begin(store, None)?;
-        txn.record_new_quads();
+        let capabilities = store.backend.capabilities();
+        let batched = match options.path {
+            LoadPath::Transactions => false,
+            LoadPath::Batches => {
+                if !capabilities.has(Capabilities::ATOMIC_BATCH) {
+                    return Err(StoreError::InvalidInput(
+                        "this backend has no atomic batches (`atomic-batch`): load through transactions".into(),
+                    ));
+                }
+                true
+            }
+            LoadPath::Auto => {
+                capabilities.has(Capabilities::ATOMIC_BATCH)
+                    && capabilities.has(Capabilities::CONFLICT_DETECTION)
+            }
+        };
+        let txn = if batched {
+            Transaction::begin_batched(store, table)?
+        } else {
+            let mut txn = Transaction::begin(store, None)?;
+            txn.record_new_quads();
+            txn
+        };
         let journal = Journal {
             table,
             first_new_id: txn.next_id(),
             started: false,
+            batched,
         };
         Ok(Self {
             store,
             txn: Some(txn),
             options: LoadOptions {
                 chunk_quads: options.chunk_quads.max(1),
+                ..options
             },
             buffer: Vec::with_capacity(BATCH),
             in_chunk: 0,
@@ -145,7 +194,19 @@ impl<'a> BulkLoad<'a> {
         self.in_chunk += quads.len();
         self.buffer = quads;
         self.buffer.clear();
-        if self.in_chunk >= self.options.chunk_quads {
+        if self.journal.batched {
+            if self.in_chunk >= self.options.chunk_quads.min(MAX_BATCH_QUADS) {
+                let txn = self.txn()?;
+                txn.flush()?;
+                self.summary.chunks = txn.batches_written();
+                self.in_chunk = 0;
+                tracing::info!(
+                    batch = self.summary.chunks,
+                    quads = self.summary.read,
+                    "wrote load batch"
+                );
+            }
+        } else if self.in_chunk >= self.options.chunk_quads {
             self.commit_chunk()?;
         }
         Ok(())
@@ -206,11 +267,16 @@ impl<'a> BulkLoad<'a> {
             .txn
             .take()
             .ok_or_else(|| StoreError::InvalidInput("the load already failed".into()))?;
-        if self.journal.started {
-            txn.delete_raw(self.store.tables.meta, meta::LOAD_JOURNAL);
+        if self.journal.batched {
+            // The last batch removes the journal marker itself.
+            self.summary.chunks += txn.commit_counting_batches()?;
+        } else {
+            if self.journal.started {
+                txn.delete_raw(self.store.tables.meta, meta::LOAD_JOURNAL);
+            }
+            txn.commit()?;
+            self.summary.chunks += 1;
         }
-        txn.commit()?;
-        self.summary.chunks += 1;
         self.journal.started = false;
         self.finished = true;
         self.store

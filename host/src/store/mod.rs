@@ -69,7 +69,7 @@ use kgdb_plugin_api::{Capabilities, TableId, TxnOptions};
 use oxrdf::{NamedOrBlankNode, Term};
 
 use crate::plugin::Backend;
-pub use bulk::{BulkLoad, LoadOptions, LoadSummary};
+pub use bulk::{BulkLoad, LoadOptions, LoadPath, LoadSummary};
 use counters::StoreCounters;
 pub use counters::StoreFigures;
 use encoding::{decode_count, TermHash, TermHasher, TermId};

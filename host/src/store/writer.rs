@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::MutexGuard;
 
-use kgdb_plugin_api::{ScanSpec, TableId, TxnOptions, WriteBatch};
+use kgdb_plugin_api::{ScanSpec, SyncMode, TableId, TxnOptions, WriteBatch, WriteOptions};
 use oxrdf::{NamedOrBlankNode, Quad, QuadRef, Term, TermRef};
 
 use super::dictionary::{decode_id_value, lookup, TermScope};
@@ -16,6 +16,9 @@ use crate::plugin::Transaction as BackendTxn;
 
 /// Buffered operations sent to the backend in one call.
 const FLUSH_OPS: usize = 16 * 1024;
+/// Buffered operations a batched load's writer holds at most (see [`Transaction::begin_batched`]):
+/// the load flushes its batches before this, but a batch never grows past it.
+const BATCHED_FLUSH_OPS: usize = 1024 * 1024;
 /// Quads handled per batched look-up.
 const BATCH_QUADS: usize = 1024;
 
@@ -57,9 +60,27 @@ pub struct Transaction<'a> {
     journal: Option<Vec<EncodedQuad>>,
     generation: u64,
     dictionary_cleared: bool,
+    /// Set when the writes go to the backend as atomic batches outside a transaction.
+    batched: Option<Batched>,
     /// `transaction{id=N}`: the span its log lines carry.
     span: tracing::Span,
     started: std::time::Instant,
+}
+
+/// A batched load's write path: every flush is one atomic `Backend::write_batch` that carries
+/// its quads, their terms, the counters updated for them and their load journal entries, so
+/// the store is consistent (and undoable) after each batch. Reads go through a read-only
+/// transaction begun again after each batch.
+#[derive(Debug, Clone, Copy)]
+struct Batched {
+    /// The load journal table.
+    journal: TableId,
+    /// The first term id the load may create (the journal marker's value).
+    first_new_id: u64,
+    /// Whether a batch has written the journal marker.
+    marked: bool,
+    /// Batches written so far.
+    batches: u64,
 }
 
 /// Numbers the store's write transactions for their spans.
@@ -87,7 +108,19 @@ impl<'a> Transaction<'a> {
             .begin(TxnOptions::READ_WRITE)
             .context("starting a write transaction")?;
         let next_id = read_counter(&txn, store.tables.meta, meta::NEXT_ID)?.max(1);
-        Ok(Self {
+        Ok(Self::with_backend_txn(
+            store, writer, txn, next_id, generation,
+        ))
+    }
+
+    fn with_backend_txn(
+        store: &'a Store,
+        writer: Option<MutexGuard<'a, ()>>,
+        txn: BackendTxn,
+        next_id: u64,
+        generation: u64,
+    ) -> Self {
+        Self {
             store,
             _writer: writer,
             txn,
@@ -102,12 +135,35 @@ impl<'a> Transaction<'a> {
             journal: None,
             generation,
             dictionary_cleared: false,
+            batched: None,
             span: tracing::debug_span!(
                 "transaction",
                 id = NEXT_TRANSACTION.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             ),
             started: std::time::Instant::now(),
-        })
+        }
+    }
+
+    /// Begins a batched load's writer (the caller holds the writer slot): writes go to the
+    /// backend in atomic batches outside any transaction, each journaled in `journal`; the
+    /// load is made durable and unjournaled by [`Transaction::commit`], and undone by the
+    /// caller otherwise.
+    pub(super) fn begin_batched(store: &'a Store, journal: TableId) -> Result<Self, StoreError> {
+        let generation = store.cache_generation();
+        let txn = store
+            .backend
+            .begin(TxnOptions::READ_ONLY)
+            .context("starting a read transaction")?;
+        let next_id = read_counter(&txn, store.tables.meta, meta::NEXT_ID)?.max(1);
+        let mut writer = Self::with_backend_txn(store, None, txn, next_id, generation);
+        writer.journal = Some(Vec::new());
+        writer.batched = Some(Batched {
+            journal,
+            first_new_id: next_id,
+            marked: false,
+            batches: 0,
+        });
+        Ok(writer)
     }
 
     fn scope(&self) -> TermScope<'_> {
@@ -316,13 +372,22 @@ impl<'a> Transaction<'a> {
     /// # Errors
     /// A retryable conflict ([`StoreError::is_retryable`]) or a backend failure; either way
     /// nothing of the transaction was written.
-    pub fn commit(mut self) -> Result<(), StoreError> {
+    pub fn commit(self) -> Result<(), StoreError> {
+        self.commit_counting_batches().map(drop)
+    }
+
+    /// Commits; returns how many atomic batches a batched load wrote in all (0 otherwise).
+    pub(super) fn commit_counting_batches(mut self) -> Result<u64, StoreError> {
         let span = self.span.clone();
         let _entered = span.enter();
         let (quads, terms) = (self.deltas.quads, self.deltas.terms);
         let started = self.started;
-        self.write_counters()?;
-        self.flush()?;
+        if self.batched.is_some() {
+            self.write_batched(true)?;
+        } else {
+            self.write_counters()?;
+            self.flush()?;
+        }
         let new_terms = std::mem::take(&mut self.new_terms);
         self.txn.commit().context("committing")?;
         self.store.counters.committed(self.inserted, self.removed);
@@ -338,7 +403,7 @@ impl<'a> Transaction<'a> {
         } else {
             self.store.cache_terms(self.generation, new_terms);
         }
-        Ok(())
+        Ok(self.batched.map_or(0, |batched| batched.batches))
     }
 
     /// Rolls back every write.
@@ -611,14 +676,23 @@ impl<'a> Transaction<'a> {
     }
 
     fn flush_if_full(&mut self) -> Result<(), StoreError> {
-        if self.pending.len() >= FLUSH_OPS {
+        let limit = if self.batched.is_some() {
+            BATCHED_FLUSH_OPS
+        } else {
+            FLUSH_OPS
+        };
+        if self.pending.len() >= limit {
             self.flush()?;
         }
         Ok(())
     }
 
-    /// Sends the buffered operations to the backend transaction.
+    /// Sends the buffered operations to the backend transaction (or, loading in batches, to
+    /// the backend as one journaled batch).
     pub(super) fn flush(&mut self) -> Result<(), StoreError> {
+        if self.batched.is_some() {
+            return self.write_batched(false);
+        }
         if !self.pending.is_empty() {
             self.txn
                 .write_batch(&self.pending)
@@ -626,6 +700,64 @@ impl<'a> Transaction<'a> {
             self.pending.clear();
         }
         self.pending_quads.clear();
+        Ok(())
+    }
+
+    /// Writes the buffered operations as one atomic batch with the counters they change and,
+    /// unless it is the `last`, their journal entries (and the journal marker, the first
+    /// time); the last batch removes the marker instead. Then reads see the batch.
+    fn write_batched(&mut self, last: bool) -> Result<(), StoreError> {
+        let Some(mut batched) = self.batched else {
+            return Err(StoreError::InvalidInput("not a batched load".into()));
+        };
+        self.write_counters()?;
+        let added = self.take_new_quads();
+        let meta_table = self.store.tables.meta;
+        if last {
+            if batched.marked {
+                self.pending.delete(meta_table, meta::LOAD_JOURNAL);
+            }
+        } else if !self.pending.is_empty() {
+            if !batched.marked {
+                self.pending.put(
+                    meta_table,
+                    meta::LOAD_JOURNAL,
+                    &encode_count(batched.first_new_id),
+                );
+                batched.marked = true;
+            }
+            for quad in added {
+                self.pending.put(batched.journal, &quad.journal_key(), b"");
+            }
+        }
+        if !self.pending.is_empty() {
+            // Only the last batch needs to reach the disk before the call returns: an earlier
+            // one lost to a power failure is undone (or was never there) all the same.
+            let sync = if last {
+                SyncMode::DEFAULT
+            } else {
+                SyncMode::NO_SYNC
+            };
+            self.store
+                .backend
+                .write_batch(&self.pending, WriteOptions { sync })
+                .context("writing a load batch")?;
+            self.pending.clear();
+            batched.batches += 1;
+            self.txn = self
+                .store
+                .backend
+                .begin(TxnOptions::READ_ONLY)
+                .context("starting a read transaction")?;
+            // The batch's terms are in the dictionary now: the shared cache may serve them,
+            // and this writer need not hold them.
+            let written = std::mem::take(&mut self.new_terms);
+            if !self.dictionary_cleared {
+                self.store.cache_terms(self.generation, written);
+            }
+        }
+        self.pending_quads.clear();
+        self.batched = Some(batched);
         Ok(())
     }
 
@@ -690,6 +822,11 @@ impl<'a> Transaction<'a> {
     /// The next term id this transaction would hand out.
     pub(super) fn next_id(&self) -> u64 {
         self.next_id
+    }
+
+    /// Atomic batches a batched load wrote so far.
+    pub(super) fn batches_written(&self) -> u64 {
+        self.batched.map_or(0, |batched| batched.batches)
     }
 
     /// Resets the id counter (undoing a load).
