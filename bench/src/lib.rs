@@ -1,5 +1,10 @@
 //! kgdb's benchmark tools. [`synth`] generates seeded synthetic RDF data sets of any size, shaped
 //! like LUBM and BSBM (organisations, people, publications, literals of varied lengths, one
 //! named graph per organisation), so load and look-up costs can be measured at 1M and 10M quads.
+//! [`store`] is the store benchmark (loads, disk, peak RSS, scans, the 16 look-up shapes of a
+//! [`workload`]), [`report`] renders results next to Oxigraph's as markdown.
 
+pub mod report;
+pub mod store;
 pub mod synth;
+pub mod workload;

@@ -225,7 +225,14 @@ fn a_load_killed_halfway_leaves_the_store_as_it_was() {
                 "--data-dir",
                 "data",
             ])
-            .args(["load", "big.nq", "--chunk-quads", "5000", "--load-path", path])
+            .args([
+                "load",
+                "big.nq",
+                "--chunk-quads",
+                "5000",
+                "--load-path",
+                path,
+            ])
             .current_dir(d)
             .env_remove("RUST_LOG")
             .stdout(Stdio::null())
@@ -266,7 +273,14 @@ fn a_load_killed_halfway_leaves_the_store_as_it_was() {
         let run = host(
             d,
             stem,
-            &["load", "big.nq", "--chunk-quads", "50000", "--load-path", path],
+            &[
+                "load",
+                "big.nq",
+                "--chunk-quads",
+                "50000",
+                "--load-path",
+                path,
+            ],
         );
         assert!(
             run.expect_success()

@@ -343,7 +343,11 @@ fn a_bad_line_loads_nothing_or_everything_else(stem: &str, config: &str) {
         .to_string();
         assert!(error.contains("bad.nq:1501:"), "{error}");
         assert!(error.contains("nothing was loaded"), "{error}");
-        assert_eq!(all_quads(store), before, "chunk size {chunk_quads}, {path:?}");
+        assert_eq!(
+            all_quads(store),
+            before,
+            "chunk size {chunk_quads}, {path:?}"
+        );
         assert_eq!(store.counts().unwrap().terms, terms_before);
         assert!(store.verify(10).unwrap().is_ok());
     }

@@ -1,0 +1,161 @@
+//! `kgdb-bench`: the store benchmark (see BENCHMARKS.md).
+//!
+//! - `kgdb-bench workload --data FILE --output W.nq`: draw the look-up constants (seeded).
+//! - `kgdb-bench store --plugin P --data FILE --workload W.nq --json OUT.json`: load (bulk and
+//!   transactional), measure disk, peak RSS, a full scan and the 16 look-up shapes.
+//! - `kgdb-bench report RESULT.json... --output TABLES.md`: markdown tables with ratios.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use kgdb_bench::report;
+use kgdb_bench::store::{StoreBench, StoreRun};
+use kgdb_bench::workload;
+use kgdb_host::plugin::PluginRegistry;
+
+/// kgdb's store benchmark.
+#[derive(Debug, Parser)]
+#[command(name = "kgdb-bench", version)]
+struct Cli {
+    /// Log progress on stderr
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Draw look-up constants (quads, seeded, uniform) from a data file into an N-Quads file
+    Workload {
+        /// The RDF file (any format kgdb loads, .gz too)
+        #[arg(long, value_name = "FILE")]
+        data: PathBuf,
+        /// Where to write the constants
+        #[arg(long, value_name = "FILE")]
+        output: PathBuf,
+        /// Constants to draw
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+        /// Seed of the draw
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Benchmark one plugin on one data file
+    Store {
+        /// Plugin: a name from plugins.toml or a path
+        #[arg(long)]
+        plugin: String,
+        /// The RDF file
+        #[arg(long, value_name = "FILE")]
+        data: PathBuf,
+        /// Constants from `kgdb-bench workload`
+        #[arg(long, value_name = "FILE")]
+        workload: PathBuf,
+        /// Where the stores are built (each removed after its measurements)
+        #[arg(long, value_name = "DIR", default_value = "bench-work")]
+        work_dir: PathBuf,
+        /// Results read per look-up, at most
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        /// Skip the transactional-path load
+        #[arg(long)]
+        no_transactional: bool,
+        /// Write the results as JSON here (else to stdout)
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
+    /// Markdown tables from result files, ratios against Oxigraph
+    Report {
+        /// Result files (kgdb-bench store, bench/oxigraph, pyoxigraph_bench.py)
+        #[arg(required = true, value_name = "RESULT.json")]
+        results: Vec<PathBuf>,
+        /// Write the tables here (else to stdout)
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(if cli.verbose { "info" } else { "warn" })
+        .init();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), String> {
+    match command {
+        Command::Workload {
+            data,
+            output,
+            count,
+            seed,
+        } => {
+            let quads = workload::draw_constants(&data, count, seed).map_err(|e| e.to_string())?;
+            workload::write_constants(&output, &quads).map_err(|e| e.to_string())?;
+            eprintln!(
+                "{} constants from {} in {}",
+                quads.len(),
+                data.display(),
+                output.display()
+            );
+            Ok(())
+        }
+        Command::Store {
+            plugin,
+            data,
+            workload,
+            work_dir,
+            limit,
+            no_transactional,
+            json,
+        } => {
+            let constants = workload::read_constants(&workload).map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(&work_dir)
+                .map_err(|e| format!("{}: {e}", work_dir.display()))?;
+            let registry = PluginRegistry::discover(None).map_err(|e| e.to_string())?;
+            let result = StoreBench {
+                registry: &registry,
+                plugin: &plugin,
+                data: &data,
+                constants: &constants,
+                limit: limit.max(1),
+                work_dir: &work_dir,
+                transactional: !no_transactional,
+            }
+            .run()
+            .map_err(|e| format!("{plugin} on {}: {e}", data.display()))?;
+            let text = serde_json::to_string_pretty(&result).map_err(|e| e.to_string())?;
+            write_out(json.as_deref(), &text)
+        }
+        Command::Report { results, output } => {
+            let mut runs: Vec<StoreRun> = Vec::new();
+            for file in &results {
+                let text = std::fs::read_to_string(file)
+                    .map_err(|e| format!("{}: {e}", file.display()))?;
+                let run: StoreRun = serde_json::from_str(&text)
+                    .map_err(|e| format!("{}: not a benchmark result: {e}", file.display()))?;
+                runs.push(run);
+            }
+            write_out(output.as_deref(), &report::markdown(&runs))
+        }
+    }
+}
+
+fn write_out(file: Option<&Path>, text: &str) -> Result<(), String> {
+    match file {
+        Some(file) => std::fs::write(file, format!("{text}\n"))
+            .map_err(|e| format!("{}: {e}", file.display())),
+        None => writeln!(std::io::stdout(), "{text}").map_err(|e| e.to_string()),
+    }
+}
