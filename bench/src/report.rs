@@ -12,6 +12,77 @@ pub const PYOXIGRAPH: &str = "pyoxigraph";
 /// The store name of the Rust look-up runs (`bench/oxigraph`, the `oxigraph` crate).
 pub const OXIGRAPH_RS: &str = "oxigraph (Rust)";
 
+/// One operation of the boundary micro-benchmark (`cargo bench -p kgdb-bench`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct BoundaryRow {
+    /// The plugin.
+    pub plugin: String,
+    /// The operation.
+    pub operation: String,
+    /// Median nanoseconds with the engine's rlib linked in.
+    pub static_ns: f64,
+    /// Median nanoseconds through the loaded cdylib.
+    pub cdylib_ns: f64,
+    /// `cdylib_ns / static_ns`.
+    pub ratio: f64,
+}
+
+/// Renders the boundary micro-benchmark rows: one line per operation, a column pair per plugin.
+#[must_use]
+pub fn boundary_markdown(rows: &[BoundaryRow]) -> String {
+    let mut plugins: Vec<&str> = Vec::new();
+    let mut operations: Vec<&str> = Vec::new();
+    for row in rows {
+        if !plugins.contains(&row.plugin.as_str()) {
+            plugins.push(&row.plugin);
+        }
+        if !operations.contains(&row.operation.as_str()) {
+            operations.push(&row.operation);
+        }
+    }
+    let mut out = String::from(
+        "### The plugin boundary: median per operation, static rlib → loaded cdylib (ratio)\n\n| operation |",
+    );
+    for plugin in &plugins {
+        let _ = write!(out, " {plugin} |");
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---:|".repeat(plugins.len()));
+    out.push('\n');
+    for operation in &operations {
+        let _ = write!(out, "| {operation} |");
+        for plugin in &plugins {
+            match rows
+                .iter()
+                .find(|row| row.plugin == *plugin && row.operation == *operation)
+            {
+                Some(row) => {
+                    let _ = write!(
+                        out,
+                        " {} → {} ({:.2}×) |",
+                        nanos(row.static_ns),
+                        nanos(row.cdylib_ns),
+                        row.ratio
+                    );
+                }
+                None => out.push_str(" – |"),
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn nanos(value: f64) -> String {
+    if value >= 1e6 {
+        format!("{:.2} ms", value / 1e6)
+    } else if value >= 1e3 {
+        format!("{:.1} µs", value / 1e3)
+    } else {
+        format!("{value:.0} ns")
+    }
+}
+
 /// Renders the load table and one look-up table per data set.
 #[must_use]
 pub fn markdown(runs: &[StoreRun]) -> String {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use kgdb_bench::report;
+use kgdb_bench::report::{self, BoundaryRow};
 use kgdb_bench::store::{StoreBench, StoreRun};
 use kgdb_bench::workload;
 use kgdb_host::plugin::PluginRegistry;
@@ -69,7 +69,8 @@ enum Command {
     },
     /// Markdown tables from result files, ratios against Oxigraph
     Report {
-        /// Result files (kgdb-bench store, bench/oxigraph, pyoxigraph_bench.py)
+        /// Result files (kgdb-bench store, bench/oxigraph, pyoxigraph_bench.py, and the
+        /// boundary-<plugin>.json files of `cargo bench -p kgdb-bench`)
         #[arg(required = true, value_name = "RESULT.json")]
         results: Vec<PathBuf>,
         /// Write the tables here (else to stdout)
@@ -140,14 +141,27 @@ fn run(command: Command) -> Result<(), String> {
         }
         Command::Report { results, output } => {
             let mut runs: Vec<StoreRun> = Vec::new();
+            let mut boundary: Vec<BoundaryRow> = Vec::new();
             for file in &results {
                 let text = std::fs::read_to_string(file)
                     .map_err(|e| format!("{}: {e}", file.display()))?;
-                let run: StoreRun = serde_json::from_str(&text)
-                    .map_err(|e| format!("{}: not a benchmark result: {e}", file.display()))?;
-                runs.push(run);
+                let not_a_result = |e: serde_json::Error| {
+                    format!("{}: not a benchmark result: {e}", file.display())
+                };
+                if text.trim_start().starts_with('[') {
+                    boundary.extend(
+                        serde_json::from_str::<Vec<BoundaryRow>>(&text).map_err(not_a_result)?,
+                    );
+                } else {
+                    runs.push(serde_json::from_str(&text).map_err(not_a_result)?);
+                }
             }
-            write_out(output.as_deref(), &report::markdown(&runs))
+            let mut text = report::markdown(&runs);
+            if !boundary.is_empty() {
+                text.push('\n');
+                text.push_str(&report::boundary_markdown(&boundary));
+            }
+            write_out(output.as_deref(), &text)
         }
     }
 }

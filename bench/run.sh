@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Reproduces BENCHMARKS.md's tables: kgdb's memory, lmdb and rocksdb plugins next to Oxigraph
+# (pyoxigraph's loaders, and the `oxigraph` crate for look-ups), on the shared data sets and
+# the synthetic 1M and 10M sets, plus the plugin-boundary micro-benchmarks.
+#
+#   bench/run.sh            # everything (about an hour on 2 cores, most of it the first build)
+#
+# Settings (environment):
+#   CARGO_TARGET_DIR   build cache (default ~/.cache/kgdb-target)
+#   KGDB_SHARED_DATA   the shared data sets (default ../shared/data beside the clone)
+#   KGDB_BENCH_OUT     results and generated data (default ./bench-results)
+#   KGDB_BENCH_SIZES   synthetic sizes (default "1M 10M"; 10M runs rocksdb and lmdb only)
+#   KGDB_BENCH_VENV    the pyoxigraph virtual environment (default ~/.cache/kgdb-pyoxigraph-venv)
+#   KGDB_BENCH_SKIP    space-separated steps to skip: boundary, oxigraph
+# Writes $KGDB_BENCH_OUT/tables.md (the tables of BENCHMARKS.md) and one JSON file per run.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/kgdb-target}
+data=${KGDB_SHARED_DATA:-$root/../shared/data}
+out=${KGDB_BENCH_OUT:-$root/bench-results}
+sizes=${KGDB_BENCH_SIZES:-1M 10M}
+venv=${KGDB_BENCH_VENV:-$HOME/.cache/kgdb-pyoxigraph-venv}
+skip=" ${KGDB_BENCH_SKIP:-} "
+work=$out/work
+mkdir -p "$out/data" "$work"
+
+step() { printf '\n== %s (%s)\n' "$*" "$(date +%T)" >&2; }
+skipped() { [[ $skip == *" $1 "* ]]; }
+
+for file in zazuko-vocab.nq.gz brick.nq.gz; do
+    [[ -f $data/$file ]] || { echo "error: $data/$file: no such file (set KGDB_SHARED_DATA)" >&2; exit 1; }
+done
+
+step "building kgdb (release)"
+cargo build --release --workspace --quiet
+bin=$CARGO_TARGET_DIR/release
+
+if ! skipped oxigraph; then
+    step "building the Oxigraph comparison crate (its own target dir: it compiles RocksDB once more)"
+    CARGO_TARGET_DIR=${KGDB_OXIGRAPH_TARGET_DIR:-$HOME/.cache/kgdb-oxigraph-target} \
+        cargo build --release --quiet --manifest-path bench/oxigraph/Cargo.toml
+    oxigraph_bin=${KGDB_OXIGRAPH_TARGET_DIR:-$HOME/.cache/kgdb-oxigraph-target}/release/kgdb-bench-oxigraph
+    if [[ ! -x $venv/bin/python ]]; then
+        step "creating $venv with pyoxigraph"
+        python3 -m venv "$venv"
+    fi
+    "$venv/bin/pip" install --quiet 'pyoxigraph==0.5.13'
+fi
+
+sets=("$data/zazuko-vocab.nq.gz" "$data/brick.nq.gz")
+for size in $sizes; do
+    file=$out/data/synth-${size,,}.nq.gz
+    if [[ ! -f $file ]]; then
+        step "generating $size synthetic quads"
+        "$bin/kgdb-synth" --quads "$size" --seed 42 --output "$file"
+    fi
+    sets+=("$file")
+done
+
+for file in "${sets[@]}"; do
+    name=$(basename "$file" .nq.gz)
+    workload=$out/$name.workload.nq
+    step "$name: drawing 1000 look-up constants"
+    "$bin/kgdb-bench" workload --data "$file" --output "$workload" --count 1000 --seed 42
+    plugins="memory lmdb rocksdb"
+    extra=()
+    if [[ $name == synth-10m ]]; then
+        # The 10M set: persistent plugins only, bulk path only (the transactional path is
+        # measured on the smaller sets).
+        plugins="lmdb rocksdb"
+        extra=(--no-transactional)
+    fi
+    for plugin in $plugins; do
+        step "$name: kgdb $plugin"
+        "$bin/kgdb-bench" store --plugin "$plugin" --data "$file" --workload "$workload" \
+            --work-dir "$work" --json "$out/$name.kgdb-$plugin.json" "${extra[@]}"
+    done
+    if ! skipped oxigraph; then
+        step "$name: pyoxigraph loaders"
+        py_extra=()
+        [[ $name == synth-10m ]] && py_extra=(--no-transactional)
+        "$venv/bin/python" bench/oxigraph/pyoxigraph_bench.py --data "$file" \
+            --work-dir "$work/pyoxigraph" --json "$out/$name.pyoxigraph.json" "${py_extra[@]}"
+        step "$name: oxigraph crate look-ups"
+        "$oxigraph_bin" --data "$file" --workload "$workload" --work-dir "$work/oxigraph" \
+            --json "$out/$name.oxigraph-rs.json"
+    fi
+done
+
+if ! skipped boundary; then
+    for plugin in memory lmdb rocksdb; do
+        step "plugin boundary: $plugin"
+        KGDB_BENCH_CRITERION=$out/criterion cargo bench --quiet -p kgdb-bench --bench "boundary_$plugin"
+        cp "$out/criterion/boundary-$plugin.json" "$out/"
+    done
+fi
+
+step "report"
+{
+    echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(lscpu | sed -n 's/^Model name: *//p'), $(uname -sr); $(date -u +%F)."
+    echo
+    "$bin/kgdb-bench" report "$out"/*.json
+} > "$out/tables.md"
+rm -rf "$work"
+echo "wrote $out/tables.md" >&2
