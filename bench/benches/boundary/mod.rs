@@ -110,7 +110,7 @@ impl<B: StorageBackend> Engine for Static<B> {
             cursor
                 .next_batch(SCAN_ROWS, SCAN_BYTES, &mut out)
                 .expect("next_batch");
-            if out.len() == 0 {
+            if out.is_empty() {
                 return rows;
             }
             for row in out.iter() {
@@ -168,7 +168,7 @@ impl Engine for Loaded {
             let out = cursor
                 .next_batch(SCAN_ROWS, SCAN_BYTES)
                 .expect("next_batch");
-            if out.len() == 0 {
+            if out.is_empty() {
                 return rows;
             }
             for row in out.iter() {
