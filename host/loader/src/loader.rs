@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use sha2::{Digest, Sha256};
 
@@ -15,9 +15,56 @@ use crate::error::{BackendError, LoadError};
 #[derive(Debug)]
 pub struct LoadedPlugin {
     path: PathBuf,
-    sha256: String,
+    /// Computed at load time when a pin is checked, else on first use.
+    sha256: OnceLock<String>,
+    /// The open file the library was loaded from (hashed from it, never from the path).
+    file: File,
+    identity: FileIdentity,
     details: PluginDetails,
     module: Module,
+}
+
+/// What tells a library file from a replaced one without reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileIdentity {
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+    #[cfg(unix)]
+    inode: (u64, u64),
+}
+
+impl FileIdentity {
+    fn of(metadata: &std::fs::Metadata) -> Self {
+        Self {
+            len: metadata.len(),
+            modified: metadata.modified().ok(),
+            #[cfg(unix)]
+            inode: {
+                use std::os::unix::fs::MetadataExt;
+                (metadata.dev(), metadata.ino())
+            },
+        }
+    }
+}
+
+/// The lower-case hex sha256 of everything `file` holds from its start.
+fn sha256_of(mut file: &File) -> std::io::Result<String> {
+    use std::io::Seek;
+    file.seek(std::io::SeekFrom::Start(0))?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 16];
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect())
 }
 
 impl LoadedPlugin {
@@ -27,10 +74,13 @@ impl LoadedPlugin {
         &self.path
     }
 
-    /// The lower-case hex sha256 of the bytes that were loaded.
+    /// The lower-case hex sha256 of the bytes that were loaded (read from the descriptor the
+    /// library was loaded through; hashed on first use unless a pin was checked at load).
     #[must_use]
     pub fn sha256(&self) -> &str {
-        &self.sha256
+        self.sha256.get_or_init(|| {
+            sha256_of(&self.file).unwrap_or_else(|error| format!("(unreadable: {error})"))
+        })
     }
 
     /// What the plugin says about itself.
@@ -165,7 +215,7 @@ impl PluginLoader {
             path: path.to_owned(),
             source,
         };
-        let mut file = File::open(path).map_err(io)?;
+        let file = File::open(path).map_err(io)?;
         let metadata = file.metadata().map_err(io)?;
         if !metadata.is_file() {
             return Err(LoadError::NotALibrary {
@@ -174,35 +224,25 @@ impl PluginLoader {
                 found: "something that is not a regular file".into(),
             });
         }
-        let mut hasher = Sha256::new();
         let mut header = Vec::with_capacity(64);
-        let mut buffer = vec![0u8; 1 << 16];
-        loop {
-            let read = file.read(&mut buffer).map_err(io)?;
-            if read == 0 {
-                break;
+        (&file).take(64).read_to_end(&mut header).map_err(io)?;
+        // A library is hashed (a quarter of a second for a large one) only when a pin asks.
+        let sha256 = match pin {
+            Some(pin) => {
+                let sha256 = sha256_of(&file).map_err(io)?;
+                if !pin.eq_ignore_ascii_case(&sha256) {
+                    return Err(LoadError::PinMismatch {
+                        path: path.to_owned(),
+                        origin: pin_origin.to_owned(),
+                        expected: pin.to_ascii_lowercase(),
+                        found: sha256,
+                    });
+                }
+                Some(sha256)
             }
-            if header.len() < 64 {
-                let take = (64 - header.len()).min(read);
-                header.extend_from_slice(&buffer[..take]);
-            }
-            hasher.update(&buffer[..read]);
-        }
-        let sha256: String = hasher
-            .finalize()
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
-        if let Some(pin) = pin {
-            if !pin.eq_ignore_ascii_case(&sha256) {
-                return Err(LoadError::PinMismatch {
-                    path: path.to_owned(),
-                    origin: pin_origin.to_owned(),
-                    expected: pin.to_ascii_lowercase(),
-                    found: sha256,
-                });
-            }
-        }
+            None => None,
+        };
+        let identity = FileIdentity::of(&metadata);
         sniff(&header).map_err(|found| LoadError::NotALibrary {
             path: path.to_owned(),
             expected: expected_format(),
@@ -215,34 +255,33 @@ impl PluginLoader {
             message: "the plugin loader's lock is poisoned by an earlier panic".into(),
         })?;
         if let Some(plugin) = loaded.get(&canonical) {
-            if plugin.sha256 == sha256 {
+            let same = match &sha256 {
+                Some(sha256) => plugin.sha256() == sha256,
+                None => plugin.identity == identity,
+            };
+            if same {
                 return Ok(Arc::clone(plugin));
             }
             return Err(LoadError::Other {
                 path: path.to_owned(),
-                message: format!(
-                    "the file changed since this process loaded it (sha256 {} then, {sha256} now); a loaded library cannot be replaced, restart to use the new one",
-                    plugin.sha256
-                ),
+                message: "the file changed since this process loaded it; a loaded library cannot be replaced, restart to use the new one".into(),
             });
         }
 
         let fd_path = fd_path(&file);
         let load_path = fd_path.as_deref().unwrap_or(&canonical);
-        tracing::debug!(library = %canonical.display(), via = %load_path.display(), %sha256, "loading plugin library");
+        tracing::debug!(library = %canonical.display(), via = %load_path.display(), "loading plugin library");
         let module = adapter::load_module(load_path, path)?;
-        if fd_path.is_some() {
-            // The library stays mapped for the life of the process, under the name
-            // `/proc/self/fd/N`. glibc matches `dlopen` names before file identity, so if N were
-            // closed and reused for another plugin, loading that one would return this one.
-            // Keeping the descriptor open (one per library, never unloaded anyway) keeps every
-            // name unique.
-            std::mem::forget(file);
-        }
+        // The descriptor stays open for the life of the process (in `LoadedPlugin`): on Linux
+        // the library is mapped under the name `/proc/self/fd/N`, and glibc matches `dlopen`
+        // names before file identity, so if N were closed and reused for another plugin,
+        // loading that one would return this one. It is also what `sha256()` reads.
         let details = module.details();
         let plugin = Arc::new(LoadedPlugin {
             path: canonical.clone(),
-            sha256,
+            sha256: sha256.map(OnceLock::from).unwrap_or_default(),
+            file,
+            identity,
             details,
             module,
         });
