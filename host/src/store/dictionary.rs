@@ -98,11 +98,23 @@ pub(crate) fn decode_id_value(bytes: &[u8]) -> Result<TermId, StoreError> {
 
 /// Turns ids into terms, with a bounded cache; triple terms are resolved part by part.
 #[derive(Debug, Default)]
-pub(crate) struct Resolver {
+pub(crate) struct Resolver<'s> {
     cache: HashMap<TermId, Term>,
+    /// The store's shared id-to-term cache and the generation of the view: read before the
+    /// dictionary, filled from it. Only snapshots share (a writer may read its own
+    /// uncommitted ids).
+    shared: Option<(&'s Store, u64)>,
 }
 
-impl Resolver {
+impl<'s> Resolver<'s> {
+    /// A resolver of a snapshot of `generation`, sharing the store's cache of resolved terms.
+    pub fn shared(store: &'s Store, generation: u64) -> Self {
+        Self {
+            cache: HashMap::new(),
+            shared: Some((store, generation)),
+        }
+    }
+
     /// Makes sure every id of `ids` is in the cache.
     ///
     /// # Errors
@@ -121,6 +133,10 @@ impl Resolver {
             .into_iter()
             .filter(|id| !self.cache.contains_key(id) && requested.insert(*id))
             .collect();
+        if let Some((store, generation)) = self.shared {
+            missing = store.resolved_terms(generation, missing, &mut self.cache);
+        }
+        let mut fetched: Vec<(TermId, Term)> = Vec::new();
         let mut triples: Vec<(TermId, [TermId; 3])> = Vec::new();
         while !missing.is_empty() {
             missing.sort_unstable();
@@ -139,6 +155,9 @@ impl Resolver {
                 })?;
                 match EncodedTerm::from_bytes(bytes).decode()? {
                     DecodedTerm::Term(term) => {
+                        if self.shared.is_some() {
+                            fetched.push((*id, term.clone()));
+                        }
                         self.cache.insert(*id, term);
                     }
                     DecodedTerm::Triple(s, p, o) => {
@@ -174,6 +193,11 @@ impl Resolver {
                 )));
             }
             triples = waiting;
+        }
+        if let Some((store, generation)) = self.shared {
+            if !fetched.is_empty() {
+                store.cache_resolved(generation, fetched);
+            }
         }
         Ok(())
     }

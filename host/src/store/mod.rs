@@ -104,6 +104,8 @@ const JOURNAL_TABLE: &str = "load.journal";
 
 /// Entries the shared term-id cache may hold before it starts over.
 const TERM_CACHE_LIMIT: usize = 1 << 20;
+/// Decoded terms the shared id-to-term cache may hold before it starts over.
+const RESOLVED_CACHE_LIMIT: usize = 1 << 19;
 
 /// The tables of a store.
 #[derive(Debug, Clone, Copy)]
@@ -173,6 +175,8 @@ pub struct Store {
 struct TermCache {
     generation: u64,
     map: HashMap<TermHash, TermId>,
+    /// Terms by id, as snapshots resolved them (committed ids only).
+    resolved: HashMap<TermId, Term>,
 }
 
 impl std::fmt::Debug for Store {
@@ -396,11 +400,49 @@ impl Store {
         }
     }
 
+    /// Moves the cached terms of `ids` into `out`, for a view of `generation`; returns the
+    /// ids not cached.
+    fn resolved_terms(
+        &self,
+        generation: u64,
+        ids: Vec<TermId>,
+        out: &mut HashMap<TermId, Term>,
+    ) -> Vec<TermId> {
+        let cache = self.term_cache();
+        if cache.generation != generation || cache.resolved.is_empty() {
+            return ids;
+        }
+        ids.into_iter()
+            .filter(|id| match cache.resolved.get(id) {
+                Some(term) => {
+                    out.insert(*id, term.clone());
+                    false
+                }
+                None => true,
+            })
+            .collect()
+    }
+
+    /// Caches terms a snapshot of `generation` read from the dictionary.
+    fn cache_resolved(&self, generation: u64, terms: Vec<(TermId, Term)>) {
+        let mut cache = self.term_cache();
+        if cache.generation != generation {
+            return;
+        }
+        for (id, term) in terms {
+            if cache.resolved.len() >= RESOLVED_CACHE_LIMIT {
+                cache.resolved.clear();
+            }
+            cache.resolved.insert(id, term);
+        }
+    }
+
     /// Starts a new generation: called after a commit that removed dictionary entries.
     fn forget_cached_terms(&self) {
         let mut cache = self.term_cache();
         cache.generation += 1;
         cache.map.clear();
+        cache.resolved.clear();
     }
 }
 

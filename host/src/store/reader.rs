@@ -243,7 +243,7 @@ pub(super) fn pattern_ids(
 }
 
 pub(super) fn quads_for_pattern<'t>(
-    store: &Store,
+    store: &'t Store,
     txn: &'t BackendTxn,
     scope: TermScope<'_>,
     pattern: &QuadPattern,
@@ -252,7 +252,13 @@ pub(super) fn quads_for_pattern<'t>(
         Some(ids) => plan(&ids),
         None => Vec::new(),
     };
-    Ok(QuadIter::new(txn, store.tables, scans))
+    // Snapshots share resolved terms through the store; a writer's view may hold ids of its
+    // own that are not committed, so it resolves on its own.
+    let resolver = match (scope.local, scope.generation) {
+        (None, Some(generation)) => Resolver::shared(store, generation),
+        _ => Resolver::default(),
+    };
+    Ok(QuadIter::new(txn, store.tables, scans, resolver))
 }
 
 /// Encoded quads of a list of prefix scans, in batches.
@@ -317,7 +323,7 @@ pub struct QuadIter<'t> {
     tables: Tables,
     scan: EncodedScan<'t>,
     buffer: VecDeque<EncodedQuad>,
-    resolver: Resolver,
+    resolver: Resolver<'t>,
     failed: bool,
 }
 
@@ -328,13 +334,18 @@ impl std::fmt::Debug for QuadIter<'_> {
 }
 
 impl<'t> QuadIter<'t> {
-    pub(super) fn new(txn: &'t BackendTxn, tables: Tables, scans: Vec<Scan>) -> Self {
+    pub(super) fn new(
+        txn: &'t BackendTxn,
+        tables: Tables,
+        scans: Vec<Scan>,
+        resolver: Resolver<'t>,
+    ) -> Self {
         Self {
             txn,
             tables,
             scan: EncodedScan::new(txn, tables, scans),
             buffer: VecDeque::new(),
-            resolver: Resolver::default(),
+            resolver,
             failed: false,
         }
     }
