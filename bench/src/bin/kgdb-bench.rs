@@ -45,9 +45,12 @@ enum Command {
     },
     /// Benchmark one plugin on one data file
     Store {
-        /// Plugin: a name from plugins.toml or a path
+        /// Plugin: a name from the manifest or a path
         #[arg(long)]
         plugin: String,
+        /// The plugin manifest [default: $KGDB_CONFIG, else ./plugins.toml]
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
         /// The RDF file
         #[arg(long, value_name = "FILE")]
         data: PathBuf,
@@ -114,6 +117,7 @@ fn run(command: Command) -> Result<(), String> {
         }
         Command::Store {
             plugin,
+            config,
             data,
             workload,
             work_dir,
@@ -124,7 +128,8 @@ fn run(command: Command) -> Result<(), String> {
             let constants = workload::read_constants(&workload).map_err(|e| e.to_string())?;
             std::fs::create_dir_all(&work_dir)
                 .map_err(|e| format!("{}: {e}", work_dir.display()))?;
-            let registry = PluginRegistry::discover(None).map_err(|e| e.to_string())?;
+            let registry =
+                PluginRegistry::discover(config.as_deref()).map_err(|e| e.to_string())?;
             let result = StoreBench {
                 registry: &registry,
                 plugin: &plugin,

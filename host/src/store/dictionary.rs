@@ -1,7 +1,7 @@
 //! The two-way term dictionary: terms to ids (look-up) and ids to terms (resolution).
 //! Interning new terms is the writer's job ([`super::writer`]).
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use oxrdf::{NamedNode, NamedOrBlankNode, Term, Triple};
 
@@ -110,7 +110,7 @@ impl<'s> Resolver<'s> {
     /// A resolver of a snapshot of `generation`, sharing the store's cache of resolved terms.
     pub fn shared(store: &'s Store, generation: u64) -> Self {
         Self {
-            cache: HashMap::new(),
+            cache: HashMap::default(),
             shared: Some((store, generation)),
         }
     }
@@ -128,7 +128,7 @@ impl<'s> Resolver<'s> {
         if self.cache.len() > RESOLVER_CACHE_LIMIT {
             self.cache.clear();
         }
-        let mut requested: std::collections::HashSet<TermId> = std::collections::HashSet::new();
+        let mut requested: rustc_hash::FxHashSet<TermId> = rustc_hash::FxHashSet::default();
         let mut missing: Vec<TermId> = ids
             .into_iter()
             .filter(|id| !self.cache.contains_key(id) && requested.insert(*id))

@@ -62,7 +62,7 @@ mod reader;
 mod verify;
 mod writer;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use kgdb_plugin_api::{Capabilities, TableId, TxnOptions};

@@ -1,6 +1,6 @@
 //! The store's write transaction.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::MutexGuard;
 
 use kgdb_plugin_api::{ScanSpec, SyncMode, TableId, TxnOptions, WriteBatch, WriteOptions};
@@ -125,8 +125,8 @@ impl<'a> Transaction<'a> {
             _writer: writer,
             txn,
             pending: WriteBatch::new(),
-            pending_quads: HashMap::new(),
-            new_terms: HashMap::new(),
+            pending_quads: HashMap::default(),
+            new_terms: HashMap::default(),
             next_id,
             first_new_id: next_id,
             deltas: Deltas::default(),
@@ -489,7 +489,7 @@ impl<'a> Transaction<'a> {
     fn intern_hashed(&mut self, terms: &[Slot]) -> Result<Vec<Option<TermId>>, StoreError> {
         let mut ids: Vec<Option<TermId>> = vec![None; terms.len()];
         let mut unknown: Vec<usize> = Vec::new();
-        let mut batch_known: HashMap<TermHash, TermId> = HashMap::new();
+        let mut batch_known: HashMap<TermHash, TermId> = HashMap::default();
         let (mut cache_hits, mut table_hits, mut misses) = (0, 0, 0);
         for (index, slot) in terms.iter().enumerate() {
             let hash = match slot {

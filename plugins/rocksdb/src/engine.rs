@@ -692,6 +692,7 @@ impl StorageTxn for RocksTxn {
             table,
             range,
             done: false,
+            read_only: self.read_only,
         })
     }
 
@@ -777,6 +778,51 @@ pub struct RocksCursor {
     table: TableId,
     range: ScanSpec,
     done: bool,
+    read_only: bool,
+}
+
+/// Reads rows of `range` from a fresh `iterator` into `out` (within the limits); `true` when
+/// the range ran out before the limits did.
+fn fill<D: rocksdb::DBAccess>(
+    mut iterator: rocksdb::DBRawIteratorWithThreadMode<'_, D>,
+    range: &ScanSpec,
+    max_rows: u32,
+    max_bytes: u64,
+    out: &mut KvBatch,
+) -> Result<bool, PluginError> {
+    if range.reverse {
+        iterator.seek_to_last();
+    } else {
+        match range.start_bound() {
+            Bound::Included(start) | Bound::Excluded(start) => iterator.seek(start),
+            Bound::Unbounded => iterator.seek_to_first(),
+        }
+    }
+    let excluded_start = match range.start_bound() {
+        Bound::Excluded(start) => Some(start),
+        _ => None,
+    };
+    let advance = |iterator: &mut rocksdb::DBRawIteratorWithThreadMode<'_, D>| {
+        if range.reverse {
+            iterator.prev();
+        } else {
+            iterator.next();
+        }
+    };
+    let mut exhausted = true;
+    while let (Some(key), Some(value)) = (iterator.key(), iterator.value()) {
+        if excluded_start == Some(key) {
+            advance(&mut iterator);
+            continue;
+        }
+        if !out.push_within(key, value, max_rows, max_bytes)? {
+            exhausted = false;
+            break;
+        }
+        advance(&mut iterator);
+    }
+    iterator.status().map_err(|e| rocks_error("scanning", &e))?;
+    Ok(exhausted)
 }
 
 impl StorageCursor for RocksCursor {
@@ -792,21 +838,13 @@ impl StorageCursor for RocksCursor {
         let guard = lock(&self.cell)?;
         let cell = guard.as_ref().ok_or_else(ended)?;
         let range = &self.range;
-        cell.with_dependent(|engine, parts| {
+        let exhausted = cell.with_dependent(|engine, parts| {
             let family = engine.family(self.table)?;
             let mut read = ReadOptions::default();
             read.set_snapshot(&parts.txn.snapshot());
-            let excluded_start = match range.start_bound() {
-                Bound::Included(start) => {
-                    read.set_iterate_lower_bound(start.to_vec());
-                    None
-                }
-                Bound::Excluded(start) => {
-                    read.set_iterate_lower_bound(start.to_vec());
-                    Some(start.to_vec())
-                }
-                Bound::Unbounded => None,
-            };
+            if let Bound::Included(start) | Bound::Excluded(start) = range.start_bound() {
+                read.set_iterate_lower_bound(start.to_vec());
+            }
             match range.end_bound() {
                 Bound::Excluded(end) => read.set_iterate_upper_bound(end.to_vec()),
                 Bound::Included(end) => {
@@ -817,35 +855,29 @@ impl StorageCursor for RocksCursor {
                 }
                 Bound::Unbounded => {}
             }
-            let mut iterator = parts.txn.raw_iterator_cf_opt(&family, read);
-            if range.reverse {
-                iterator.seek_to_last();
+            // A read-only transaction holds no writes: the database's own iterator at the
+            // transaction's snapshot sees the same rows, without merging an empty write batch.
+            if self.read_only {
+                fill(
+                    engine.db.raw_iterator_cf_opt(&family, read),
+                    range,
+                    max_rows,
+                    max_bytes,
+                    out,
+                )
             } else {
-                match range.start_bound() {
-                    Bound::Included(start) | Bound::Excluded(start) => iterator.seek(start),
-                    Bound::Unbounded => iterator.seek_to_first(),
-                }
+                fill(
+                    parts.txn.raw_iterator_cf_opt(&family, read),
+                    range,
+                    max_rows,
+                    max_bytes,
+                    out,
+                )
             }
-            let advance = |iterator: &mut rocksdb::DBRawIteratorWithThreadMode<'_, _>| {
-                if range.reverse {
-                    iterator.prev();
-                } else {
-                    iterator.next();
-                }
-            };
-            while let (Some(key), Some(value)) = (iterator.key(), iterator.value()) {
-                if excluded_start.as_deref() == Some(key) {
-                    advance(&mut iterator);
-                    continue;
-                }
-                if !out.push_within(key, value, max_rows, max_bytes)? {
-                    break;
-                }
-                advance(&mut iterator);
-            }
-            iterator.status().map_err(|e| rocks_error("scanning", &e))
         })?;
-        self.done = !self.range.advance_past(out);
+        // A batch that stopped because the range ran out ends the scan: no empty batch (and no
+        // seek) is needed to find that out.
+        self.done = exhausted | !self.range.advance_past(out);
         Ok(())
     }
 }
