@@ -248,9 +248,19 @@ pub(super) fn quads_for_pattern<'t>(
     scope: TermScope<'_>,
     pattern: &QuadPattern,
 ) -> Result<QuadIter<'t>, StoreError> {
-    let scans = match pattern_ids(store, txn, scope, pattern)? {
-        Some(ids) => plan(&ids),
-        None => Vec::new(),
+    let (scans, found) = match pattern_ids(store, txn, scope, pattern)? {
+        // Everything bound: one point read of the primary ordering.
+        Some(ids) => match ids.exact() {
+            Some(quad) => (
+                Vec::new(),
+                contains_encoded(txn, &store.tables, &quad)?
+                    .then_some(quad)
+                    .into_iter()
+                    .collect(),
+            ),
+            None => (plan(&ids), Vec::new()),
+        },
+        None => (Vec::new(), Vec::new()),
     };
     // Snapshots share resolved terms through the store; a writer's view may hold ids of its
     // own that are not committed, so it resolves on its own.
@@ -258,7 +268,9 @@ pub(super) fn quads_for_pattern<'t>(
         (None, Some(generation)) => Resolver::shared(store, generation),
         _ => Resolver::default(),
     };
-    Ok(QuadIter::new(txn, store.tables, scans, resolver))
+    let mut quads = QuadIter::new(txn, store.tables, scans, resolver);
+    quads.found = found;
+    Ok(quads)
 }
 
 /// Encoded quads of a list of prefix scans, in batches.
@@ -286,6 +298,20 @@ impl<'t> EncodedScan<'t> {
                 let Some(scan) = self.scans.pop_front() else {
                     return Ok(false);
                 };
+                if scan.prefix_terms == scan.ordering.positions().len() {
+                    // The prefix is a whole key: a point read, no cursor.
+                    let table = self.tables.ordering(scan.ordering);
+                    if self
+                        .txn
+                        .get(table, &scan.prefix)
+                        .context("looking up a quad")?
+                        .is_some()
+                    {
+                        out.push(scan.ordering.decode(&scan.prefix)?);
+                        return Ok(true);
+                    }
+                    continue;
+                }
                 let spec = if scan.prefix.is_empty() {
                     ScanSpec::all()
                 } else {
@@ -324,6 +350,8 @@ pub struct QuadIter<'t> {
     scan: EncodedScan<'t>,
     buffer: VecDeque<EncodedQuad>,
     resolver: Resolver<'t>,
+    /// Quads found without a scan, returned first.
+    found: Vec<EncodedQuad>,
     failed: bool,
 }
 
@@ -346,12 +374,13 @@ impl<'t> QuadIter<'t> {
             scan: EncodedScan::new(txn, tables, scans),
             buffer: VecDeque::new(),
             resolver,
+            found: Vec::new(),
             failed: false,
         }
     }
 
     fn refill(&mut self) -> Result<bool, StoreError> {
-        let mut batch = Vec::new();
+        let mut batch = std::mem::take(&mut self.found);
         while batch.is_empty() {
             if !self.scan.next_batch(&mut batch)? {
                 return Ok(false);

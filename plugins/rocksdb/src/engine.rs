@@ -153,10 +153,11 @@ fn entry_position<'b>(entry: &BatchEntry<'b>) -> (u32, &'b [u8]) {
     }
 }
 
-/// Column family handles of one call, looked up once per table instead of once per write.
+/// Column family handles of one call, looked up once per table instead of once per write
+/// (a store writes to a dozen tables at most: a short list beats a map).
 struct Families<'e> {
     engine: &'e Engine,
-    handles: Vec<Option<Arc<BoundColumnFamily<'e>>>>,
+    handles: Vec<(TableId, Arc<BoundColumnFamily<'e>>)>,
 }
 
 impl<'e> Families<'e> {
@@ -168,16 +169,14 @@ impl<'e> Families<'e> {
     }
 
     fn get(&mut self, table: TableId) -> Result<&Arc<BoundColumnFamily<'e>>, PluginError> {
-        let index = table.0 as usize;
-        if self.handles.len() <= index {
-            self.handles.resize(index + 1, None);
-        }
-        let slot = &mut self.handles[index];
-        if slot.is_none() {
-            *slot = Some(self.engine.family(table)?);
-        }
-        slot.as_ref()
-            .ok_or_else(|| PluginError::internal("a column family handle vanished"))
+        let index = match self.handles.iter().position(|(id, _)| *id == table) {
+            Some(index) => index,
+            None => {
+                self.handles.push((table, self.engine.family(table)?));
+                self.handles.len() - 1
+            }
+        };
+        Ok(&self.handles[index].1)
     }
 }
 
@@ -349,13 +348,30 @@ impl StorageBackend for RocksBackend {
         let write = Self::write_options(&engine, options.sync);
         let mut txn_options = OptimisticTransactionOptions::default();
         txn_options.set_snapshot(true);
+        let read_only = options.read_only;
         let cell = TxnCell::new(engine, |engine| {
-            let txn = engine.db.transaction_opt(&write, &txn_options);
             let mut read = ReadOptions::default();
-            // The read options keep the snapshot the transaction owns; the wrapper returned by
-            // `snapshot()` can go, the snapshot lives as long as the transaction.
-            read.set_snapshot(&txn.snapshot());
-            TxnParts { txn, read }
+            if read_only {
+                // A reader needs only a snapshot, not a transaction (which would allocate a
+                // write batch and its index for nothing).
+                let snapshot = engine.db.snapshot();
+                read.set_snapshot(&snapshot);
+                TxnParts {
+                    read,
+                    txn: None,
+                    snapshot: Some(snapshot),
+                }
+            } else {
+                let txn = engine.db.transaction_opt(&write, &txn_options);
+                // The read options keep the snapshot the transaction owns; the wrapper returned
+                // by `snapshot()` can go, the snapshot lives as long as the transaction.
+                read.set_snapshot(&txn.snapshot());
+                TxnParts {
+                    read,
+                    txn: Some(txn),
+                    snapshot: None,
+                }
+            }
         });
         Ok(RocksTxn {
             cell: Arc::new(Mutex::new(Some(cell))),
@@ -582,10 +598,21 @@ impl StorageBackend for RocksBackend {
     }
 }
 
-/// A RocksDB transaction with the read options that pin its snapshot.
+/// A RocksDB transaction (none for a reader) with the read options that pin its snapshot.
 pub struct TxnParts<'a> {
-    txn: Transaction<'a, Db>,
     read: ReadOptions,
+    txn: Option<Transaction<'a, Db>>,
+    /// A reader's snapshot (a writer's belongs to its transaction).
+    snapshot: Option<rocksdb::SnapshotWithThreadMode<'a, Db>>,
+}
+
+impl<'a> TxnParts<'a> {
+    /// The transaction that writes.
+    fn writer(&self) -> Result<&Transaction<'a, Db>, PluginError> {
+        self.txn.as_ref().ok_or_else(|| {
+            PluginError::new(ErrorCode::READ_ONLY, "write in a read-only transaction")
+        })
+    }
 }
 
 self_cell!(
@@ -627,13 +654,12 @@ impl RocksTxn {
         parts: &TxnParts<'_>,
         entry: BatchEntry<'_>,
     ) -> Result<(), PluginError> {
+        let txn = parts.writer()?;
         match entry {
-            BatchEntry::Put { table, key, value } => parts
-                .txn
+            BatchEntry::Put { table, key, value } => txn
                 .put_cf(families.get(table)?, key, value)
                 .map_err(|e| rocks_error("writing", &e)),
-            BatchEntry::Delete { table, key } => parts
-                .txn
+            BatchEntry::Delete { table, key } => txn
                 .delete_cf(families.get(table)?, key)
                 .map_err(|e| rocks_error("deleting", &e)),
             BatchEntry::DeleteRange { table, start, end } => {
@@ -642,12 +668,10 @@ impl RocksTxn {
                 }
                 let family = Arc::clone(families.get(table)?);
                 let mut read = range_read_options(start, end);
-                read.set_snapshot(&parts.txn.snapshot());
-                let iterator = parts.txn.raw_iterator_cf_opt(&family, read);
+                read.set_snapshot(&txn.snapshot());
+                let iterator = txn.raw_iterator_cf_opt(&family, read);
                 for key in families.engine.keys_in_range(iterator, start)? {
-                    parts
-                        .txn
-                        .delete_cf(&family, key)
+                    txn.delete_cf(&family, key)
                         .map_err(|e| rocks_error("deleting a range", &e))?;
                 }
                 Ok(())
@@ -661,11 +685,13 @@ impl StorageTxn for RocksTxn {
 
     fn get(&self, table: TableId, key: &[u8]) -> Result<Option<Vec<u8>>, PluginError> {
         self.with(|engine, parts| {
-            parts
-                .txn
-                .get_pinned_cf_opt(&engine.family(table)?, key, &parts.read)
-                .map(|value| value.map(|v| v.to_vec()))
-                .map_err(|e| rocks_error("reading", &e))
+            let family = engine.family(table)?;
+            match &parts.txn {
+                Some(txn) => txn.get_pinned_cf_opt(&family, key, &parts.read),
+                None => engine.db.get_pinned_cf_opt(&family, key, &parts.read),
+            }
+            .map(|value| value.map(|v| v.to_vec()))
+            .map_err(|e| rocks_error("reading", &e))
         })
     }
 
@@ -676,12 +702,14 @@ impl StorageTxn for RocksTxn {
     ) -> Result<Vec<Option<Vec<u8>>>, PluginError> {
         self.with(|engine, parts| {
             let family = engine.family(table)?;
-            parts
-                .txn
-                .multi_get_cf_opt(keys.iter().map(|key| (&family, *key)), &parts.read)
-                .into_iter()
-                .map(|value| value.map_err(|e| rocks_error("reading", &e)))
-                .collect()
+            let keys = keys.iter().map(|key| (&family, *key));
+            match &parts.txn {
+                Some(txn) => txn.multi_get_cf_opt(keys, &parts.read),
+                None => engine.db.multi_get_cf_opt(keys, &parts.read),
+            }
+            .into_iter()
+            .map(|value| value.map_err(|e| rocks_error("reading", &e)))
+            .collect()
         })
     }
 
@@ -692,7 +720,6 @@ impl StorageTxn for RocksTxn {
             table,
             range,
             done: false,
-            read_only: self.read_only,
         })
     }
 
@@ -734,14 +761,13 @@ impl StorageTxn for RocksTxn {
     fn write_batch(&mut self, batch: &WriteBatch) -> Result<(), PluginError> {
         self.with(|engine, parts| {
             let mut families = Families::new(engine);
-            parts.txn.set_savepoint();
+            let txn = parts.writer()?;
+            txn.set_savepoint();
             let applied = batch
                 .iter()
                 .try_for_each(|entry| Self::apply(&mut families, parts, entry?));
             if applied.is_err() {
-                parts
-                    .txn
-                    .rollback_to_savepoint()
+                txn.rollback_to_savepoint()
                     .map_err(|e| rocks_error("undoing a failed batch", &e))?;
             }
             applied
@@ -753,20 +779,17 @@ impl StorageTxn for RocksTxn {
         if self.read_only {
             return Ok(());
         }
-        cell.with_dependent_mut(|engine, parts| {
-            // `commit` consumes the transaction; an unused one takes its place in the cell.
-            let finished = std::mem::replace(&mut parts.txn, engine.db.transaction());
-            finished.commit().map_err(|e| rocks_error("committing", &e))
+        cell.with_dependent_mut(|_, parts| match parts.txn.take() {
+            Some(finished) => finished.commit().map_err(|e| rocks_error("committing", &e)),
+            None => Ok(()),
         })
     }
 
     fn rollback(&mut self) -> Result<(), PluginError> {
         let cell = lock(&self.cell)?.take().ok_or_else(ended)?;
-        cell.with_dependent(|_, parts| {
-            parts
-                .txn
-                .rollback()
-                .map_err(|e| rocks_error("rolling back", &e))
+        cell.with_dependent(|_, parts| match &parts.txn {
+            Some(txn) => txn.rollback().map_err(|e| rocks_error("rolling back", &e)),
+            None => Ok(()),
         })
     }
 }
@@ -778,7 +801,6 @@ pub struct RocksCursor {
     table: TableId,
     range: ScanSpec,
     done: bool,
-    read_only: bool,
 }
 
 /// Reads rows of `range` from a fresh `iterator` into `out` (within the limits); `true` when
@@ -841,7 +863,11 @@ impl StorageCursor for RocksCursor {
         let exhausted = cell.with_dependent(|engine, parts| {
             let family = engine.family(self.table)?;
             let mut read = ReadOptions::default();
-            read.set_snapshot(&parts.txn.snapshot());
+            match (&parts.txn, &parts.snapshot) {
+                (Some(txn), _) => read.set_snapshot(&txn.snapshot()),
+                (None, Some(snapshot)) => read.set_snapshot(snapshot),
+                (None, None) => {}
+            }
             if let Bound::Included(start) | Bound::Excluded(start) = range.start_bound() {
                 read.set_iterate_lower_bound(start.to_vec());
             }
@@ -855,24 +881,22 @@ impl StorageCursor for RocksCursor {
                 }
                 Bound::Unbounded => {}
             }
-            // A read-only transaction holds no writes: the database's own iterator at the
-            // transaction's snapshot sees the same rows, without merging an empty write batch.
-            if self.read_only {
-                fill(
+            // A reader iterates the database at its snapshot; a writer merges its own writes.
+            match &parts.txn {
+                Some(txn) => fill(
+                    txn.raw_iterator_cf_opt(&family, read),
+                    range,
+                    max_rows,
+                    max_bytes,
+                    out,
+                ),
+                None => fill(
                     engine.db.raw_iterator_cf_opt(&family, read),
                     range,
                     max_rows,
                     max_bytes,
                     out,
-                )
-            } else {
-                fill(
-                    parts.txn.raw_iterator_cf_opt(&family, read),
-                    range,
-                    max_rows,
-                    max_bytes,
-                    out,
-                )
+                ),
             }
         })?;
         // A batch that stopped because the range ran out ends the scan: no empty batch (and no
