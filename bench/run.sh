@@ -12,6 +12,7 @@
 #   KGDB_BENCH_SIZES   synthetic sizes (default "1M 10M"; 10M runs rocksdb and lmdb only)
 #   KGDB_BENCH_VENV    the pyoxigraph virtual environment (default ~/.cache/kgdb-pyoxigraph-venv)
 #   KGDB_BENCH_SKIP    space-separated steps to skip: boundary, oxigraph
+#   KGDB_BENCH_RESUME  1: keep the result files already in $KGDB_BENCH_OUT, run only the others
 # Writes $KGDB_BENCH_OUT/tables.md (the tables of BENCHMARKS.md) and one JSON file per run.
 set -euo pipefail
 
@@ -28,6 +29,8 @@ mkdir -p "$out/data" "$work"
 
 step() { printf '\n== %s (%s)\n' "$*" "$(date +%T)" >&2; }
 skipped() { [[ $skip == *" $1 "* ]]; }
+# Whether a result file is to be (re)made.
+wanted() { [[ ${KGDB_BENCH_RESUME:-0} != 1 || ! -s $1 ]]; }
 
 for file in zazuko-vocab.nq.gz brick.nq.gz; do
     [[ -f $data/$file ]] || { echo "error: $data/$file: no such file (set KGDB_SHARED_DATA)" >&2; exit 1; }
@@ -63,7 +66,7 @@ for file in "${sets[@]}"; do
     name=$(basename "$file" .nq.gz)
     workload=$out/$name.workload.nq
     step "$name: drawing 1000 look-up constants"
-    "$bin/kgdb-bench" workload --data "$file" --output "$workload" --count 1000 --seed 42
+    wanted "$workload" && "$bin/kgdb-bench" workload --data "$file" --output "$workload" --count 1000 --seed 42
     plugins="memory lmdb rocksdb"
     extra=()
     if [[ $name == synth-10m ]]; then
@@ -73,16 +76,19 @@ for file in "${sets[@]}"; do
         extra=(--no-transactional)
     fi
     for plugin in $plugins; do
+        wanted "$out/$name.kgdb-$plugin.json" || continue
         step "$name: kgdb $plugin"
         "$bin/kgdb-bench" store --plugin "$plugin" --data "$file" --workload "$workload" \
             --work-dir "$work" --json "$out/$name.kgdb-$plugin.json" "${extra[@]}"
     done
-    if ! skipped oxigraph; then
+    if ! skipped oxigraph && wanted "$out/$name.pyoxigraph.json"; then
         step "$name: pyoxigraph loaders"
         py_extra=()
         [[ $name == synth-10m ]] && py_extra=(--no-transactional)
         "$venv/bin/python" bench/oxigraph/pyoxigraph_bench.py --data "$file" \
             --work-dir "$work/pyoxigraph" --json "$out/$name.pyoxigraph.json" "${py_extra[@]}"
+    fi
+    if ! skipped oxigraph && wanted "$out/$name.oxigraph-rs.json"; then
         step "$name: oxigraph crate look-ups"
         "$oxigraph_bin" --data "$file" --workload "$workload" --work-dir "$work/oxigraph" \
             --json "$out/$name.oxigraph-rs.json"
@@ -91,6 +97,7 @@ done
 
 if ! skipped boundary; then
     for plugin in memory lmdb rocksdb; do
+        wanted "$out/boundary-$plugin.json" || continue
         step "plugin boundary: $plugin"
         KGDB_BENCH_CRITERION=$out/criterion cargo bench --quiet -p kgdb-bench --bench "boundary_$plugin"
         cp "$out/criterion/boundary-$plugin.json" "$out/"
