@@ -93,7 +93,7 @@ pub fn markdown(runs: &[StoreRun]) -> String {
     let mut out = String::new();
     out.push_str("### Loads\n\n");
     out.push_str(
-        "| data | store | quads | bulk quads/s | × pyoxigraph | transactional quads/s | × pyoxigraph | bytes/quad | × pyoxigraph | after compaction | peak RSS | full scan quads/s |\n",
+        "| data | store | quads | bulk quads/s | × pyoxigraph | transactional quads/s | × pyoxigraph | bytes/quad | × pyoxigraph | after compaction (time) | peak RSS | full scan quads/s |\n",
     );
     out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (data, runs) in &by_data {
@@ -122,7 +122,13 @@ pub fn markdown(runs: &[StoreRun]) -> String {
                 ratio(txn_ratio),
                 bytes.map_or_else(|| "–".into(), |b| format!("{b:.0}")),
                 ratio(bytes_ratio),
-                per_quad(run.compacted_bytes).map_or_else(|| "–".into(), |b| format!("{b:.0}")),
+                per_quad(run.compacted_bytes).map_or_else(
+                    || "–".into(),
+                    |b| match run.compact_seconds {
+                        Some(seconds) => format!("{b:.0} ({seconds:.1} s)"),
+                        None => format!("{b:.0}"),
+                    }
+                ),
                 peak(&run.bulk),
                 run.full_scan_quads_per_second
                     .map_or_else(|| "–".into(), thousands),
@@ -242,6 +248,7 @@ mod tests {
             },
             transactional: None,
             compacted_bytes: None,
+            compact_seconds: None,
             full_scan_quads_per_second: None,
             lookups: vec![ShapeFigures {
                 shape: "s???".into(),

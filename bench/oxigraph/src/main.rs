@@ -125,6 +125,7 @@ fn run(cli: &Cli) -> Result<(), String> {
         bulk,
         transactional: None,
         compacted_bytes: None,
+        compact_seconds: None,
         full_scan_quads_per_second: Some(full_scan),
         lookups,
         constants: constants.len(),
