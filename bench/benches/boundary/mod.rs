@@ -209,41 +209,58 @@ fn fill(engine: &impl Engine, table: TableId) {
     }
 }
 
-fn measure(c: &mut Criterion, plugin: &str, side: &str, engine: &impl Engine, table: TableId) {
-    fill(engine, table);
-    let hits: Vec<Vec<u8>> = indexes(4096).into_iter().map(key).collect();
-    let misses: Vec<Vec<u8>> = indexes(4096).into_iter().map(missing_key).collect();
-    let prefixes: Vec<Vec<u8>> = indexes(256)
-        .into_iter()
-        .map(|i| key(i)[..2].to_vec())
-        .collect();
+/// The keys the benchmarks read: the same for both sides.
+struct Keys {
+    hits: Vec<Vec<u8>>,
+    misses: Vec<Vec<u8>>,
+    prefixes: Vec<Vec<u8>>,
+}
+
+impl Keys {
+    fn new() -> Self {
+        Self {
+            hits: indexes(4096).into_iter().map(key).collect(),
+            misses: indexes(4096).into_iter().map(missing_key).collect(),
+            prefixes: indexes(256)
+                .into_iter()
+                .map(|i| key(i)[..2].to_vec())
+                .collect(),
+        }
+    }
+}
+
+/// The read operations of one side, in one read transaction.
+fn reads(c: &mut Criterion, id: &dyn Fn(&str) -> String, engine: &impl Engine, keys: &Keys) {
     let read = engine.reader();
     let mut next = 0usize;
-    c.bench_function(&format!("{plugin}/point_get_hit/{side}"), |b| {
+    c.bench_function(&id("point_get_hit"), |b| {
         b.iter(|| {
-            next = (next + 1) % hits.len();
-            assert!(engine.get(&read, &hits[next]));
+            next = (next + 1) % keys.hits.len();
+            assert!(engine.get(&read, &keys.hits[next]));
         });
     });
-    c.bench_function(&format!("{plugin}/point_get_miss/{side}"), |b| {
+    c.bench_function(&id("point_get_miss"), |b| {
         b.iter(|| {
-            next = (next + 1) % misses.len();
-            assert!(!engine.get(&read, &misses[next]));
+            next = (next + 1) % keys.misses.len();
+            assert!(!engine.get(&read, &keys.misses[next]));
         });
     });
-    c.bench_function(&format!("{plugin}/prefix_scan_1k/{side}"), |b| {
+    c.bench_function(&id("prefix_scan_1k"), |b| {
         b.iter(|| {
-            next = (next + 1) % prefixes.len();
-            let rows = engine.scan(&read, ScanSpec::prefix(&prefixes[next]));
+            next = (next + 1) % keys.prefixes.len();
+            let rows = engine.scan(&read, ScanSpec::prefix(&keys.prefixes[next]));
             assert_eq!(rows as u64, PER_PREFIX.min(ROWS));
         });
     });
-    c.bench_function(&format!("{plugin}/range_scan_100k/{side}"), |b| {
+    c.bench_function(&id("range_scan_100k"), |b| {
         b.iter(|| assert_eq!(engine.scan(&read, ScanSpec::all()) as u64, ROWS));
     });
-    drop(read);
+}
+
+/// The write operations of one side.
+fn writes(c: &mut Criterion, id: &dyn Fn(&str) -> String, engine: &impl Engine, table: TableId) {
     let mut salt = 1;
-    c.bench_function(&format!("{plugin}/batch_10k_puts/{side}"), |b| {
+    c.bench_function(&id("batch_10k_puts"), |b| {
         b.iter_batched(
             || {
                 salt += 1;
@@ -253,7 +270,7 @@ fn measure(c: &mut Criterion, plugin: &str, side: &str, engine: &impl Engine, ta
             BatchSize::LargeInput,
         );
     });
-    c.bench_function(&format!("{plugin}/small_txn_commit/{side}"), |b| {
+    c.bench_function(&id("small_txn_commit"), |b| {
         b.iter_batched(
             || {
                 salt += 1;
@@ -264,6 +281,25 @@ fn measure(c: &mut Criterion, plugin: &str, side: &str, engine: &impl Engine, ta
             BatchSize::SmallInput,
         );
     });
+}
+
+/// Both sides, open and filled at the same time, measured in turns (static, then cdylib, for
+/// each group of operations), so neither gets a warmer machine or an emptier heap.
+fn measure(
+    c: &mut Criterion,
+    plugin: &str,
+    statics: &impl Engine,
+    loaded: &impl Engine,
+    tables: (TableId, TableId),
+) {
+    fill(statics, tables.0);
+    fill(loaded, tables.1);
+    let keys = Keys::new();
+    let id = |side: &'static str| move |operation: &str| format!("{plugin}/{operation}/{side}");
+    reads(c, &id("static"), statics, &keys);
+    reads(c, &id("cdylib"), loaded, &keys);
+    writes(c, &id("static"), statics, tables.0);
+    writes(c, &id("cdylib"), loaded, tables.1);
 }
 
 /// The operations, in report order.
@@ -298,30 +334,39 @@ pub fn run<P: Plugin>(name: &str) {
         let resolved = registry.resolve(Some(name)).expect("the plugin resolves");
         resolved.config_text()
     };
-    {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let backend = P::open(OpenOptions {
-            data_dir: Some(dir.path().to_owned()),
-            config: config.clone(),
-            read_only: false,
-            create: true,
-            logger: Logger::disabled(),
-        })
-        .expect("the engine opens");
-        let table = backend.open_table(TABLE, true).expect("open_table");
-        measure(&mut c, name, "static", &Static { backend, table }, table);
-    }
-    {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let registry = PluginRegistry::discover(Some(&workspace_root().join("plugins.toml")))
-            .expect("plugins.toml");
-        let (plugin, backend) = registry
-            .open(Some(name), Some(dir.path()), false)
-            .expect("the plugin loads and opens (run `cargo build --release` first)");
-        eprintln!("cdylib: {}", plugin.path().display());
-        let table = backend.open_table(TABLE, true).expect("open_table");
-        measure(&mut c, name, "cdylib", &Loaded { backend, table }, table);
-    }
+    let static_dir = tempfile::tempdir().expect("tempdir");
+    let backend = P::open(OpenOptions {
+        data_dir: Some(static_dir.path().to_owned()),
+        config,
+        read_only: false,
+        create: true,
+        logger: Logger::disabled(),
+    })
+    .expect("the engine opens");
+    let static_table = backend.open_table(TABLE, true).expect("open_table");
+    let statics = Static {
+        backend,
+        table: static_table,
+    };
+    let loaded_dir = tempfile::tempdir().expect("tempdir");
+    let registry = PluginRegistry::discover(Some(&workspace_root().join("plugins.toml")))
+        .expect("plugins.toml");
+    let (plugin, backend) = registry
+        .open(Some(name), Some(loaded_dir.path()), false)
+        .expect("the plugin loads and opens (run `cargo build --release` first)");
+    eprintln!("cdylib: {}", plugin.path().display());
+    let loaded_table = backend.open_table(TABLE, true).expect("open_table");
+    let loaded = Loaded {
+        backend,
+        table: loaded_table,
+    };
+    measure(
+        &mut c,
+        name,
+        &statics,
+        &loaded,
+        (static_table, loaded_table),
+    );
     c.final_summary();
     report(&out_dir, name);
 }
