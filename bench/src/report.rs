@@ -216,17 +216,8 @@ fn micros(value: f64) -> String {
 }
 
 /// `1234567.8` → `1,234,568`.
-#[must_use]
-pub fn thousands(value: f64) -> String {
-    let digits = format!("{:.0}", value.max(0.0));
-    let mut out = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
+fn thousands(value: f64) -> String {
+    kgdb_host::cli::thousands(value.max(0.0).round() as u64)
 }
 
 #[cfg(test)]
@@ -280,13 +271,5 @@ mod tests {
             text.contains("| `s???` | 3.0 | 4.0 (8.0) | 2.0 (4.0) | 0.50× |"),
             "{text}"
         );
-    }
-
-    #[test]
-    fn thousands_groups_digits() {
-        assert_eq!(thousands(0.0), "0");
-        assert_eq!(thousands(999.4), "999");
-        assert_eq!(thousands(1000.0), "1,000");
-        assert_eq!(thousands(1_234_567.8), "1,234,568");
     }
 }

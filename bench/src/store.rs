@@ -7,6 +7,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+pub use kgdb_host::cli::bytes_on_disk;
 use kgdb_host::plugin::{Capabilities, PluginRegistry};
 use kgdb_host::rdf::{self, LoadRequest, Source};
 use kgdb_host::store::{GraphPattern, LoadOptions, LoadPath, QuadPattern, Store};
@@ -291,22 +292,6 @@ pub fn file_name(path: &Path) -> String {
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     )
-}
-
-/// The bytes of every file under `dir`.
-#[must_use]
-pub fn bytes_on_disk(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .filter_map(Result::ok)
-        .map(|entry| match entry.metadata() {
-            Ok(meta) if meta.is_dir() => bytes_on_disk(&entry.path()),
-            Ok(meta) => meta.len(),
-            Err(_) => 0,
-        })
-        .sum()
 }
 
 fn remove_dir(dir: &Path) -> Result<(), BenchError> {

@@ -18,7 +18,8 @@ pub struct LoadedPlugin {
     /// Computed at load time when a pin is checked, else on first use.
     sha256: OnceLock<String>,
     /// The open file the library was loaded from (hashed from it, never from the path).
-    file: File,
+    /// Never closed, even when this value goes (see `load`).
+    file: &'static File,
     identity: FileIdentity,
     details: PluginDetails,
     module: Module,
@@ -272,10 +273,12 @@ impl PluginLoader {
         let load_path = fd_path.as_deref().unwrap_or(&canonical);
         tracing::debug!(library = %canonical.display(), via = %load_path.display(), "loading plugin library");
         let module = adapter::load_module(load_path, path)?;
-        // The descriptor stays open for the life of the process (in `LoadedPlugin`): on Linux
-        // the library is mapped under the name `/proc/self/fd/N`, and glibc matches `dlopen`
-        // names before file identity, so if N were closed and reused for another plugin,
-        // loading that one would return this one. It is also what `sha256()` reads.
+        // The descriptor stays open for the life of the process, even after every
+        // `LoadedPlugin` of it and its loader are gone: on Linux the library is mapped under
+        // the name `/proc/self/fd/N`, and glibc matches `dlopen` names before file identity, so
+        // if N were closed and reused for another plugin, loading that one would return this
+        // one. It is also what `sha256()` reads.
+        let file: &'static File = Box::leak(Box::new(file));
         let details = module.details();
         let plugin = Arc::new(LoadedPlugin {
             path: canonical.clone(),

@@ -5,6 +5,8 @@ mod data;
 mod plugins;
 mod report;
 mod stats;
+
+pub use stats::bytes_on_disk;
 mod status;
 
 use std::path::PathBuf;
