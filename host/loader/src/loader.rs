@@ -80,7 +80,7 @@ impl LoadedPlugin {
     #[must_use]
     pub fn sha256(&self) -> &str {
         self.sha256.get_or_init(|| {
-            sha256_of(&self.file).unwrap_or_else(|error| format!("(unreadable: {error})"))
+            sha256_of(self.file).unwrap_or_else(|error| format!("(unreadable: {error})"))
         })
     }
 
