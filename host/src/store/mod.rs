@@ -51,6 +51,9 @@
 //! journal, written in the same commits. If the load fails, is dropped or the process dies,
 //! the journal is undone (at once, or when the store is next opened), so the store holds
 //! what it held before the load. A load that fits in one chunk is one plain transaction.
+//! Where the backend's transactions track conflicts (RocksDB), a load writes atomic backend
+//! batches outside transactions instead ([`LoadPath`]): each batch carries its quads, terms,
+//! counters and journal entries, so the same undo applies.
 
 mod bulk;
 mod counters;
