@@ -230,33 +230,50 @@ impl StoreBench<'_> {
     /// Each look-up takes its own snapshot, as a client's query would (and as Oxigraph's
     /// `Store::quads_for_pattern` does).
     fn lookups(&self, store: &Store) -> Result<Vec<ShapeFigures>, BenchError> {
-        let mut figures = Vec::new();
-        for measured in [false, true] {
-            for shape in Shape::all() {
-                let mut nanos = Vec::with_capacity(self.constants.len());
-                let mut results = 0;
-                for quad in self.constants {
-                    let pattern = quad_pattern(shape.bind(quad));
-                    let started = Instant::now();
-                    let mut found = 0;
-                    let snapshot = store.snapshot()?;
-                    for quad in snapshot.quads_for_pattern(&pattern)?.take(self.limit) {
-                        std::hint::black_box(quad?);
-                        found += 1;
-                    }
-                    nanos.push(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX));
-                    results += found;
-                }
-                if measured {
-                    figures.push(ShapeFigures {
-                        shape: shape.name(),
-                        latency: Latency::of(nanos, results),
-                    });
-                }
+        time_shapes(self.constants, |bound| {
+            let pattern = quad_pattern(bound.clone());
+            let snapshot = store.snapshot()?;
+            let mut found = 0;
+            for quad in snapshot.quads_for_pattern(&pattern)?.take(self.limit) {
+                std::hint::black_box(quad?);
+                found += 1;
+            }
+            Ok(found)
+        })
+    }
+}
+
+/// Times the 16 shapes over `constants` the one way every store is measured: one unmeasured
+/// pass over everything (warm caches), then the measured one. `look_up` runs one look-up of a
+/// bound pattern (reading at most the limit) and returns how many results it read; its whole
+/// call is timed.
+///
+/// # Errors
+/// The first error of `look_up`.
+pub fn time_shapes<E>(
+    constants: &[Quad],
+    mut look_up: impl FnMut(&BoundPattern) -> Result<u64, E>,
+) -> Result<Vec<ShapeFigures>, E> {
+    let mut figures = Vec::new();
+    for measured in [false, true] {
+        for shape in Shape::all() {
+            let mut nanos = Vec::with_capacity(constants.len());
+            let mut results = 0;
+            for quad in constants {
+                let bound = shape.bind(quad);
+                let started = Instant::now();
+                results += look_up(&bound)?;
+                nanos.push(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX));
+            }
+            if measured {
+                figures.push(ShapeFigures {
+                    shape: shape.name(),
+                    latency: Latency::of(nanos, results),
+                });
             }
         }
-        Ok(figures)
     }
+    Ok(figures)
 }
 
 /// The store's pattern for a bound shape.

@@ -17,9 +17,9 @@ use std::time::Instant;
 use clap::Parser;
 use kgdb_bench::report::OXIGRAPH_RS;
 use kgdb_bench::store::{
-    bytes_on_disk, file_name, peak_rss, reset_peak_rss, LoadFigures, ShapeFigures, StoreRun,
+    bytes_on_disk, file_name, peak_rss, reset_peak_rss, time_shapes, LoadFigures, StoreRun,
 };
-use kgdb_bench::workload::{read_constants, Latency, Shape};
+use kgdb_bench::workload::read_constants;
 use oxigraph::io::{RdfFormat, RdfParser};
 use oxigraph::model::{GraphNameRef, NamedOrBlankNodeRef, Quad};
 use oxigraph::store::Store;
@@ -86,38 +86,22 @@ fn run(cli: &Cli) -> Result<(), String> {
     }
     let full_scan = scanned as f64 / started.elapsed().as_secs_f64().max(1e-9);
 
-    let mut lookups = Vec::new();
-    for measured in [false, true] {
-        for shape in Shape::all() {
-            let mut nanos = Vec::with_capacity(constants.len());
-            let mut results = 0u64;
-            for quad in &constants {
-                let bound = shape.bind(quad);
-                let started = Instant::now();
-                let mut found = 0;
-                for quad in store
-                    .quads_for_pattern(
-                        bound.subject.as_ref().map(NamedOrBlankNodeRef::from),
-                        bound.predicate.as_ref().map(|p| p.as_ref()),
-                        bound.object.as_ref().map(|o| o.as_ref()),
-                        bound.graph.as_ref().map(GraphNameRef::from),
-                    )
-                    .take(cli.limit)
-                {
-                    std::hint::black_box(quad.map_err(|e| e.to_string())?);
-                    found += 1;
-                }
-                nanos.push(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX));
-                results += found;
-            }
-            if measured {
-                lookups.push(ShapeFigures {
-                    shape: shape.name(),
-                    latency: Latency::of(nanos, results),
-                });
-            }
+    let lookups = time_shapes(&constants, |bound| {
+        let mut found = 0;
+        for quad in store
+            .quads_for_pattern(
+                bound.subject.as_ref().map(NamedOrBlankNodeRef::from),
+                bound.predicate.as_ref().map(|p| p.as_ref()),
+                bound.object.as_ref().map(|o| o.as_ref()),
+                bound.graph.as_ref().map(GraphNameRef::from),
+            )
+            .take(cli.limit)
+        {
+            std::hint::black_box(quad.map_err(|e| e.to_string())?);
+            found += 1;
         }
-    }
+        Ok::<u64, String>(found)
+    })?;
     let run = StoreRun {
         store: OXIGRAPH_RS.into(),
         data: file_name(&cli.data),
