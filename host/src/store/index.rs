@@ -244,25 +244,6 @@ pub struct IdPattern {
     pub graph: GraphIds,
 }
 
-impl IdPattern {
-    /// The one quad this pattern can match, when every position is bound (the graph to the
-    /// default graph or one named graph): a point read answers it, no scan needed.
-    #[must_use]
-    pub fn exact(&self) -> Option<EncodedQuad> {
-        let graph = match self.graph {
-            GraphIds::Any => return None,
-            GraphIds::Default => None,
-            GraphIds::Named(id) => Some(id),
-        };
-        Some(EncodedQuad {
-            subject: self.subject?,
-            predicate: self.predicate?,
-            object: self.object?,
-            graph,
-        })
-    }
-}
-
 /// One prefix scan of a plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scan {

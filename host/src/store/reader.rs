@@ -248,19 +248,11 @@ pub(super) fn quads_for_pattern<'t>(
     scope: TermScope<'_>,
     pattern: &QuadPattern,
 ) -> Result<QuadIter<'t>, StoreError> {
-    let (scans, found) = match pattern_ids(store, txn, scope, pattern)? {
-        // Everything bound: one point read of the primary ordering.
-        Some(ids) => match ids.exact() {
-            Some(quad) => (
-                Vec::new(),
-                contains_encoded(txn, &store.tables, &quad)?
-                    .then_some(quad)
-                    .into_iter()
-                    .collect(),
-            ),
-            None => (plan(&ids), Vec::new()),
-        },
-        None => (Vec::new(), Vec::new()),
+    // A scan whose prefix is a whole key (everything bound) is a point read: see
+    // `EncodedScan::next_batch`.
+    let scans = match pattern_ids(store, txn, scope, pattern)? {
+        Some(ids) => plan(&ids),
+        None => Vec::new(),
     };
     // Snapshots share resolved terms through the store; a writer's view may hold ids of its
     // own that are not committed, so it resolves on its own.
@@ -268,9 +260,7 @@ pub(super) fn quads_for_pattern<'t>(
         (None, Some(generation)) => Resolver::shared(store, generation),
         _ => Resolver::default(),
     };
-    let mut quads = QuadIter::new(txn, store.tables, scans, resolver);
-    quads.found = found;
-    Ok(quads)
+    Ok(QuadIter::new(txn, store.tables, scans, resolver))
 }
 
 /// Encoded quads of a list of prefix scans, in batches.
@@ -350,8 +340,6 @@ pub struct QuadIter<'t> {
     scan: EncodedScan<'t>,
     buffer: VecDeque<EncodedQuad>,
     resolver: Resolver<'t>,
-    /// Quads found without a scan, returned first.
-    found: Vec<EncodedQuad>,
     failed: bool,
 }
 
@@ -374,13 +362,12 @@ impl<'t> QuadIter<'t> {
             scan: EncodedScan::new(txn, tables, scans),
             buffer: VecDeque::new(),
             resolver,
-            found: Vec::new(),
             failed: false,
         }
     }
 
     fn refill(&mut self) -> Result<bool, StoreError> {
-        let mut batch = std::mem::take(&mut self.found);
+        let mut batch = Vec::new();
         while batch.is_empty() {
             if !self.scan.next_batch(&mut batch)? {
                 return Ok(false);
