@@ -114,7 +114,7 @@ pub struct OpenRequest {
 #[repr(C)]
 #[derive(StableAbi, Clone, Copy)]
 pub struct Extension {
-    /// The extension id, such as `kgdb.stats.v1`.
+    /// The extension id, such as `kgdb.test-configs.v1`.
     pub id: RStr<'static>,
     /// Layout of the type `module` points to.
     pub layout: &'static TypeLayout,

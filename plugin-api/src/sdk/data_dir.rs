@@ -1,15 +1,18 @@
 //! Claiming a data directory: a format marker that names the plugin and its format version,
-//! and a lock file that keeps a second process out with "in use by process N".
+//! and a lock file (`kgdb.lock`) that keeps a second writing process out with "in use by
+//! process N".
 //!
-//! Persistent plugins call [`DataDir::claim`] before opening their engine, and keep the
-//! returned value alive as long as the engine is open.
+//! Persistent plugins call [`DataDir::open`] (or [`DataDir::claim`]) before opening their
+//! engine, and keep the returned value alive as long as the engine is open. Whether reading
+//! processes may work beside the writing one is the engine's to say ([`Sharing`]).
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, OpenOptions as FileOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::OpenOptions;
 use crate::{ErrorCode, PluginError};
 
 /// Name of the marker file in a data directory.
@@ -24,13 +27,40 @@ struct FormatMarker {
     format_version: u32,
 }
 
-/// A data directory claimed by this instance: locked (exclusively for writers, shared for
-/// read-only opens) until dropped.
+/// Whether the engine lets other processes read a data directory while one process writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sharing {
+    /// Readers work beside the one writer (LMDB's multi-process MVCC, a RocksDB read-only
+    /// instance): a read-only claim takes no lock and creates no file, so any number of
+    /// reading processes and one writing process use the directory at once.
+    ReadersBesideWriter,
+    /// The engine cannot be read while another process writes it: a read-only claim takes a
+    /// shared lock, so readers exclude a writer (and a writer excludes readers), each with
+    /// `IN_USE` naming the other side.
+    Exclusive,
+}
+
+/// How an instance claims its data directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim {
+    /// Create the directory (and write the format marker) when missing or empty. Never done
+    /// by a read-only claim.
+    pub create: bool,
+    /// Open without writing: no lock file is created or written, no marker written.
+    pub read_only: bool,
+    /// What the engine allows other processes.
+    pub sharing: Sharing,
+}
+
+/// A data directory claimed by this instance until dropped: locked exclusively by a writer;
+/// for a reader, locked shared or not at all, as its [`Sharing`] says.
 #[derive(Debug)]
 pub struct DataDir {
     path: PathBuf,
-    /// Holds the `flock`; the lock is released when this file closes (also on a crash).
-    _lock: File,
+    /// Holds the `flock`, if one was taken; the lock is released when this file closes (also
+    /// on a crash).
+    _lock: Option<File>,
+    read_only: bool,
 }
 
 fn io_error(path: &Path, what: &str, error: &std::io::Error) -> PluginError {
@@ -40,13 +70,47 @@ fn io_error(path: &Path, what: &str, error: &std::io::Error) -> PluginError {
 }
 
 impl DataDir {
+    /// The open prologue of a persistent plugin: claims the data directory the host gave in
+    /// `options` for `plugin` at `format_version`, as `options.create` and
+    /// `options.read_only` ask.
+    ///
+    /// # Errors
+    /// `INVALID_ARGUMENT` naming `data_dir` when the host gave none; as [`DataDir::claim`].
+    pub fn open(
+        options: &OpenOptions,
+        plugin: &str,
+        format_version: u32,
+        sharing: Sharing,
+    ) -> Result<Self, PluginError> {
+        let Some(path) = options.data_dir.as_deref() else {
+            return Err(PluginError::invalid_argument(format!(
+                "the `{plugin}` plugin keeps its data on disk: it needs a data directory"
+            ))
+            .with_key("data_dir"));
+        };
+        Self::claim(
+            path,
+            plugin,
+            format_version,
+            Claim {
+                create: options.create,
+                read_only: options.read_only,
+                sharing,
+            },
+        )
+    }
+
     /// Claims `path` for `plugin` at `format_version`.
     ///
-    /// - a missing directory is created when `create` is set (and not `read_only`), else
-    ///   `NOT_FOUND`;
-    /// - another holder of the lock gives `IN_USE` naming its process id;
+    /// - a missing directory is created when `claim.create` is set (and not `read_only`),
+    ///   else `NOT_FOUND`;
+    /// - another writer holding the lock gives `IN_USE` naming its process id (not
+    ///   retryable: the other process has to end first); so does a writer meeting readers of
+    ///   an [`Sharing::Exclusive`] engine, and such a reader meeting a writer;
     /// - a directory written by another plugin, or by a newer format version, gives
     ///   `INCOMPATIBLE`; a non-empty directory without a marker too (it is not kgdb's);
+    /// - an empty directory (or one holding only the lock file) gets the marker when
+    ///   `claim.create` is set; otherwise it is `NOT_FOUND`;
     /// - an unreadable marker gives `CORRUPTION`.
     ///
     /// # Errors
@@ -55,11 +119,11 @@ impl DataDir {
         path: &Path,
         plugin: &str,
         format_version: u32,
-        create: bool,
-        read_only: bool,
+        claim: Claim,
     ) -> Result<Self, PluginError> {
+        let may_create = claim.create && !claim.read_only;
         if !path.exists() {
-            if !create || read_only {
+            if !may_create {
                 return Err(PluginError::not_found(format!(
                     "data directory {} does not exist",
                     path.display()
@@ -74,43 +138,14 @@ impl DataDir {
             ))
             .with_key("data_dir"));
         }
-        let lock = Self::lock(path, read_only)?;
+        let lock = match (claim.read_only, claim.sharing) {
+            (false, _) => Some(Self::lock_for_writing(path)?),
+            (true, Sharing::Exclusive) => Some(Self::lock_for_reading(path)?),
+            (true, Sharing::ReadersBesideWriter) => None,
+        };
         let marker_path = path.join(FORMAT_FILE);
         match std::fs::read_to_string(&marker_path) {
-            Ok(text) => {
-                let marker: FormatMarker = toml::from_str(&text).map_err(|error| {
-                    PluginError::new(
-                        ErrorCode::CORRUPTION,
-                        format!(
-                            "{}: unreadable format marker: {}",
-                            marker_path.display(),
-                            error.message()
-                        ),
-                    )
-                })?;
-                if marker.plugin != plugin {
-                    return Err(PluginError::new(
-                        ErrorCode::INCOMPATIBLE,
-                        format!(
-                            "data directory {} belongs to plugin `{}` (format {}), not `{plugin}`; open it with `--plugin {}`",
-                            path.display(),
-                            marker.plugin,
-                            marker.format_version,
-                            marker.plugin
-                        ),
-                    ));
-                }
-                if marker.format_version > format_version {
-                    return Err(PluginError::new(
-                        ErrorCode::INCOMPATIBLE,
-                        format!(
-                            "data directory {} has format version {}, newer than the {format_version} this `{plugin}` plugin reads; upgrade the plugin",
-                            path.display(),
-                            marker.format_version
-                        ),
-                    ));
-                }
-            }
+            Ok(text) => check_marker(path, &marker_path, &text, plugin, format_version)?,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
                 let foreign: Vec<String> = std::fs::read_dir(path)
                     .map_err(|e| io_error(path, "cannot list the data directory", &e))?
@@ -128,9 +163,9 @@ impl DataDir {
                         ),
                     ));
                 }
-                if read_only {
+                if !may_create {
                     return Err(PluginError::not_found(format!(
-                        "data directory {} is empty",
+                        "data directory {} is empty (nothing has been stored in it)",
                         path.display()
                     )));
                 }
@@ -141,69 +176,82 @@ impl DataDir {
         Ok(Self {
             path: path.to_owned(),
             _lock: lock,
+            read_only: claim.read_only,
         })
     }
 
-    fn lock(path: &Path, read_only: bool) -> Result<File, PluginError> {
+    /// Takes the lock file exclusively and writes this process's id into it.
+    fn lock_for_writing(path: &Path) -> Result<File, PluginError> {
         let lock_path = path.join(LOCK_FILE);
-        let mut file = OpenOptions::new()
+        let mut file = FileOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .open(&lock_path)
-            .or_else(|error| {
-                if read_only {
-                    File::open(&lock_path)
-                } else {
-                    Err(error)
-                }
-            })
             .map_err(|e| io_error(&lock_path, "cannot open the lock file", &e))?;
-        let attempt = if read_only {
-            file.try_lock_shared()
-        } else {
-            file.try_lock()
-        };
-        match attempt {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                let holder = holder.trim();
-                let who = if holder.is_empty() {
-                    "another process".to_owned()
-                } else {
-                    format!("process {holder}")
-                };
-                return Err(PluginError::new(
-                    ErrorCode::IN_USE,
-                    format!(
-                        "data directory {} is in use by {who} (lock file {})",
-                        path.display(),
-                        lock_path.display()
-                    ),
-                )
-                .with_retryable(true));
-            }
-            Err(TryLockError::Error(error)) => {
-                return Err(io_error(&lock_path, "cannot lock", &error));
+        // An instance of this process that just closed may still appear to hold the lock for
+        // an instant: a child process being started meanwhile inherits the descriptor until it
+        // execs. So a lock held by this very process is tried again for a moment.
+        let deadline = std::time::Instant::now() + OWN_LOCK_WAIT;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(TryLockError::WouldBlock)
+                    if holder(&mut file) == Some(std::process::id())
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(TryLockError::WouldBlock) => {
+                    return Err(in_use(path, &lock_path, &mut file, "in use by"));
+                }
+                Err(TryLockError::Error(error)) => {
+                    return Err(io_error(&lock_path, "cannot lock", &error));
+                }
             }
         }
-        if !read_only {
-            let pid = std::process::id().to_string();
-            file.set_len(0)
-                .and_then(|()| file.seek(SeekFrom::Start(0)))
-                .and_then(|_| file.write_all(pid.as_bytes()))
-                .map_err(|e| io_error(&lock_path, "cannot write the lock file", &e))?;
-        }
+        let pid = std::process::id().to_string();
+        file.set_len(0)
+            .and_then(|()| file.seek(SeekFrom::Start(0)))
+            .and_then(|_| file.write_all(pid.as_bytes()))
+            .map_err(|e| io_error(&lock_path, "cannot write the lock file", &e))?;
         Ok(file)
+    }
+
+    /// Takes the lock file shared, without creating or writing it (a directory without one
+    /// has no writer).
+    fn lock_for_reading(path: &Path) -> Result<File, PluginError> {
+        let lock_path = path.join(LOCK_FILE);
+        let mut file = match File::open(&lock_path) {
+            Ok(file) => file,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Err(PluginError::not_found(format!(
+                    "data directory {} has never been written (no {LOCK_FILE})",
+                    path.display()
+                )));
+            }
+            Err(error) => return Err(io_error(&lock_path, "cannot open the lock file", &error)),
+        };
+        match file.try_lock_shared() {
+            Ok(()) => Ok(file),
+            Err(TryLockError::WouldBlock) => {
+                Err(in_use(path, &lock_path, &mut file, "being written by"))
+            }
+            Err(TryLockError::Error(error)) => Err(io_error(&lock_path, "cannot lock", &error)),
+        }
     }
 
     /// The directory.
     #[must_use]
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the claim is read-only.
+    #[must_use]
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     /// Writes the format marker for `plugin` into `dir` (a checkpoint target, say), so the
@@ -214,6 +262,75 @@ impl DataDir {
     pub fn mark(dir: &Path, plugin: &str, format_version: u32) -> Result<(), PluginError> {
         write_marker(dir, plugin, format_version)
     }
+}
+
+/// How long a lock held by this very process is tried again (see `lock_for_writing`).
+const OWN_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The process id the lock file holds, if it holds one.
+fn holder(file: &mut File) -> Option<u32> {
+    let mut text = String::new();
+    file.seek(SeekFrom::Start(0)).ok()?;
+    file.read_to_string(&mut text).ok()?;
+    text.trim().parse().ok()
+}
+
+/// `IN_USE` naming the process whose id the lock file holds.
+fn in_use(path: &Path, lock_path: &Path, file: &mut File, relation: &str) -> PluginError {
+    let who = match holder(file) {
+        Some(pid) => format!("process {pid}"),
+        None => "another process".to_owned(),
+    };
+    PluginError::new(
+        ErrorCode::IN_USE,
+        format!(
+            "data directory {} is {relation} {who} (lock file {})",
+            path.display(),
+            lock_path.display()
+        ),
+    )
+}
+
+fn check_marker(
+    path: &Path,
+    marker_path: &Path,
+    text: &str,
+    plugin: &str,
+    format_version: u32,
+) -> Result<(), PluginError> {
+    let marker: FormatMarker = toml::from_str(text).map_err(|error| {
+        PluginError::new(
+            ErrorCode::CORRUPTION,
+            format!(
+                "{}: unreadable format marker: {}",
+                marker_path.display(),
+                error.message()
+            ),
+        )
+    })?;
+    if marker.plugin != plugin {
+        return Err(PluginError::new(
+            ErrorCode::INCOMPATIBLE,
+            format!(
+                "data directory {} belongs to plugin `{}` (format {}), not `{plugin}`; open it with `--plugin {}`",
+                path.display(),
+                marker.plugin,
+                marker.format_version,
+                marker.plugin
+            ),
+        ));
+    }
+    if marker.format_version > format_version {
+        return Err(PluginError::new(
+            ErrorCode::INCOMPATIBLE,
+            format!(
+                "data directory {} has format version {}, newer than the {format_version} this `{plugin}` plugin reads; upgrade the plugin",
+                path.display(),
+                marker.format_version
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn write_marker(dir: &Path, plugin: &str, format_version: u32) -> Result<(), PluginError> {
@@ -239,6 +356,17 @@ fn write_marker(dir: &Path, plugin: &str, format_version: u32) -> Result<(), Plu
 mod tests {
     use super::*;
 
+    const WRITE: Claim = Claim {
+        create: true,
+        read_only: false,
+        sharing: Sharing::ReadersBesideWriter,
+    };
+    const READ: Claim = Claim {
+        create: false,
+        read_only: true,
+        sharing: Sharing::ReadersBesideWriter,
+    };
+
     fn scratch() -> PathBuf {
         let dir = std::env::temp_dir().join(format!(
             "kgdb-data-dir-test-{}-{}",
@@ -256,8 +384,8 @@ mod tests {
     fn claims_lock_out_a_second_writer_and_name_the_process() {
         let root = scratch();
         let dir = root.join("data");
-        let first = DataDir::claim(&dir, "alpha", 1, true, false).unwrap();
-        let error = DataDir::claim(&dir, "alpha", 1, true, false).unwrap_err();
+        let first = DataDir::claim(&dir, "alpha", 1, WRITE).unwrap();
+        let error = DataDir::claim(&dir, "alpha", 1, WRITE).unwrap_err();
         assert_eq!(error.code, ErrorCode::IN_USE);
         assert!(
             error
@@ -266,15 +394,15 @@ mod tests {
             "{error}"
         );
         drop(first);
-        let again = DataDir::claim(&dir, "alpha", 1, true, false).unwrap();
+        let again = DataDir::claim(&dir, "alpha", 1, WRITE).unwrap();
         drop(again);
-        let error = DataDir::claim(&dir, "beta", 1, true, false).unwrap_err();
+        let error = DataDir::claim(&dir, "beta", 1, WRITE).unwrap_err();
         assert_eq!(error.code, ErrorCode::INCOMPATIBLE);
         assert!(
             error.message.contains("belongs to plugin `alpha`"),
             "{error}"
         );
-        let error = DataDir::claim(&dir, "alpha", 0, true, false).unwrap_err();
+        let error = DataDir::claim(&dir, "alpha", 0, WRITE).unwrap_err();
         assert_eq!(error.code, ErrorCode::INCOMPATIBLE);
         assert!(error.message.contains("newer"), "{error}");
         std::fs::remove_dir_all(&root).unwrap();
@@ -283,15 +411,86 @@ mod tests {
     #[test]
     fn foreign_and_missing_directories_are_refused() {
         let root = scratch();
-        let error = DataDir::claim(&root.join("missing"), "alpha", 1, false, false).unwrap_err();
+        let error = DataDir::claim(
+            &root.join("missing"),
+            "alpha",
+            1,
+            Claim {
+                create: false,
+                ..WRITE
+            },
+        )
+        .unwrap_err();
         assert_eq!(error.code, ErrorCode::NOT_FOUND);
         std::fs::write(root.join("something.txt"), "hello").unwrap();
-        let error = DataDir::claim(&root, "alpha", 1, true, false).unwrap_err();
+        let error = DataDir::claim(&root, "alpha", 1, WRITE).unwrap_err();
         assert_eq!(error.code, ErrorCode::INCOMPATIBLE);
         assert!(error.message.contains("something.txt"), "{error}");
         std::fs::write(root.join(FORMAT_FILE), "garbage = [").unwrap();
-        let error = DataDir::claim(&root, "alpha", 1, true, false).unwrap_err();
+        let error = DataDir::claim(&root, "alpha", 1, WRITE).unwrap_err();
         assert_eq!(error.code, ErrorCode::CORRUPTION);
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn readers_work_beside_a_writer_unless_the_engine_is_exclusive() {
+        let root = scratch();
+        let dir = root.join("data");
+        let writer = DataDir::claim(&dir, "alpha", 1, WRITE).unwrap();
+        // Beside a writer: no lock, nothing written.
+        let before = std::fs::read(dir.join(LOCK_FILE)).unwrap();
+        let reader = DataDir::claim(&dir, "alpha", 1, READ).unwrap();
+        let second = DataDir::claim(&dir, "alpha", 1, READ).unwrap();
+        assert!(reader.is_read_only());
+        assert_eq!(std::fs::read(dir.join(LOCK_FILE)).unwrap(), before);
+        // A second writer is still refused, naming the first.
+        let error = DataDir::claim(&dir, "alpha", 1, WRITE).unwrap_err();
+        assert_eq!(error.code, ErrorCode::IN_USE);
+        assert!(!error.retryable, "{error}");
+        // An exclusive engine's reader waits for the writer to go, and keeps writers out.
+        let exclusive = Claim {
+            sharing: Sharing::Exclusive,
+            ..READ
+        };
+        let error = DataDir::claim(&dir, "alpha", 1, exclusive).unwrap_err();
+        assert_eq!(error.code, ErrorCode::IN_USE);
+        assert!(
+            error
+                .message
+                .contains(&format!("being written by process {}", std::process::id())),
+            "{error}"
+        );
+        drop((writer, reader, second));
+        let shared = DataDir::claim(&dir, "alpha", 1, exclusive).unwrap();
+        let also = DataDir::claim(&dir, "alpha", 1, exclusive).unwrap();
+        assert_eq!(
+            DataDir::claim(&dir, "alpha", 1, WRITE).unwrap_err().code,
+            ErrorCode::IN_USE
+        );
+        drop((shared, also));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn only_a_creating_claim_marks_an_empty_directory() {
+        let root = scratch();
+        let error = DataDir::claim(&root, "alpha", 1, READ).unwrap_err();
+        assert_eq!(error.code, ErrorCode::NOT_FOUND);
+        let error = DataDir::claim(
+            &root,
+            "alpha",
+            1,
+            Claim {
+                create: false,
+                ..WRITE
+            },
+        )
+        .unwrap_err();
+        assert_eq!(error.code, ErrorCode::NOT_FOUND);
+        assert!(!root.join(FORMAT_FILE).exists());
+        drop(DataDir::claim(&root, "alpha", 1, WRITE).unwrap());
+        assert!(root.join(FORMAT_FILE).exists());
+        drop(DataDir::claim(&root, "alpha", 1, READ).unwrap());
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

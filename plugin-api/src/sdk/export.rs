@@ -12,7 +12,8 @@
 macro_rules! export_plugin {
     ($plugin:ty) => {
         #[doc(hidden)]
-        #[allow(unsafe_code, non_upper_case_globals)]
+        // `allow`, not `expect`: this expands in a plugin crate whose lint levels are its own.
+        #[allow(unsafe_code)]
         // The symbol abi_stable's loader looks up; a test in kgdb-plugin-api checks it against
         // `abi_stable::library::ROOT_MODULE_LOADER_NAME`.
         #[export_name = "_1as_0lib_1header_0root_bmodule_bloader"]

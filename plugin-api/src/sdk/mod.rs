@@ -15,7 +15,10 @@ mod adapter;
 mod config;
 mod data_dir;
 mod export;
+pub mod locks;
 mod log;
+mod scan;
+mod tables;
 
 use std::path::{Path, PathBuf};
 
@@ -26,9 +29,11 @@ pub use serde;
 
 #[doc(hidden)]
 pub use adapter::root_module as __root_module;
-pub use config::parse_config;
-pub use data_dir::{DataDir, FORMAT_FILE, LOCK_FILE};
+pub use config::{config_default, parse_config};
+pub use data_dir::{Claim, DataDir, Sharing, FORMAT_FILE, LOCK_FILE};
 pub use log::Logger;
+pub use scan::RangeScan;
+pub use tables::{no_table_named, unknown_table, TableRegistry};
 
 use crate::{
     Capabilities, KvBatch, NativeStat, PluginError, ScanSpec, SortedRun, TableId, TxnOptions,
@@ -227,17 +232,26 @@ pub trait StorageTxn: Send + 'static {
     /// Engine failures; `NOT_FOUND` for an unknown table.
     fn scan(&self, table: TableId, range: ScanSpec) -> Result<Self::Cursor>;
 
-    /// Insert or overwrite (sizes already checked against the capabilities).
+    /// Insert or overwrite (sizes already checked against the capabilities). By default a
+    /// one-operation [`StorageTxn::write_batch`]; override it where one write is cheaper.
     ///
     /// # Errors
     /// Engine failures.
-    fn put(&mut self, table: TableId, key: &[u8], value: &[u8]) -> Result<()>;
+    fn put(&mut self, table: TableId, key: &[u8], value: &[u8]) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.put(table, key, value);
+        self.write_batch(&batch)
+    }
 
-    /// Remove one key.
+    /// Remove one key. By default a one-operation [`StorageTxn::write_batch`].
     ///
     /// # Errors
     /// Engine failures.
-    fn delete(&mut self, table: TableId, key: &[u8]) -> Result<()>;
+    fn delete(&mut self, table: TableId, key: &[u8]) -> Result<()> {
+        let mut batch = WriteBatch::new();
+        batch.delete(table, key);
+        self.write_batch(&batch)
+    }
 
     /// Remove `[start, end)` (`DELETE_RANGE`).
     ///
