@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use adapter::{
-    host_abi_version, Backend, ConfigKeyInfo, Cursor, OpenSettings, PluginDetails, StatEntry,
-    Transaction, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_ROWS,
+    host_abi_version, Backend, BackendTxn, ConfigKeyInfo, Cursor, OpenSettings, PluginDetails,
+    StatEntry, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_ROWS,
 };
 pub use error::{BackendError, LoadError};
 pub use kgdb_plugin_api::abi::TEST_CONFIGS_V1;
@@ -48,8 +48,59 @@ pub struct PluginRegistry {
     manifest: Option<Manifest>,
     search: SearchPaths,
     loader: PluginLoader,
-    /// The operation stats of every backend [`PluginRegistry::open`] opened.
-    opened: std::sync::Mutex<Vec<(String, Arc<stats::Collector>)>>,
+}
+
+/// How a backend instance is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Reads and writes; creates the data directory when missing.
+    ReadWrite,
+    /// Reads only: the plugin writes nothing, and a missing data directory is an error.
+    ReadOnly,
+}
+
+/// A plugin chosen for a command: resolved, loaded and its config validated, once. Open any
+/// number of backend instances from it.
+#[derive(Debug, Clone)]
+pub struct ChosenPlugin {
+    resolved: ResolvedPlugin,
+    plugin: Arc<LoadedPlugin>,
+}
+
+impl ChosenPlugin {
+    /// The loaded library.
+    #[must_use]
+    pub fn plugin(&self) -> &Arc<LoadedPlugin> {
+        &self.plugin
+    }
+
+    /// How it was found (manifest entry, library path, config).
+    #[must_use]
+    pub fn resolved(&self) -> &ResolvedPlugin {
+        &self.resolved
+    }
+
+    /// Opens an instance on `data_dir` (`None` for a backend that keeps nothing on disk).
+    ///
+    /// # Errors
+    /// The plugin's refusal to open, naming the plugin and the directory.
+    pub fn open(&self, data_dir: Option<&Path>, access: Access) -> Result<Backend, LoadError> {
+        let read_only = access == Access::ReadOnly;
+        let settings = OpenSettings {
+            data_dir: data_dir.map(Path::to_owned),
+            config: self.resolved.config_text(),
+            read_only,
+            create: !read_only,
+        };
+        self.plugin
+            .open(&settings)
+            .map_err(|source| LoadError::Open {
+                plugin: self.plugin.details().name.clone(),
+                what: data_dir
+                    .map_or_else(|| "an instance".to_owned(), |d| d.display().to_string()),
+                source,
+            })
+    }
 }
 
 impl PluginRegistry {
@@ -60,7 +111,6 @@ impl PluginRegistry {
             manifest,
             search,
             loader: PluginLoader::new(),
-            opened: std::sync::Mutex::default(),
         }
     }
 
@@ -168,7 +218,20 @@ impl PluginRegistry {
             })
     }
 
-    /// Resolves, loads, validates and opens `spec` (or the default) on `data_dir`.
+    /// Resolves, loads and validates the config of `spec` (or the default): everything but
+    /// opening, done once.
+    ///
+    /// # Errors
+    /// Any [`LoadError`].
+    pub fn choose(&self, spec: Option<&str>) -> Result<ChosenPlugin, LoadError> {
+        let resolved = self.resolve(spec)?;
+        let plugin = self.load(&resolved)?;
+        self.validate_config(&resolved, &plugin)?;
+        Ok(ChosenPlugin { resolved, plugin })
+    }
+
+    /// Chooses `spec` (or the default) and opens it on `data_dir`: [`PluginRegistry::choose`]
+    /// then [`ChosenPlugin::open`].
     ///
     /// # Errors
     /// Any [`LoadError`], or the plugin's refusal to open.
@@ -176,39 +239,10 @@ impl PluginRegistry {
         &self,
         spec: Option<&str>,
         data_dir: Option<&Path>,
-        read_only: bool,
+        access: Access,
     ) -> Result<(Arc<LoadedPlugin>, Backend), LoadError> {
-        let resolved = self.resolve(spec)?;
-        let plugin = self.load(&resolved)?;
-        self.validate_config(&resolved, &plugin)?;
-        let settings = OpenSettings {
-            data_dir: data_dir.map(Path::to_owned),
-            config: resolved.config_text(),
-            read_only,
-            create: !read_only,
-        };
-        let backend = plugin.open(&settings).map_err(|source| LoadError::Open {
-            plugin: plugin.details().name.clone(),
-            what: data_dir.map_or_else(|| "an instance".to_owned(), |d| d.display().to_string()),
-            source,
-        })?;
-        self.opened
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push((
-                plugin.details().name.clone(),
-                Arc::clone(backend.collector()),
-            ));
-        Ok((plugin, backend))
-    }
-
-    /// The operation stats of every backend opened through this registry, with the plugin's
-    /// name, in opening order.
-    #[must_use]
-    pub fn opened_backends(&self) -> Vec<(String, Arc<stats::Collector>)> {
-        self.opened
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        let chosen = self.choose(spec)?;
+        let backend = chosen.open(data_dir, access)?;
+        Ok((chosen.plugin, backend))
     }
 }

@@ -113,7 +113,7 @@ pub struct Manifest {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawManifest {
-    #[allow(dead_code)]
+    #[expect(dead_code)]
     manifest_version: i64,
     #[serde(default)]
     default: Option<String>,
