@@ -1,332 +1,29 @@
-//! The environment, its tables, read snapshots and the reader gate that lets the map grow.
+//! The backend: opening the environment in its data directory, tables, batches outside
+//! transactions, and the engine's own operations (flush, checkpoint, stats, close).
 
-use std::collections::BTreeMap;
-use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc, Condvar, Mutex, RwLock, RwLockReadGuard};
-use std::time::{Duration, Instant};
+use std::sync::{mpsc, Arc, Mutex, RwLock};
 
 use heed::types::Bytes;
-use heed::{EnvFlags, EnvOpenOptions, MdbError, RoTxn, WithoutTls};
+use heed::{EnvFlags, EnvOpenOptions, MdbError};
 use kgdb_plugin_api::sdk::{
-    DataDir, Logger, OpenOptions, StorageBackend, StorageCursor, StorageTxn,
+    locks, no_table_named, DataDir, OpenOptions, Sharing, StorageBackend, TableRegistry,
 };
 use kgdb_plugin_api::{
-    BatchEntry, Capabilities, ErrorCode, KvBatch, NativeStat, PluginError, ScanSpec, SortedRun,
-    TableId, TxnOptions, WriteBatch, WriteOptions,
+    Capabilities, ErrorCode, NativeStat, PluginError, SortedRun, TableId, TxnOptions, WriteBatch,
+    WriteOptions,
 };
 
-use crate::writer::{Link, Session, Writer};
-use crate::{LmdbConfig, CAPABILITIES, FORMAT_VERSION, MAX_KEY_SIZE, PLUGIN_NAME};
+use crate::config::LmdbConfig;
+use crate::error::lmdb_error;
+use crate::gate::ReaderGate;
+use crate::shared::{Db, Shared, Snapshot};
+use crate::txn::LmdbTxn;
+use crate::writer::Writer;
+use crate::{CAPABILITIES, FORMAT_VERSION, MAX_KEY_SIZE, PLUGIN_NAME};
 
-/// A table: an LMDB named database of raw bytes.
-pub(crate) type Db = heed::Database<Bytes, Bytes>;
-/// The environment, with read transactions that are not tied to a thread.
-pub(crate) type Env = heed::Env<WithoutTls>;
-
-/// Maps an LMDB error to a stable code, keeping LMDB's message.
-pub(crate) fn lmdb_error(context: &str, error: heed::Error) -> PluginError {
-    let code = match &error {
-        heed::Error::Mdb(mdb) => match mdb {
-            MdbError::MapFull
-            | MdbError::DbsFull
-            | MdbError::ReadersFull
-            | MdbError::TxnFull
-            | MdbError::PageFull => ErrorCode::FULL,
-            MdbError::Corrupted
-            | MdbError::PageNotFound
-            | MdbError::VersionMismatch
-            | MdbError::Invalid
-            | MdbError::Panic => ErrorCode::CORRUPTION,
-            MdbError::NotFound | MdbError::BadDbi => ErrorCode::NOT_FOUND,
-            MdbError::BadValSize => ErrorCode::INVALID_ARGUMENT,
-            MdbError::Incompatible => ErrorCode::INCOMPATIBLE,
-            _ => ErrorCode::INTERNAL,
-        },
-        heed::Error::Io(io) => PluginError::from(std::io::Error::new(io.kind(), "")).code,
-        heed::Error::EnvAlreadyOpened => ErrorCode::IN_USE,
-        heed::Error::Encoding(_) | heed::Error::Decoding(_) => ErrorCode::INTERNAL,
-    };
-    let retryable = matches!(&error, heed::Error::Mdb(MdbError::ReadersFull));
-    PluginError::new(code, format!("{context}: lmdb: {error}")).with_retryable(retryable)
-}
-
-pub(crate) fn is_map_full(error: &heed::Error) -> bool {
-    matches!(error, heed::Error::Mdb(MdbError::MapFull))
-}
-
-/// Counts this process's open read transactions so the map can be resized when there are
-/// none: LMDB may only remap while no transaction of the process is open.
-#[derive(Default)]
-pub(crate) struct ReaderGate {
-    state: Mutex<GateState>,
-    changed: Condvar,
-}
-
-#[derive(Default)]
-struct GateState {
-    readers: usize,
-    resizing: bool,
-}
-
-/// Held by every open read transaction; releases its slot when dropped.
-pub(crate) struct ReaderToken {
-    gate: Arc<ReaderGate>,
-}
-
-impl Drop for ReaderToken {
-    fn drop(&mut self) {
-        if let Ok(mut state) = self.gate.state.lock() {
-            state.readers -= 1;
-        }
-        self.gate.changed.notify_all();
-    }
-}
-
-impl ReaderGate {
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, GateState>, PluginError> {
-        self.state
-            .lock()
-            .map_err(|_| PluginError::internal("the reader gate lock is poisoned"))
-    }
-
-    /// Registers a reader, waiting while the map is being resized.
-    pub(crate) fn enter(self: &Arc<Self>) -> Result<ReaderToken, PluginError> {
-        let mut state = self.lock()?;
-        while state.resizing {
-            state = self
-                .changed
-                .wait(state)
-                .map_err(|_| PluginError::internal("the reader gate lock is poisoned"))?;
-        }
-        state.readers += 1;
-        Ok(ReaderToken {
-            gate: Arc::clone(self),
-        })
-    }
-
-    /// Runs `resize` once no reader is open, holding new readers back meanwhile.
-    pub(crate) fn exclusive<T>(
-        &self,
-        wait: Duration,
-        resize: impl FnOnce() -> Result<T, PluginError>,
-    ) -> Result<T, PluginError> {
-        let mut state = self.lock()?;
-        state.resizing = true;
-        let deadline = Instant::now() + wait;
-        while state.readers > 0 {
-            let now = Instant::now();
-            if now >= deadline {
-                let open = state.readers;
-                state.resizing = false;
-                drop(state);
-                self.changed.notify_all();
-                return Err(PluginError::new(
-                    ErrorCode::FULL,
-                    format!(
-                        "the LMDB map is full and cannot grow while {open} read transaction(s) of this process stay open (waited {} s, resize_wait_seconds); end them and retry",
-                        wait.as_secs()
-                    ),
-                )
-                .with_retryable(true));
-            }
-            state = self
-                .changed
-                .wait_timeout(state, deadline - now)
-                .map_err(|_| PluginError::internal("the reader gate lock is poisoned"))?
-                .0;
-        }
-        let result = resize();
-        state.resizing = false;
-        drop(state);
-        self.changed.notify_all();
-        result
-    }
-}
-
-/// Tables by id; ids are never reused within an instance.
-#[derive(Default)]
-pub(crate) struct Registry {
-    names: BTreeMap<String, TableId>,
-    dbs: Vec<Option<(String, Db)>>,
-}
-
-impl Registry {
-    pub(crate) fn db(&self, table: TableId) -> Result<Db, PluginError> {
-        self.dbs
-            .get(table.0 as usize)
-            .and_then(Option::as_ref)
-            .map(|(_, db)| *db)
-            .ok_or_else(|| {
-                PluginError::not_found(format!(
-                    "table #{} does not exist (it was never opened or has been dropped)",
-                    table.0
-                ))
-                .with_key("table")
-            })
-    }
-
-    fn insert(&mut self, name: &str, db: Db) -> TableId {
-        let id = TableId(self.dbs.len() as u32);
-        self.dbs.push(Some((name.to_owned(), db)));
-        self.names.insert(name.to_owned(), id);
-        id
-    }
-}
-
-/// What the backend, its transactions, cursors and writer thread share.
-pub struct Shared {
-    pub(crate) env: Env,
-    pub(crate) tables: RwLock<Registry>,
-    pub(crate) gate: Arc<ReaderGate>,
-    pub(crate) max_map_size: Option<u64>,
-    pub(crate) resize_wait: Duration,
-    pub(crate) resizes: AtomicU64,
-    pub(crate) logger: Logger,
-}
-
-impl Shared {
-    pub(crate) fn registry(&self) -> Result<RwLockReadGuard<'_, Registry>, PluginError> {
-        self.tables
-            .read()
-            .map_err(|_| PluginError::internal("the table registry lock is poisoned"))
-    }
-
-    pub(crate) fn registry_mut(
-        &self,
-    ) -> Result<std::sync::RwLockWriteGuard<'_, Registry>, PluginError> {
-        self.tables
-            .write()
-            .map_err(|_| PluginError::internal("the table registry lock is poisoned"))
-    }
-
-    /// Doubles the map (up to `max_map_size`). Called by the writer thread with no write
-    /// transaction open.
-    pub(crate) fn grow_map(&self) -> Result<(), PluginError> {
-        let current = self.env.info().map_size as u64;
-        let page = u64::from(self.env.stat().page_size.max(4096));
-        let mut target = current.saturating_mul(2).div_ceil(page) * page;
-        if let Some(max) = self.max_map_size {
-            if current >= max {
-                return Err(PluginError::new(
-                    ErrorCode::FULL,
-                    format!(
-                        "the LMDB map is full at max_map_size ({} bytes); raise max_map_size",
-                        max
-                    ),
-                ));
-            }
-            target = target.min(max / page * page).max(current + page);
-        }
-        let target = usize::try_from(target).map_err(|_| {
-            PluginError::new(
-                ErrorCode::FULL,
-                "the LMDB map cannot grow past the address space",
-            )
-        })?;
-        self.gate.exclusive(self.resize_wait, || {
-            // SAFETY: LMDB may remap only while no transaction of this process is open. The
-            // caller is the writer thread between write transactions (it aborted or committed
-            // its own, and it is the only thread that writes), `exclusive` holds every read
-            // transaction of this process out, and `kgdb.lock` keeps other processes out.
-            unsafe { self.env.resize(target) }.map_err(|e| lmdb_error("growing the map", e))
-        })?;
-        self.resizes.fetch_add(1, Ordering::Relaxed);
-        self.logger.info(
-            "kgdb_plugin_lmdb",
-            format_args!("LMDB map grew from {current} to {target} bytes"),
-        );
-        Ok(())
-    }
-}
-
-/// A read snapshot: an LMDB read transaction plus its slot in the reader gate.
-pub struct Snapshot {
-    // Field order matters: the transaction ends before the gate slot is released.
-    pub(crate) rtxn: RoTxn<'static, WithoutTls>,
-    _token: ReaderToken,
-}
-
-impl Snapshot {
-    pub(crate) fn begin(shared: &Shared) -> Result<Self, PluginError> {
-        let token = shared.gate.enter()?;
-        let rtxn = shared
-            .env
-            .clone()
-            .static_read_txn()
-            .map_err(|e| lmdb_error("beginning a read transaction", e))?;
-        Ok(Self {
-            rtxn,
-            _token: token,
-        })
-    }
-}
-
-/// Reads up to one batch of `range` from `db` as seen by `txn`.
-pub(crate) fn read_batch(
-    db: Db,
-    txn: &RoTxn<'_, heed::AnyTls>,
-    range: &ScanSpec,
-    max_rows: u32,
-    max_bytes: u64,
-    out: &mut KvBatch,
-) -> Result<(), PluginError> {
-    // LMDB keys are never empty, and LMDB refuses an empty key even as a bound: an empty lower
-    // bound is no bound, and an empty upper bound leaves nothing to read.
-    let start = match range.start_bound() {
-        Bound::Included([]) | Bound::Excluded([]) => Bound::Unbounded,
-        other => other,
-    };
-    let end = range.end_bound();
-    if range.is_empty() || matches!(end, Bound::Included([]) | Bound::Excluded([])) {
-        return Ok(());
-    }
-    let bounds = (start, end);
-    let scan_error = |e| lmdb_error("scanning", e);
-    if range.reverse {
-        for row in db.rev_range(txn, &bounds).map_err(scan_error)? {
-            let (key, value) = row.map_err(scan_error)?;
-            if !out.push_within(key, value, max_rows, max_bytes)? {
-                break;
-            }
-        }
-    } else {
-        for row in db.range(txn, &bounds).map_err(scan_error)? {
-            let (key, value) = row.map_err(scan_error)?;
-            if !out.push_within(key, value, max_rows, max_bytes)? {
-                break;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Applies `batch` inside `txn`; the caller restores the transaction on error.
-pub(crate) fn apply_batch(
-    registry: &Registry,
-    txn: &mut heed::RwTxn<'_>,
-    batch: &WriteBatch,
-) -> Result<(), heed::Error> {
-    for entry in batch.iter() {
-        let entry = entry.map_err(|e| heed::Error::Encoding(e.message.into_string().into()))?;
-        let db = registry
-            .db(entry.table())
-            .map_err(|_| heed::Error::Mdb(MdbError::BadDbi))?;
-        match entry {
-            BatchEntry::Put { key, value, .. } => db.put(txn, key, value)?,
-            BatchEntry::Delete { key, .. } => {
-                db.delete(txn, key)?;
-            }
-            BatchEntry::DeleteRange { start, end, .. } => {
-                if start < end {
-                    db.delete_range(txn, &(Bound::Included(start), Bound::Excluded(end)))?;
-                }
-            }
-        }
-    }
-    Ok(())
-}
+const BACKEND: &str = "backend";
 
 /// An open LMDB backend.
 pub struct LmdbBackend {
@@ -344,22 +41,20 @@ struct Open {
 }
 
 impl LmdbBackend {
-    /// Opens (or creates) the environment in `dir`.
+    /// Opens (or creates) the environment in the data directory of `options`.
     ///
     /// # Errors
     /// `IN_USE`, `INCOMPATIBLE`, `CORRUPTION`, `NOT_FOUND` and I/O failures, with the directory.
-    pub fn open(
-        dir: &Path,
-        config: &LmdbConfig,
-        options: &OpenOptions,
-    ) -> Result<Self, PluginError> {
-        let data_dir = DataDir::claim(
-            dir,
+    pub fn open(config: &LmdbConfig, options: &OpenOptions) -> Result<Self, PluginError> {
+        // LMDB's own lock file lets reading processes work beside the writing one.
+        let data_dir = DataDir::open(
+            options,
             PLUGIN_NAME,
             FORMAT_VERSION,
-            options.create,
-            options.read_only,
+            Sharing::ReadersBesideWriter,
         )?;
+        let dir = data_dir.path().to_owned();
+        let dir = dir.as_path();
         let mut env_options = EnvOpenOptions::new().read_txn_without_tls();
         let map_size = usize::try_from(config.map_size.as_u64()).map_err(|_| {
             PluginError::invalid_config("map_size", "larger than the address space")
@@ -374,11 +69,14 @@ impl LmdbBackend {
             unsafe { env_options.flags(EnvFlags::READ_ONLY) };
         }
         // SAFETY: the memory map stays valid because no one truncates or rewrites the files
-        // under it: `DataDir::claim` holds `kgdb.lock`, which keeps every other kgdb process (and
-        // a second instance in this one) out of the directory for as long as this backend lives.
+        // under it: a writer's `DataDir` holds `kgdb.lock`, which keeps every other writing kgdb
+        // process out of the directory for as long as this backend lives; other processes
+        // only read, through LMDB's own multi-process protocol (its `lock.mdb` reader table),
+        // which is what LMDB is built for; and heed refuses a second environment on the same
+        // path in this process.
         let env = unsafe { env_options.open(dir) }
             .map_err(|e| lmdb_error(&format!("opening {}", dir.display()), e))?;
-        let mut registry = Registry::default();
+        let mut registry = TableRegistry::new();
         {
             let rtxn = env
                 .read_txn()
@@ -422,6 +120,7 @@ impl LmdbBackend {
         let shared = Arc::new(Shared {
             env,
             tables: RwLock::new(registry),
+            read_only: options.read_only,
             gate: Arc::new(ReaderGate::default()),
             max_map_size: config.max_map_size.map(|m| m.as_u64()),
             resize_wait: config.resize_wait(),
@@ -439,7 +138,7 @@ impl LmdbBackend {
             format_args!(
                 "opened {} ({} tables, map {} bytes, max key {} bytes)",
                 dir.display(),
-                shared.registry()?.names.len(),
+                shared.registry()?.len(),
                 shared.env.info().map_size,
                 shared.env.max_key_size()
             ),
@@ -461,9 +160,7 @@ impl LmdbBackend {
 
     /// The shared state, unless closed.
     fn shared(&self) -> Result<Arc<Shared>, PluginError> {
-        self.open
-            .read()
-            .map_err(|_| PluginError::internal("the backend lock is poisoned"))?
+        locks::read(&self.open, BACKEND)?
             .as_ref()
             .map(|open| Arc::clone(&open.shared))
             .ok_or_else(Self::closed)
@@ -474,10 +171,7 @@ impl LmdbBackend {
         &self,
         body: impl FnOnce(&Writer) -> Result<T, PluginError>,
     ) -> Result<T, PluginError> {
-        let writer = self
-            .open
-            .read()
-            .map_err(|_| PluginError::internal("the backend lock is poisoned"))?
+        let writer = locks::read(&self.open, BACKEND)?
             .as_ref()
             .ok_or_else(Self::closed)?
             .writer
@@ -512,18 +206,23 @@ impl StorageBackend for LmdbBackend {
     }
 
     fn open_table(&self, name: &str, create: bool) -> Result<TableId, PluginError> {
-        if let Some(id) = self.shared()?.registry()?.names.get(name) {
-            return Ok(*id);
+        let shared = self.shared()?;
+        if let Some(id) = shared.registry()?.id(name) {
+            return Ok(id);
+        }
+        if self.read_only {
+            // The writing process may have created it since this instance opened.
+            return open_existing(&shared, name)?.ok_or_else(|| no_table_named(name));
         }
         if !create {
-            return Err(PluginError::not_found(format!("no table named `{name}`")).with_key("name"));
+            return Err(no_table_named(name));
         }
         let name = name.to_owned();
         self.writer(|writer| {
             writer.run(move |shared| {
                 let mut registry = shared.registry_mut()?;
-                if let Some(id) = registry.names.get(&name) {
-                    return Ok(*id);
+                if let Some(id) = registry.id(&name) {
+                    return Ok(id);
                 }
                 let db = crate::writer::with_growth(shared, |wtxn| {
                     shared.env.create_database::<Bytes, Bytes>(wtxn, Some(&name))
@@ -544,17 +243,17 @@ impl StorageBackend for LmdbBackend {
     }
 
     fn drop_table(&self, name: &str) -> Result<bool, PluginError> {
-        if !self.shared()?.registry()?.names.contains_key(name) {
+        if self.shared()?.registry()?.id(name).is_none() {
             return Ok(false);
         }
         let name = name.to_owned();
         self.writer(|writer| {
             writer.run(move |shared| {
                 let mut registry = shared.registry_mut()?;
-                let Some(id) = registry.names.get(&name).copied() else {
+                let Some(id) = registry.id(&name) else {
                     return Ok(false);
                 };
-                let db = registry.db(id)?;
+                let db = *registry.get(id)?;
                 let mut wtxn = shared
                     .env
                     .write_txn()
@@ -566,15 +265,19 @@ impl StorageBackend for LmdbBackend {
                     .map_err(|e| lmdb_error(&format!("dropping table `{name}`"), e))?;
                 wtxn.commit()
                     .map_err(|e| lmdb_error(&format!("dropping table `{name}`"), e))?;
-                registry.names.remove(&name);
-                registry.dbs[id.0 as usize] = None;
+                registry.remove(&name);
                 Ok(true)
             })
         })
     }
 
     fn list_tables(&self) -> Result<Vec<String>, PluginError> {
-        Ok(self.shared()?.registry()?.names.keys().cloned().collect())
+        Ok(self
+            .shared()?
+            .registry()?
+            .names()
+            .map(str::to_owned)
+            .collect())
     }
 
     fn begin(&self, options: TxnOptions) -> Result<LmdbTxn, PluginError> {
@@ -658,11 +361,15 @@ impl StorageBackend for LmdbBackend {
         let snapshot = Snapshot::begin(&shared)?;
         let registry = shared.registry()?;
         let (mut entries, mut depth) = (0u64, 0u64);
-        for (name, id) in &registry.names {
-            let db = registry.db(*id)?;
-            let table = db
-                .stat(&snapshot.rtxn)
-                .map_err(|e| lmdb_error(&format!("reading statistics of `{name}`"), e))?;
+        for (name, _, db) in registry.iter() {
+            let table = match db.stat(&snapshot.rtxn) {
+                Ok(table) => table,
+                // A reader's handle of a table the writing process has dropped since.
+                Err(heed::Error::Mdb(MdbError::NotFound | MdbError::BadDbi)) if self.read_only => {
+                    continue
+                }
+                Err(e) => return Err(lmdb_error(&format!("reading statistics of `{name}`"), e)),
+            };
             entries += table.entries as u64;
             depth = depth.max(u64::from(table.depth));
             stats.push(NativeStat::new(
@@ -684,11 +391,7 @@ impl StorageBackend for LmdbBackend {
     }
 
     fn close(&self) -> Result<(), PluginError> {
-        let open = self
-            .open
-            .write()
-            .map_err(|_| PluginError::internal("the backend lock is poisoned"))?
-            .take();
+        let open = locks::write(&self.open, BACKEND)?.take();
         let Some(Open {
             shared,
             writer,
@@ -742,210 +445,19 @@ impl Drop for LmdbBackend {
     }
 }
 
-/// A transaction: a read snapshot, or a session on the writer thread.
-pub enum LmdbTxn {
-    /// Read-only: an LMDB MVCC snapshot usable from any thread.
-    Read {
-        /// The snapshot, shared with this transaction's cursors. LMDB allows one thread at a
-        /// time in a read transaction, hence the mutex.
-        snapshot: Arc<Mutex<Snapshot>>,
-        /// The backend.
-        shared: Arc<Shared>,
-    },
-    /// Read-write: requests to the writer thread, which owns the LMDB write transaction.
-    Write {
-        /// The channel to the writer thread.
-        session: Session,
-        /// The backend.
-        shared: Arc<Shared>,
-    },
-}
-
-fn lock(snapshot: &Mutex<Snapshot>) -> Result<std::sync::MutexGuard<'_, Snapshot>, PluginError> {
-    snapshot
-        .lock()
-        .map_err(|_| PluginError::internal("a read transaction's lock is poisoned"))
-}
-
-fn single(op: impl FnOnce(&mut WriteBatch)) -> WriteBatch {
-    let mut batch = WriteBatch::new();
-    op(&mut batch);
-    batch
-}
-
-impl StorageTxn for LmdbTxn {
-    type Cursor = LmdbCursor;
-
-    fn get(&self, table: TableId, key: &[u8]) -> Result<Option<Vec<u8>>, PluginError> {
-        match self {
-            Self::Read { snapshot, shared } => {
-                let snapshot = lock(snapshot)?;
-                let registry = shared.registry()?;
-                let db = registry.db(table)?;
-                db.get(&snapshot.rtxn, key)
-                    .map(|value| value.map(<[u8]>::to_vec))
-                    .map_err(|e| lmdb_error("reading", e))
-            }
-            Self::Write { session, .. } => session.get(table, key),
-        }
+/// Opens table `name` if the environment holds it and registers it (a read-only instance
+/// learns of tables the writing process created after it opened).
+fn open_existing(shared: &Shared, name: &str) -> Result<Option<TableId>, PluginError> {
+    let mut registry = shared.registry_mut()?;
+    if let Some(id) = registry.id(name) {
+        return Ok(Some(id));
     }
-
-    fn get_many(
-        &self,
-        table: TableId,
-        keys: &[&[u8]],
-    ) -> Result<Vec<Option<Vec<u8>>>, PluginError> {
-        match self {
-            Self::Read { .. } => keys.iter().map(|key| self.get(table, key)).collect(),
-            Self::Write { session, .. } => session.get_many(table, keys),
-        }
-    }
-
-    fn scan(&self, table: TableId, range: ScanSpec) -> Result<LmdbCursor, PluginError> {
-        match self {
-            Self::Read { snapshot, shared } => {
-                shared.registry()?.db(table)?;
-                Ok(LmdbCursor::Read {
-                    snapshot: Arc::clone(snapshot),
-                    shared: Arc::clone(shared),
-                    table,
-                    range,
-                    done: false,
-                })
-            }
-            Self::Write { session, .. } => Ok(LmdbCursor::Write {
-                link: session.link(),
-                table,
-                range,
-                done: false,
-            }),
-        }
-    }
-
-    fn put(&mut self, table: TableId, key: &[u8], value: &[u8]) -> Result<(), PluginError> {
-        self.write_batch(&single(|b| b.put(table, key, value)))
-    }
-
-    fn delete(&mut self, table: TableId, key: &[u8]) -> Result<(), PluginError> {
-        self.write_batch(&single(|b| b.delete(table, key)))
-    }
-
-    fn delete_range(
-        &mut self,
-        table: TableId,
-        start: &[u8],
-        end: &[u8],
-    ) -> Result<(), PluginError> {
-        self.write_batch(&single(|b| b.delete_range(table, start, end)))
-    }
-
-    fn write_batch(&mut self, batch: &WriteBatch) -> Result<(), PluginError> {
-        match self {
-            Self::Read { .. } => Err(PluginError::new(
-                ErrorCode::READ_ONLY,
-                "write in a read-only transaction",
-            )),
-            Self::Write {
-                session, shared, ..
-            } => {
-                let registry = shared.registry()?;
-                for entry in batch.iter() {
-                    registry.db(entry?.table())?;
-                }
-                drop(registry);
-                session.write(batch.clone())
-            }
-        }
-    }
-
-    fn commit(&mut self) -> Result<(), PluginError> {
-        match self {
-            Self::Read { .. } => Ok(()),
-            Self::Write { session, .. } => session.commit(),
-        }
-    }
-
-    fn rollback(&mut self) -> Result<(), PluginError> {
-        match self {
-            Self::Read { .. } => Ok(()),
-            Self::Write { session, .. } => session.rollback(),
-        }
-    }
-}
-
-/// A cursor: it re-seeks from the last key at every batch, so it holds no LMDB cursor and its
-/// memory does not grow with the range.
-pub enum LmdbCursor {
-    /// Over a read snapshot.
-    Read {
-        /// The snapshot of the transaction.
-        snapshot: Arc<Mutex<Snapshot>>,
-        /// The backend.
-        shared: Arc<Shared>,
-        /// The table.
-        table: TableId,
-        /// What is left to read.
-        range: ScanSpec,
-        /// Whether the end was reached.
-        done: bool,
-    },
-    /// Over the writer's transaction (sees its uncommitted writes).
-    Write {
-        /// The channel to the writer thread.
-        link: Link,
-        /// The table.
-        table: TableId,
-        /// What is left to read.
-        range: ScanSpec,
-        /// Whether the end was reached.
-        done: bool,
-    },
-}
-
-impl StorageCursor for LmdbCursor {
-    fn next_batch(
-        &mut self,
-        max_rows: u32,
-        max_bytes: u64,
-        out: &mut KvBatch,
-    ) -> Result<(), PluginError> {
-        let (range, done) = match self {
-            Self::Read {
-                snapshot,
-                shared,
-                table,
-                range,
-                done,
-            } => {
-                if *done {
-                    return Ok(());
-                }
-                let snapshot = lock(snapshot)?;
-                let registry = shared.registry()?;
-                read_batch(
-                    registry.db(*table)?,
-                    &snapshot.rtxn,
-                    range,
-                    max_rows,
-                    max_bytes,
-                    out,
-                )?;
-                (range, done)
-            }
-            Self::Write {
-                link,
-                table,
-                range,
-                done,
-            } => {
-                if *done {
-                    return Ok(());
-                }
-                *out = link.scan(*table, range.clone(), max_rows, max_bytes)?;
-                (range, done)
-            }
-        };
-        *done = !range.advance_past(out);
-        Ok(())
-    }
+    let snapshot = Snapshot::begin(shared)?;
+    let db: Option<Db> = shared
+        .env
+        .open_database(&snapshot.rtxn, Some(name))
+        .map_err(|e| lmdb_error(&format!("opening table `{name}`"), e))?;
+    // A handle opened in a read transaction lasts beyond it once the transaction commits.
+    snapshot.commit()?;
+    Ok(db.map(|db| registry.insert(name, db)))
 }

@@ -20,18 +20,32 @@
 //!   page size and is never below that), values up to 64 MiB.
 //! - **Checkpoint** copies the environment, compacted, into a new directory.
 //! - The data directory holds `kgdb-format.toml` (plugin name and format version) and
-//!   `kgdb.lock`, which keeps a second process out with "in use by process N".
+//!   `kgdb.lock`, which keeps a second writing process out with "in use by process N".
+//!   Reading processes (opened read-only) take no lock: LMDB's own reader table lets any
+//!   number of them read beside the one writer, each transaction a snapshot of the latest
+//!   commit; when the writer grows the map, a reader adopts the new size at its next
+//!   transaction.
+//!
+//! Files: `lib.rs` (the plugin), `config.rs`, `backend.rs` (open, tables, engine operations),
+//! `txn.rs`, `cursor.rs`, `writer.rs` (the writer thread), `shared.rs` (the environment and
+//! batches of rows), `gate.rs` (the reader gate), `error.rs`.
 
 mod backend;
+mod config;
+mod cursor;
+mod error;
+mod gate;
+mod shared;
+mod txn;
 mod writer;
 
-use std::time::Duration;
-
-use kgdb_plugin_api::sdk::{self, ByteSize, ConfigKeyDoc, OpenOptions, Plugin, PluginDescription};
+use kgdb_plugin_api::sdk::{OpenOptions, Plugin, PluginDescription};
 use kgdb_plugin_api::{Capabilities, PluginError};
-use serde::Deserialize;
 
-pub use backend::{LmdbBackend, LmdbCursor, LmdbTxn};
+pub use backend::LmdbBackend;
+pub use config::LmdbConfig;
+pub use cursor::LmdbCursor;
+pub use txn::LmdbTxn;
 
 /// The plugin's name, also written into data directories.
 pub const PLUGIN_NAME: &str = "lmdb";
@@ -64,121 +78,6 @@ pub const CAPABILITIES: Capabilities = Capabilities::new(
     MAX_VALUE_SIZE,
 );
 
-fn default_map_size() -> ByteSize {
-    ByteSize::mib(256)
-}
-
-fn default_max_tables() -> u32 {
-    64
-}
-
-fn default_max_readers() -> u32 {
-    126
-}
-
-fn default_resize_wait() -> u64 {
-    30
-}
-
-/// The `[plugin.config]` keys of the LMDB backend.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LmdbConfig {
-    /// Initial size of the memory map; it doubles whenever it fills up.
-    #[serde(default = "default_map_size")]
-    pub map_size: ByteSize,
-    /// The map never grows past this; a write that needs more fails with `FULL`.
-    #[serde(default)]
-    pub max_map_size: Option<ByteSize>,
-    /// How many tables (LMDB named databases) the environment can hold.
-    #[serde(default = "default_max_tables")]
-    pub max_tables: u32,
-    /// How many read transactions may be open at once, over every process.
-    #[serde(default = "default_max_readers")]
-    pub max_readers: u32,
-    /// Seconds a growing map waits for open read transactions to finish.
-    #[serde(default = "default_resize_wait")]
-    pub resize_wait_seconds: u64,
-}
-
-impl LmdbConfig {
-    fn check(&self) -> Result<(), PluginError> {
-        if self.map_size.as_u64() < 64 * 1024 {
-            return Err(PluginError::invalid_config(
-                "map_size",
-                format!("{} is too small: use at least 64 KiB", self.map_size),
-            ));
-        }
-        if let Some(max) = self.max_map_size {
-            if max < self.map_size {
-                return Err(PluginError::invalid_config(
-                    "max_map_size",
-                    format!("{max} is smaller than map_size ({})", self.map_size),
-                ));
-            }
-        }
-        if self.max_tables == 0 || self.max_tables > 32_000 {
-            return Err(PluginError::invalid_config(
-                "max_tables",
-                "must be between 1 and 32000",
-            ));
-        }
-        if self.max_readers == 0 {
-            return Err(PluginError::invalid_config(
-                "max_readers",
-                "must be at least 1",
-            ));
-        }
-        Ok(())
-    }
-
-    fn resize_wait(&self) -> Duration {
-        Duration::from_secs(self.resize_wait_seconds)
-    }
-}
-
-const CONFIG_KEYS: &[ConfigKeyDoc] = &[
-    ConfigKeyDoc {
-        name: "map_size",
-        kind: "byte size",
-        default: "\"256 MiB\"",
-        doc: "Initial size of the memory map (virtual; the file grows as data is written). \
-              It doubles by itself whenever a write fills it.",
-    },
-    ConfigKeyDoc {
-        name: "max_map_size",
-        kind: "byte size",
-        default: "",
-        doc: "The map never grows past this; a write that needs more fails with `full`. \
-              No bound when unset.",
-    },
-    ConfigKeyDoc {
-        name: "max_tables",
-        kind: "integer",
-        default: "64",
-        doc: "How many tables (LMDB named databases) the environment can hold.",
-    },
-    ConfigKeyDoc {
-        name: "max_readers",
-        kind: "integer",
-        default: "126",
-        doc: "How many read transactions may be open at once, over every process.",
-    },
-    ConfigKeyDoc {
-        name: "resize_wait_seconds",
-        kind: "integer",
-        default: "30",
-        doc: "How long growing the map waits for open read transactions of this process to \
-              end before the write fails with `full`.",
-    },
-];
-
-fn parse(config: &str) -> Result<LmdbConfig, PluginError> {
-    let config: LmdbConfig = sdk::parse_config(config)?;
-    config.check()?;
-    Ok(config)
-}
-
 /// The plugin type exported to the host.
 pub struct LmdbPlugin;
 
@@ -191,7 +90,7 @@ impl Plugin for LmdbPlugin {
             version: env!("CARGO_PKG_VERSION"),
             description: "LMDB: embedded, persistent, one writer, readers never blocked",
             capabilities: CAPABILITIES,
-            config_keys: CONFIG_KEYS,
+            config_keys: LmdbConfig::KEYS,
         }
     }
 
@@ -200,18 +99,11 @@ impl Plugin for LmdbPlugin {
     }
 
     fn validate_config(config: &str) -> Result<(), PluginError> {
-        parse(config).map(drop)
+        LmdbConfig::parse(config).map(drop)
     }
 
     fn open(options: OpenOptions) -> Result<LmdbBackend, PluginError> {
-        let config = parse(&options.config)?;
-        let Some(dir) = options.data_dir.clone() else {
-            return Err(
-                PluginError::invalid_argument("the lmdb plugin needs a data directory")
-                    .with_key("data_dir"),
-            );
-        };
-        LmdbBackend::open(&dir, &config, &options)
+        LmdbBackend::open(&LmdbConfig::parse(&options.config)?, &options)
     }
 }
 

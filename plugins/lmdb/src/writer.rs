@@ -16,7 +16,8 @@ use std::thread;
 use heed::RwTxn;
 use kgdb_plugin_api::{ErrorCode, KvBatch, PluginError, ScanSpec, TableId, WriteBatch};
 
-use crate::backend::{apply_batch, is_map_full, lmdb_error, read_batch, Shared};
+use crate::error::{is_map_full, lmdb_error};
+use crate::shared::{apply_batch, read_batch, Shared};
 
 type Job = Box<dyn FnOnce(&Shared) + Send>;
 
@@ -332,8 +333,7 @@ fn session(shared: &Shared, requests: &Receiver<Op>, started: &Sender<Result<(),
             Op::Get { table, keys, reply } => {
                 let result = (|| {
                     let current = txn.as_ref().ok_or_else(session_gone)?;
-                    let registry = shared.registry()?;
-                    let db = registry.db(table)?;
+                    let db = shared.db(table)?;
                     keys.iter()
                         .map(|key| {
                             db.get(current, key)
@@ -353,10 +353,9 @@ fn session(shared: &Shared, requests: &Receiver<Op>, started: &Sender<Result<(),
             } => {
                 let result = (|| {
                     let current = txn.as_ref().ok_or_else(session_gone)?;
-                    let registry = shared.registry()?;
                     let mut out = KvBatch::new();
                     read_batch(
-                        registry.db(table)?,
+                        shared.db(table)?,
                         current,
                         &range,
                         max_rows,

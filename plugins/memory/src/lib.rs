@@ -13,16 +13,24 @@
 //!   (`Capabilities::CONFLICT_DETECTION`).
 //! - **Limits**: keys up to 64 KiB, values up to 64 MiB; an optional `memory_limit` makes
 //!   commits that would pass it fail with `FULL`.
+//!
+//! Files: `lib.rs` (the plugin and its config), `backend.rs`, `txn.rs`, `cursor.rs`,
+//! `state.rs` (tables, versions and commits).
+//!
 //! - Nothing is persistent: `flush`, `compact`, `checkpoint` and read-only opens answer
 //!   `UNSUPPORTED`, and their capability bits are clear.
 
-mod store;
+mod backend;
+mod cursor;
+mod state;
+mod txn;
 
-use kgdb_plugin_api::sdk::{self, ByteSize, ConfigKeyDoc, OpenOptions, Plugin, PluginDescription};
+use kgdb_plugin_api::sdk::{self, ByteSize, OpenOptions, Plugin, PluginDescription};
 use kgdb_plugin_api::{Capabilities, PluginError};
-use serde::Deserialize;
 
-pub use store::{MemoryBackend, MemoryCursor, MemoryTxn};
+pub use backend::MemoryBackend;
+pub use cursor::MemoryCursor;
+pub use txn::MemoryTxn;
 
 /// Largest key the memory backend accepts.
 pub const MAX_KEY_SIZE: u32 = 64 * 1024;
@@ -46,22 +54,15 @@ pub const CAPABILITIES: Capabilities = Capabilities::new(
     MAX_VALUE_SIZE,
 );
 
-/// The `[plugin.config]` keys of the memory backend.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MemoryConfig {
-    /// Upper bound on the bytes of keys and values held; commits past it fail with `FULL`.
-    #[serde(default)]
-    pub memory_limit: Option<ByteSize>,
+kgdb_plugin_api::plugin_config! {
+    /// The `[plugin.config]` keys of the memory backend.
+    pub struct MemoryConfig {
+        /// Upper bound on the bytes of keys and values held; a commit that would pass it
+        /// fails with `full` and changes nothing. No bound when unset.
+        #[config(kind = "byte size (\"512 MiB\" or an integer)", default = "")]
+        pub memory_limit: Option<ByteSize>,
+    }
 }
-
-const CONFIG_KEYS: &[ConfigKeyDoc] = &[ConfigKeyDoc {
-    name: "memory_limit",
-    kind: "byte size (\"512 MiB\" or an integer)",
-    default: "",
-    doc: "Upper bound on the bytes of keys and values held; a commit that would pass it fails \
-          with `full` and changes nothing. No bound when unset.",
-}];
 
 /// The plugin type exported to the host.
 pub struct MemoryPlugin;
@@ -75,7 +76,7 @@ impl Plugin for MemoryPlugin {
             version: env!("CARGO_PKG_VERSION"),
             description: "ordered in-memory tables with snapshot transactions (nothing persists)",
             capabilities: CAPABILITIES,
-            config_keys: CONFIG_KEYS,
+            config_keys: MemoryConfig::KEYS,
         }
     }
 

@@ -1,6 +1,6 @@
 //! The `[plugin.config]` keys of the RocksDB backend.
 
-use kgdb_plugin_api::sdk::{self, ByteSize, ConfigKeyDoc};
+use kgdb_plugin_api::sdk::{self, ByteSize};
 use kgdb_plugin_api::PluginError;
 use serde::Deserialize;
 
@@ -16,89 +16,32 @@ pub enum Compression {
     None,
 }
 
-fn default_block_cache() -> ByteSize {
-    ByteSize::mib(64)
+kgdb_plugin_api::plugin_config! {
+    /// The `[plugin.config]` keys of the RocksDB backend.
+    pub struct RocksConfig {
+        /// LRU block cache shared by every table.
+        #[config(kind = "byte size", default = "\"64 MiB\"")]
+        pub block_cache_size: ByteSize,
+        /// Memtable size per table before it is flushed to an SST file.
+        #[config(kind = "byte size", default = "\"64 MiB\"")]
+        pub write_buffer_size: ByteSize,
+        /// Block compression of SST files.
+        #[config(kind = "\"lz4\" | \"zstd\" | \"none\"", default = "\"lz4\"")]
+        pub compression: Compression,
+        /// fsync the write-ahead log at every commit, so commits survive power loss (they
+        /// always survive a process crash). One commit can ask for it with `SyncMode::SYNC`.
+        #[config(kind = "bool", default = "false")]
+        pub sync: bool,
+        /// Most files RocksDB keeps open; -1 for no limit. A read-only instance keeps every
+        /// file open whatever this says, so a writing process's compactions cannot take them
+        /// away.
+        #[config(kind = "integer", default = "512")]
+        pub max_open_files: i32,
+        /// Bloom filter bits per key for point look-ups; 0 disables the filter.
+        #[config(kind = "number", default = "10")]
+        pub bloom_bits_per_key: f64,
+    }
 }
-
-fn default_write_buffer() -> ByteSize {
-    ByteSize::mib(64)
-}
-
-fn default_compression() -> Compression {
-    Compression::Lz4
-}
-
-fn default_max_open_files() -> i32 {
-    512
-}
-
-fn default_bloom_bits() -> f64 {
-    10.0
-}
-
-/// The `[plugin.config]` keys.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RocksConfig {
-    /// Size of the LRU block cache shared by every table.
-    #[serde(default = "default_block_cache")]
-    pub block_cache_size: ByteSize,
-    /// Size of each table's memtable before it is flushed.
-    #[serde(default = "default_write_buffer")]
-    pub write_buffer_size: ByteSize,
-    /// Block compression.
-    #[serde(default = "default_compression")]
-    pub compression: Compression,
-    /// fsync the write-ahead log at every commit (survives power loss).
-    #[serde(default)]
-    pub sync: bool,
-    /// Most files RocksDB keeps open (-1: no limit).
-    #[serde(default = "default_max_open_files")]
-    pub max_open_files: i32,
-    /// Bloom filter bits per key (0 disables the filter).
-    #[serde(default = "default_bloom_bits")]
-    pub bloom_bits_per_key: f64,
-}
-
-pub(crate) const CONFIG_KEYS: &[ConfigKeyDoc] = &[
-    ConfigKeyDoc {
-        name: "block_cache_size",
-        kind: "byte size",
-        default: "\"64 MiB\"",
-        doc: "LRU block cache shared by every table.",
-    },
-    ConfigKeyDoc {
-        name: "write_buffer_size",
-        kind: "byte size",
-        default: "\"64 MiB\"",
-        doc: "Memtable size per table before it is flushed to an SST file.",
-    },
-    ConfigKeyDoc {
-        name: "compression",
-        kind: "\"lz4\" | \"zstd\" | \"none\"",
-        default: "\"lz4\"",
-        doc: "Block compression of SST files.",
-    },
-    ConfigKeyDoc {
-        name: "sync",
-        kind: "bool",
-        default: "false",
-        doc: "fsync the write-ahead log at every commit, so commits survive power loss (they \
-              always survive a process crash). One commit can ask for it with SyncMode::SYNC.",
-    },
-    ConfigKeyDoc {
-        name: "max_open_files",
-        kind: "integer",
-        default: "512",
-        doc: "Most files RocksDB keeps open; -1 for no limit.",
-    },
-    ConfigKeyDoc {
-        name: "bloom_bits_per_key",
-        kind: "number",
-        default: "10",
-        doc: "Bloom filter bits per key for point look-ups; 0 disables the filter.",
-    },
-];
 
 /// Parses and checks a config table.
 pub(crate) fn parse(text: &str) -> Result<RocksConfig, PluginError> {
@@ -134,4 +77,25 @@ pub(crate) fn parse(text: &str) -> Result<RocksConfig, PluginError> {
         ));
     }
     Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_declared_defaults_are_the_defaults() {
+        let config = parse("").unwrap();
+        assert_eq!(config.block_cache_size, ByteSize::mib(64));
+        assert_eq!(config.write_buffer_size, ByteSize::mib(64));
+        assert_eq!(config.compression, Compression::Lz4);
+        assert!(!config.sync);
+        assert_eq!(config.max_open_files, 512);
+        assert!((config.bloom_bits_per_key - 10.0).abs() < f64::EPSILON);
+        assert_eq!(RocksConfig::KEYS.len(), 6);
+        assert_eq!(
+            parse("compression = \"snappy\"").unwrap_err().key.as_str(),
+            "compression"
+        );
+    }
 }

@@ -16,16 +16,29 @@
 //! - **Checkpoint** makes a consistent copy (hard links where possible) that opens as a data
 //!   directory; **flush**, **compact** and RocksDB's own properties as native stats.
 //! - The data directory holds `kgdb-format.toml` (plugin name and format version) and
-//!   `kgdb.lock`, which keeps a second process out with "in use by process N".
+//!   `kgdb.lock`, which keeps a second writing process out with "in use by process N".
+//! - **Read-only instances** (`read-only-open`) are RocksDB read-only instances: they take no
+//!   lock, so any number of reading processes work beside the one writer; each sees the data as
+//!   it was when it opened (what the writer commits later is not visible to it), and keeps
+//!   every file open so the writer's compactions cannot take one away.
+//!
+//! Files: `lib.rs` (the plugin), `config.rs`, `backend.rs` (open, tables, batches, ingest,
+//! engine operations), `engine.rs` (the open database), `txn.rs`, `cursor.rs`, `error.rs`.
 
+mod backend;
 mod config;
+mod cursor;
 mod engine;
+mod error;
+mod txn;
 
 use kgdb_plugin_api::sdk::{OpenOptions, Plugin, PluginDescription};
 use kgdb_plugin_api::{Capabilities, PluginError};
 
+pub use backend::RocksBackend;
 pub use config::RocksConfig;
-pub use engine::{RocksBackend, RocksCursor, RocksTxn};
+pub use cursor::RocksCursor;
+pub use txn::RocksTxn;
 
 /// The plugin's name, also written into data directories.
 pub const PLUGIN_NAME: &str = "rocksdb";
@@ -52,6 +65,7 @@ pub const CAPABILITIES: Capabilities = Capabilities::new(
         | Capabilities::NATIVE_STATS
         | Capabilities::REVERSE_SCAN
         | Capabilities::DELETE_RANGE
+        | Capabilities::READ_ONLY_OPEN
         | Capabilities::SEND_TXN,
     MAX_KEY_SIZE,
     MAX_VALUE_SIZE,
@@ -69,7 +83,7 @@ impl Plugin for RocksPlugin {
             version: env!("CARGO_PKG_VERSION"),
             description: "RocksDB: persistent LSM tree, optimistic transactions, SST bulk ingest",
             capabilities: CAPABILITIES,
-            config_keys: config::CONFIG_KEYS,
+            config_keys: RocksConfig::KEYS,
         }
     }
 
@@ -78,14 +92,7 @@ impl Plugin for RocksPlugin {
     }
 
     fn open(options: OpenOptions) -> Result<RocksBackend, PluginError> {
-        let config = config::parse(&options.config)?;
-        let Some(dir) = options.data_dir.clone() else {
-            return Err(
-                PluginError::invalid_argument("the rocksdb plugin needs a data directory")
-                    .with_key("data_dir"),
-            );
-        };
-        RocksBackend::open(&dir, &config, &options)
+        RocksBackend::open(&config::parse(&options.config)?, &options)
     }
 }
 

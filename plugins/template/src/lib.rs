@@ -21,13 +21,13 @@
 //! (`UNSUPPORTED`), invalid scan bounds; and it turns any panic into an `INTERNAL` error.
 
 use std::collections::BTreeMap;
+use std::iter::Peekable;
 use std::ops::Bound;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 
-use kgdb_plugin_api::sdk::serde::Deserialize;
 use kgdb_plugin_api::sdk::{
-    parse_config, ConfigKeyDoc, OpenOptions, Plugin, PluginDescription, Result, StorageBackend,
-    StorageCursor, StorageTxn,
+    locks, no_table_named, parse_config, OpenOptions, Plugin, PluginDescription, RangeScan,
+    Result, StorageBackend, StorageCursor, StorageTxn, TableRegistry,
 };
 use kgdb_plugin_api::{
     BatchEntry, Capabilities, KvBatch, PluginError, ScanSpec, TableId, TxnOptions, WriteBatch,
@@ -51,11 +51,17 @@ pub const CAPABILITIES: Capabilities = Capabilities::new(
 /// The plugin: its description, config check and `open`.
 pub struct TemplatePlugin;
 
-/// The config table. It has no keys yet; `deny_unknown_fields` makes a misspelt key an
-/// `INVALID_CONFIG` error that names it.
-#[derive(Debug, Default, Deserialize)]
-#[serde(crate = "kgdb_plugin_api::sdk::serde", deny_unknown_fields)]
-pub struct Config {}
+kgdb_plugin_api::plugin_config! {
+    /// The config table, declared once: each key's doc comment, type in words and default
+    /// (TOML text) give the struct, its defaults and the list `plugins info` shows. A
+    /// misspelt key is an `INVALID_CONFIG` error that names it.
+    pub struct Config {
+        /// Most bytes a single value may take; larger writes fail with `invalid-argument`
+        /// (the SDK checks the declared `max_value_size` already; this is tighter).
+        #[config(kind = "integer", default = "16777216")]
+        pub max_value_bytes: u64,
+    }
+}
 
 impl Plugin for TemplatePlugin {
     type Backend = TemplateBackend;
@@ -66,7 +72,7 @@ impl Plugin for TemplatePlugin {
             version: env!("CARGO_PKG_VERSION"),
             description: "Template plugin: ordered in-memory tables with snapshot transactions",
             capabilities: CAPABILITIES,
-            config_keys: &[] as &[ConfigKeyDoc],
+            config_keys: Config::KEYS,
         }
     }
 
@@ -75,12 +81,16 @@ impl Plugin for TemplatePlugin {
     }
 
     fn open(options: OpenOptions) -> Result<TemplateBackend> {
-        parse_config::<Config>(&options.config)?;
+        // A persistent plugin claims its data directory first:
+        // `DataDir::open(&options, "mine", FORMAT_VERSION, Sharing::…)`, kept for the life of
+        // the backend.
+        let config = parse_config::<Config>(&options.config)?;
         options
             .logger
             .debug("template", format_args!("opening a template backend (in memory)"));
         Ok(TemplateBackend {
             shared: Arc::new(Shared::default()),
+            max_value_bytes: config.max_value_bytes,
         })
     }
 }
@@ -96,52 +106,37 @@ pub struct Snapshot {
     tables: BTreeMap<u32, Arc<Rows>>,
 }
 
-/// Table names and ids. Kept outside snapshots: a table exists from `open_table` on, and a
-/// transaction that began earlier reads it as empty.
-#[derive(Default)]
-struct Tables {
-    by_name: BTreeMap<String, u32>,
-    next_id: u32,
-}
-
-impl Tables {
-    fn exists(&self, table: TableId) -> bool {
-        self.by_name.values().any(|id| *id == table.0)
-    }
-}
-
 #[derive(Default)]
 struct Shared {
     state: RwLock<Arc<Snapshot>>,
-    tables: Mutex<Tables>,
+    /// Table names and ids (the SDK's registry). Kept outside snapshots: a table exists from
+    /// `open_table` on, and a transaction that began earlier reads it as empty.
+    tables: Mutex<TableRegistry<()>>,
     /// Whether a write transaction is open; writers wait on `writer_done`.
     writer_busy: Mutex<bool>,
     writer_done: Condvar,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding a lock is turned into an error by the SDK; the data it guards is
-    // only ever replaced whole, so it is still consistent.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
+// Locks follow the SDK's policy (`sdk::locks`): a poisoned lock is an `INTERNAL` error naming
+// it, never unwrapped.
+const STATE: &str = "committed state";
+const TABLES: &str = "table registry";
+const WRITER: &str = "writer slot";
 
 impl Shared {
-    fn current(&self) -> Arc<Snapshot> {
-        Arc::clone(&self.state.read().unwrap_or_else(PoisonError::into_inner))
+    fn current(&self) -> Result<Arc<Snapshot>> {
+        Ok(Arc::clone(&*locks::read(&self.state, STATE)?))
     }
 
     fn check_table(&self, table: TableId) -> Result<()> {
-        if lock(&self.tables).exists(table) {
-            Ok(())
-        } else {
-            Err(PluginError::not_found(format!("no table with id {}", table.0)))
-        }
+        locks::lock(&self.tables, TABLES)?.get(table).map(drop)
     }
 }
 
 /// An open template backend.
 pub struct TemplateBackend {
     shared: Arc<Shared>,
+    max_value_bytes: u64,
 }
 
 impl StorageBackend for TemplateBackend {
@@ -152,51 +147,48 @@ impl StorageBackend for TemplateBackend {
     }
 
     fn open_table(&self, name: &str, create: bool) -> Result<TableId> {
-        let mut tables = lock(&self.shared.tables);
-        if let Some(id) = tables.by_name.get(name) {
-            return Ok(TableId(*id));
+        let mut tables = locks::lock(&self.shared.tables, TABLES)?;
+        if let Some(id) = tables.id(name) {
+            return Ok(id);
         }
         if !create {
-            return Err(PluginError::not_found(format!("no table named {name:?}")));
+            return Err(no_table_named(name));
         }
-        let id = tables.next_id;
-        tables.next_id += 1;
-        tables.by_name.insert(name.to_owned(), id);
-        Ok(TableId(id))
+        Ok(tables.insert(name, ()))
     }
 
     fn drop_table(&self, name: &str) -> Result<bool> {
-        let Some(id) = lock(&self.shared.tables).by_name.remove(name) else {
+        let Some((id, ())) = locks::lock(&self.shared.tables, TABLES)?.remove(name) else {
             return Ok(false);
         };
-        let mut state = self.shared.state.write().unwrap_or_else(PoisonError::into_inner);
+        let mut state = locks::write(&self.shared.state, STATE)?;
         let mut next = Snapshot::clone(&state);
-        next.tables.remove(&id);
+        next.tables.remove(&id.0);
         *state = Arc::new(next);
         Ok(true)
     }
 
     fn list_tables(&self) -> Result<Vec<String>> {
-        Ok(lock(&self.shared.tables).by_name.keys().cloned().collect())
+        Ok(locks::lock(&self.shared.tables, TABLES)?
+            .names()
+            .map(str::to_owned)
+            .collect())
     }
 
     fn begin(&self, options: TxnOptions) -> Result<TemplateTxn> {
         if !options.read_only {
-            let mut busy = lock(&self.shared.writer_busy);
+            let mut busy = locks::lock(&self.shared.writer_busy, WRITER)?;
             while *busy {
-                busy = self
-                    .shared
-                    .writer_done
-                    .wait(busy)
-                    .unwrap_or_else(PoisonError::into_inner);
+                busy = locks::wait(&self.shared.writer_done, busy, WRITER)?;
             }
             *busy = true;
         }
         Ok(TemplateTxn {
             shared: Arc::clone(&self.shared),
-            snapshot: self.shared.current(),
+            snapshot: self.shared.current()?,
             overlay: BTreeMap::new(),
             writer: !options.read_only,
+            max_value_bytes: self.max_value_bytes,
         })
     }
 
@@ -212,36 +204,41 @@ impl StorageBackend for TemplateBackend {
     }
 }
 
+/// One table's uncommitted writes: `Some(value)` to put, `None` to delete.
+type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
 /// A transaction: the snapshot it began with and its own uncommitted writes.
 pub struct TemplateTxn {
     shared: Arc<Shared>,
     snapshot: Arc<Snapshot>,
-    /// Uncommitted writes by table: `Some(value)` to put, `None` to delete.
-    overlay: BTreeMap<u32, BTreeMap<Vec<u8>, Option<Vec<u8>>>>,
+    /// Uncommitted writes by table.
+    overlay: BTreeMap<u32, Writes>,
     writer: bool,
+    max_value_bytes: u64,
 }
 
 impl TemplateTxn {
-    /// The rows `table` has for this transaction: the snapshot's, with the overlay applied.
-    fn view(&self, table: TableId) -> Arc<Rows> {
-        let base = self
-            .snapshot
+    /// The snapshot's rows of `table`.
+    fn base(&self, table: TableId) -> Arc<Rows> {
+        self.snapshot
             .tables
             .get(&table.0)
             .cloned()
-            .unwrap_or_default();
-        match self.overlay.get(&table.0) {
-            None => base,
-            Some(writes) => {
-                let mut rows = Rows::clone(&base);
-                apply(&mut rows, writes);
-                Arc::new(rows)
-            }
-        }
+            .unwrap_or_default()
     }
 
     fn write(&mut self, table: TableId, key: &[u8], value: Option<&[u8]>) -> Result<()> {
         self.shared.check_table(table)?;
+        if let Some(value) = value {
+            if value.len() as u64 > self.max_value_bytes {
+                return Err(PluginError::invalid_argument(format!(
+                    "a value of {} bytes is over max_value_bytes ({})",
+                    value.len(),
+                    self.max_value_bytes
+                ))
+                .with_key("max_value_bytes"));
+            }
+        }
         self.overlay
             .entry(table.0)
             .or_default()
@@ -253,13 +250,20 @@ impl TemplateTxn {
     fn finish(&mut self) {
         self.overlay.clear();
         if std::mem::take(&mut self.writer) {
-            *lock(&self.shared.writer_busy) = false;
+            // Even with a poisoned slot the next writer must get in: the flag is only a bool.
+            let mut busy = self
+                .shared
+                .writer_busy
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *busy = false;
+            drop(busy);
             self.shared.writer_done.notify_one();
         }
     }
 }
 
-fn apply(rows: &mut Rows, writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>) {
+fn apply(rows: &mut Rows, writes: &Writes) {
     for (key, value) in writes {
         match value {
             Some(value) => rows.insert(key.clone(), value.clone()),
@@ -291,30 +295,41 @@ impl StorageTxn for TemplateTxn {
 
     fn scan(&self, table: TableId, range: ScanSpec) -> Result<TemplateCursor> {
         self.shared.check_table(table)?;
+        // The cursor streams the snapshot's rows merged with this transaction's writes in the
+        // range (made before the scan began); it never copies the table.
+        let writes: Writes = self
+            .overlay
+            .get(&table.0)
+            .map(|writes| {
+                writes
+                    .range::<[u8], _>((range.start_bound(), range.end_bound()))
+                    .map(|(key, value)| (key.clone(), value.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
         Ok(TemplateCursor {
-            rows: self.view(table),
-            range: Some(range),
+            base: self.base(table),
+            writes,
+            scan: RangeScan::new(range),
         })
     }
 
-    fn put(&mut self, table: TableId, key: &[u8], value: &[u8]) -> Result<()> {
-        self.write(table, key, Some(value))
-    }
-
-    fn delete(&mut self, table: TableId, key: &[u8]) -> Result<()> {
-        self.write(table, key, None)
-    }
+    // `put` and `delete` are the SDK's defaults: one-operation `write_batch`es.
 
     fn delete_range(&mut self, table: TableId, start: &[u8], end: &[u8]) -> Result<()> {
         self.shared.check_table(table)?;
         if start >= end {
             return Ok(());
         }
-        let doomed: Vec<Vec<u8>> = self
-            .view(table)
-            .range::<[u8], _>((Bound::Included(start), Bound::Excluded(end)))
+        let bounds = (Bound::Included(start), Bound::Excluded(end));
+        let mut doomed: Vec<Vec<u8>> = self
+            .base(table)
+            .range::<[u8], _>(bounds)
             .map(|(key, _)| key.clone())
             .collect();
+        if let Some(writes) = self.overlay.get(&table.0) {
+            doomed.extend(writes.range::<[u8], _>(bounds).map(|(key, _)| key.clone()));
+        }
         for key in doomed {
             self.write(table, &key, None)?;
         }
@@ -348,11 +363,11 @@ impl StorageTxn for TemplateTxn {
 
     fn commit(&mut self) -> Result<()> {
         if !self.overlay.is_empty() {
-            let tables = lock(&self.shared.tables);
-            let mut state = self.shared.state.write().unwrap_or_else(PoisonError::into_inner);
+            let tables = locks::lock(&self.shared.tables, TABLES)?;
+            let mut state = locks::write(&self.shared.state, STATE)?;
             let mut next = Snapshot::clone(&state);
             for (table, writes) in &self.overlay {
-                if !tables.exists(TableId(*table)) {
+                if tables.get(TableId(*table)).is_err() {
                     // Dropped while this transaction was open: its writes go with it.
                     continue;
                 }
@@ -371,37 +386,69 @@ impl StorageTxn for TemplateTxn {
     }
 }
 
-/// A scan over a table as its transaction saw it when the scan began.
+/// A scan over a table as its transaction saw it when the scan began: the snapshot's rows
+/// merged, batch by batch, with the transaction's writes in the range.
 pub struct TemplateCursor {
-    rows: Arc<Rows>,
-    /// What is left to read; `None` once the end was reached.
-    range: Option<ScanSpec>,
+    base: Arc<Rows>,
+    writes: Writes,
+    scan: RangeScan,
+}
+
+/// The next row of two sorted row iterators merged, the write winning on equal keys (a
+/// deletion hides the row); `reverse` walks downwards.
+fn next_merged<'r>(
+    base: &mut Peekable<impl Iterator<Item = (&'r Vec<u8>, &'r Vec<u8>)>>,
+    writes: &mut Peekable<impl Iterator<Item = (&'r Vec<u8>, &'r Option<Vec<u8>>)>>,
+    reverse: bool,
+) -> Option<(&'r Vec<u8>, &'r Vec<u8>)> {
+    loop {
+        let order = match (base.peek(), writes.peek()) {
+            (None, None) => return None,
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (Some((b, _)), Some((w, _))) if reverse => w.cmp(b),
+            (Some((b, _)), Some((w, _))) => b.cmp(w),
+        };
+        if order == std::cmp::Ordering::Less {
+            return base.next();
+        }
+        if order == std::cmp::Ordering::Equal {
+            base.next();
+        }
+        if let Some((key, Some(value))) = writes.next() {
+            return Some((key, value));
+        }
+    }
 }
 
 impl StorageCursor for TemplateCursor {
     fn next_batch(&mut self, max_rows: u32, max_bytes: u64, out: &mut KvBatch) -> Result<()> {
-        let Some(range) = self.range.as_mut() else {
-            return Ok(());
-        };
-        if range.is_empty() {
-            self.range = None;
-            return Ok(());
-        }
-        let bounds = (range.start_bound(), range.end_bound());
-        let rows = self.rows.range::<[u8], _>(bounds);
-        let rows: Box<dyn Iterator<Item = (&Vec<u8>, &Vec<u8>)>> = if range.reverse {
-            Box::new(rows.rev())
-        } else {
-            Box::new(rows)
-        };
-        for (key, value) in rows {
-            if !out.push_within(key, value, max_rows, max_bytes)? {
-                break;
+        let (base, writes) = (&self.base, &self.writes);
+        self.scan.next_batch(out, |range, out| {
+            let bounds = (range.start_bound(), range.end_bound());
+            let (rows, written) = (base.range::<[u8], _>(bounds), writes.range::<[u8], _>(bounds));
+            let limits = (max_rows, max_bytes);
+            if range.reverse {
+                fill(rows.rev().peekable(), written.rev().peekable(), true, limits, out)
+            } else {
+                fill(rows.peekable(), written.peekable(), false, limits, out)
             }
-        }
-        if !range.advance_past(out) {
-            self.range = None;
-        }
-        Ok(())
+        })
     }
+}
+
+/// Fills `out` with merged rows within `(max_rows, max_bytes)`; `true` when the rows ran out.
+fn fill<'r>(
+    mut rows: Peekable<impl Iterator<Item = (&'r Vec<u8>, &'r Vec<u8>)>>,
+    mut written: Peekable<impl Iterator<Item = (&'r Vec<u8>, &'r Option<Vec<u8>>)>>,
+    reverse: bool,
+    (max_rows, max_bytes): (u32, u64),
+    out: &mut KvBatch,
+) -> Result<bool> {
+    while let Some((key, value)) = next_merged(&mut rows, &mut written, reverse) {
+        if !out.push_within(key, value, max_rows, max_bytes)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
