@@ -1,30 +1,35 @@
-//! Atomic loads of any size with bounded memory: chunked commits under an undo journal.
+//! Atomic loads of any size with bounded memory: chunked commits (or journaled atomic
+//! batches) under an undo journal.
 //!
-//! Each chunk is one backend transaction. Before the first chunk commits, the store's
+//! Chunks: each chunk is one backend transaction. Before the first chunk commits, the store's
 //! `load-journal` counter records the first term id the load may create; every chunk writes,
 //! in its own commit, one `load.journal` entry per quad it added. The last chunk deletes the
-//! counter in its commit, and the journal table is dropped. Undoing (on error, on drop, or
-//! when [`Store::open`] finds the counter) removes the journaled quads and the terms from
-//! that id on, chunk by chunk; each undo chunk deletes its journal entries in the same commit,
-//! so an undo interrupted in turn resumes where it stopped.
+//! counter in its commit, and the journal table is dropped.
+//!
+//! Batches ([`LoadPath::Batches`]): each atomic backend batch carries the same journal entries
+//! and counter (see `batched.rs`); the last one deletes the counter.
+//!
+//! Either way a load that fails, is dropped or dies with the process is undone (at once, or
+//! by the next writing open of the store; see `undo.rs`), so the store holds what it held
+//! before the load.
 
 use std::sync::MutexGuard;
 
-use kgdb_plugin_api::{Capabilities, ScanSpec, TableId};
+use kgdb_plugin_api::{Capabilities, TableId};
 use oxrdf::Quad;
 
-use super::encoding::{decode_count, encode_count, key_of, EncodedTerm, TermId};
+use super::batched::BatchedWriter;
+use super::encoding::encode_count;
 use super::error::{Context, StoreError};
-use super::index::EncodedQuad;
-use super::writer::Transaction;
-use super::{meta, Store, JOURNAL_TABLE};
+use super::layout::{meta, JOURNAL_TABLE};
+use super::transaction::Transaction;
+use super::undo::undo;
+use super::Store;
 
 /// Quads handed to the writer at once.
 const BATCH: usize = 1024;
 /// Quads per atomic batch of a batched load, at most (each carries about ten writes per quad).
 const MAX_BATCH_QUADS: usize = 16 * 1024;
-/// Journal entries or terms undone per commit.
-const UNDO_CHUNK: usize = 50_000;
 
 /// How a [`BulkLoad`] commits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +51,7 @@ impl Default for LoadOptions {
 }
 
 /// How a [`BulkLoad`] writes. Either way the load is atomic: undone as a whole on error, on
-/// drop, or when the store is next opened after a crash.
+/// drop, or when the store is next opened for writing after a crash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LoadPath {
     /// Batches where the backend has atomic batches (`atomic-batch`) and concurrent writers
@@ -74,32 +79,34 @@ pub struct LoadSummary {
     pub chunks: u64,
 }
 
-/// An atomic load: add quads, then [`BulkLoad::commit`]; dropped or failed, it is undone.
-/// It holds the store's writer slot for its whole life.
+/// The writer of a load.
+#[derive(Debug)]
+enum LoadWriter<'a> {
+    /// A transaction per chunk.
+    Chunks(Transaction<'a>),
+    /// Journaled atomic batches.
+    Batches(BatchedWriter<'a>),
+}
+
+/// An atomic load: add quads, then [`BulkLoad::commit`]. Dropped or failed, it is undone
+/// before the call returns (or, if the process dies, by the next writing open). It holds the
+/// store's writer slot for its whole life.
 pub struct BulkLoad<'a> {
     store: &'a Store,
-    txn: Option<Transaction<'a>>,
+    writer: Option<LoadWriter<'a>>,
     options: LoadOptions,
     buffer: Vec<Quad>,
     in_chunk: usize,
-    journal: Journal,
-    summary: LoadSummary,
-    finished: bool,
-    _writer: MutexGuard<'a, ()>,
-}
-
-/// The journal of a load.
-#[derive(Debug, Clone, Copy)]
-struct Journal {
     /// The `load.journal` table, created before the load's first transaction (LMDB cannot
     /// create a table while the same thread holds a write transaction).
-    table: TableId,
+    journal: TableId,
     /// The first term id the load may create.
     first_new_id: u64,
     /// Whether a chunk has committed (and the store records the journal).
-    started: bool,
-    /// Whether the load writes atomic batches (which journal themselves) instead of chunks.
-    batched: bool,
+    chunks_committed: bool,
+    summary: LoadSummary,
+    finished: bool,
+    _writer_slot: MutexGuard<'a, ()>,
 }
 
 impl std::fmt::Debug for BulkLoad<'_> {
@@ -110,45 +117,44 @@ impl std::fmt::Debug for BulkLoad<'_> {
     }
 }
 
+/// Whether a load with `path` writes batches on a backend with `capabilities`.
+fn writes_batches(path: LoadPath, capabilities: Capabilities) -> Result<bool, StoreError> {
+    match path {
+        LoadPath::Transactions => Ok(false),
+        LoadPath::Batches if !capabilities.has(Capabilities::ATOMIC_BATCH) => {
+            Err(StoreError::InvalidInput(
+                "this backend has no atomic batches (`atomic-batch`): load through transactions"
+                    .into(),
+            ))
+        }
+        LoadPath::Batches => Ok(true),
+        LoadPath::Auto => Ok(capabilities.has(Capabilities::ATOMIC_BATCH)
+            && capabilities.has(Capabilities::CONFLICT_DETECTION)),
+    }
+}
+
 impl<'a> BulkLoad<'a> {
     pub(super) fn new(store: &'a Store, options: LoadOptions) -> Result<Self, StoreError> {
-        let writer = store.lock_writer();
-        let table = store
+        store.check_writable()?;
+        let writer_slot = store.lock_writer();
+        let batched = writes_batches(options.path, store.backend.capabilities())?;
+        let journal = store
             .backend
             .open_table(JOURNAL_TABLE, true)
             .context("creating the load journal")?;
-        let capabilities = store.backend.capabilities();
-        let batched = match options.path {
-            LoadPath::Transactions => false,
-            LoadPath::Batches => {
-                if !capabilities.has(Capabilities::ATOMIC_BATCH) {
-                    return Err(StoreError::InvalidInput(
-                        "this backend has no atomic batches (`atomic-batch`): load through transactions".into(),
-                    ));
-                }
-                true
-            }
-            LoadPath::Auto => {
-                capabilities.has(Capabilities::ATOMIC_BATCH)
-                    && capabilities.has(Capabilities::CONFLICT_DETECTION)
-            }
-        };
-        let txn = if batched {
-            Transaction::begin_batched(store, table)?
+        let (writer, first_new_id) = if batched {
+            let writer = BatchedWriter::begin(store, journal)?;
+            let next_id = writer.next_id();
+            (LoadWriter::Batches(writer), next_id)
         } else {
             let mut txn = Transaction::begin(store, None)?;
-            txn.record_new_quads();
-            txn
-        };
-        let journal = Journal {
-            table,
-            first_new_id: txn.next_id(),
-            started: false,
-            batched,
+            txn.record_added_quads();
+            let next_id = txn.next_id();
+            (LoadWriter::Chunks(txn), next_id)
         };
         Ok(Self {
             store,
-            txn: Some(txn),
+            writer: Some(writer),
             options: LoadOptions {
                 chunk_quads: options.chunk_quads.max(1),
                 ..options
@@ -156,9 +162,11 @@ impl<'a> BulkLoad<'a> {
             buffer: Vec::with_capacity(BATCH),
             in_chunk: 0,
             journal,
+            first_new_id,
+            chunks_committed: false,
             summary: LoadSummary::default(),
             finished: false,
-            _writer: writer,
+            _writer_slot: writer_slot,
         })
     }
 
@@ -181,24 +189,32 @@ impl<'a> BulkLoad<'a> {
         self.summary
     }
 
-    fn txn(&mut self) -> Result<&mut Transaction<'a>, StoreError> {
-        self.txn
+    fn writer(&mut self) -> Result<&mut LoadWriter<'a>, StoreError> {
+        self.writer
             .as_mut()
             .ok_or_else(|| StoreError::InvalidInput("the load already failed".into()))
     }
 
+    fn insert(&mut self, quads: &[Quad]) -> Result<u64, StoreError> {
+        match self.writer()? {
+            LoadWriter::Chunks(txn) => txn.insert_all(quads),
+            LoadWriter::Batches(writer) => writer.insert_all(quads),
+        }
+    }
+
     fn write_buffer(&mut self) -> Result<(), StoreError> {
         let quads = std::mem::take(&mut self.buffer);
-        let inserted = self.txn()?.insert_all(&quads)?;
-        self.summary.inserted += inserted;
+        self.summary.inserted += self.insert(&quads)?;
         self.in_chunk += quads.len();
         self.buffer = quads;
         self.buffer.clear();
-        if self.journal.batched {
-            if self.in_chunk >= self.options.chunk_quads.min(MAX_BATCH_QUADS) {
-                let txn = self.txn()?;
-                txn.flush()?;
-                self.summary.chunks = txn.batches_written();
+        let chunk_quads = self.options.chunk_quads;
+        match self.writer.as_mut() {
+            Some(LoadWriter::Batches(writer))
+                if self.in_chunk >= chunk_quads.min(MAX_BATCH_QUADS) =>
+            {
+                writer.write_batch()?;
+                self.summary.chunks = writer.batches_written();
                 self.in_chunk = 0;
                 tracing::info!(
                     batch = self.summary.chunks,
@@ -206,32 +222,20 @@ impl<'a> BulkLoad<'a> {
                     "wrote load batch"
                 );
             }
-        } else if self.in_chunk >= self.options.chunk_quads {
-            self.commit_chunk()?;
+            Some(LoadWriter::Chunks(_)) if self.in_chunk >= chunk_quads => self.commit_chunk()?,
+            _ => {}
         }
         Ok(())
     }
 
     /// Commits the current chunk under the journal and starts the next one.
     fn commit_chunk(&mut self) -> Result<(), StoreError> {
-        let store = self.store;
-        let journal = self.journal;
-        let mut txn = self
-            .txn
-            .take()
-            .ok_or_else(|| StoreError::InvalidInput("the load already failed".into()))?;
-        if !journal.started {
-            txn.put_raw(
-                store.tables.meta,
-                meta::LOAD_JOURNAL,
-                &encode_count(journal.first_new_id),
-            );
-        }
-        for quad in txn.take_new_quads() {
-            txn.put_raw(journal.table, &quad.journal_key(), b"");
-        }
+        let Some(LoadWriter::Chunks(mut txn)) = self.writer.take() else {
+            return Err(StoreError::InvalidInput("the load already failed".into()));
+        };
+        self.journal_chunk(&mut txn);
         txn.commit()?;
-        self.journal.started = true;
+        self.chunks_committed = true;
         self.summary.chunks += 1;
         tracing::info!(
             chunk = self.summary.chunks,
@@ -239,10 +243,25 @@ impl<'a> BulkLoad<'a> {
             "committed load chunk"
         );
         self.in_chunk = 0;
-        let mut txn = Transaction::begin(store, None)?;
-        txn.record_new_quads();
-        self.txn = Some(txn);
+        let mut txn = Transaction::begin(self.store, None)?;
+        txn.record_added_quads();
+        self.writer = Some(LoadWriter::Chunks(txn));
         Ok(())
+    }
+
+    /// Puts the chunk's journal entries (and, for the first chunk, the journal marker) into
+    /// its transaction.
+    fn journal_chunk(&self, txn: &mut Transaction<'_>) {
+        if !self.chunks_committed {
+            txn.put_raw(
+                self.store.tables.meta,
+                meta::LOAD_JOURNAL,
+                &encode_count(self.first_new_id),
+            );
+        }
+        for quad in txn.take_added_quads() {
+            txn.put_raw(self.journal, &quad.journal_key(), b"");
+        }
     }
 
     /// Commits the rest: the whole load becomes visible at once if it fit in one chunk, and
@@ -261,38 +280,36 @@ impl<'a> BulkLoad<'a> {
     fn finish(&mut self) -> Result<LoadSummary, StoreError> {
         if !self.buffer.is_empty() {
             let quads = std::mem::take(&mut self.buffer);
-            self.summary.inserted += self.txn()?.insert_all(&quads)?;
+            self.summary.inserted += self.insert(&quads)?;
         }
-        let mut txn = self
-            .txn
-            .take()
-            .ok_or_else(|| StoreError::InvalidInput("the load already failed".into()))?;
-        if self.journal.batched {
+        match self.writer.take() {
+            None => return Err(StoreError::InvalidInput("the load already failed".into())),
             // The last batch removes the journal marker itself.
-            self.summary.chunks += txn.commit_counting_batches()?;
-        } else {
-            if self.journal.started {
-                txn.delete_raw(self.store.tables.meta, meta::LOAD_JOURNAL);
+            Some(LoadWriter::Batches(writer)) => self.summary.chunks = writer.finish()?,
+            Some(LoadWriter::Chunks(mut txn)) => {
+                if self.chunks_committed {
+                    txn.delete_raw(self.store.tables.meta, meta::LOAD_JOURNAL);
+                }
+                txn.commit()?;
+                self.summary.chunks += 1;
             }
-            txn.commit()?;
-            self.summary.chunks += 1;
         }
-        self.journal.started = false;
         self.finished = true;
-        self.store
-            .backend
-            .drop_table(JOURNAL_TABLE)
-            .context("dropping the load journal")?;
+        // The load is in: the leftover journal table is only cleanup, which the next
+        // writing open retries.
+        if let Err(error) = self.store.backend.drop_table(JOURNAL_TABLE) {
+            tracing::warn!("the load committed, but dropping its journal table failed ({error}); the next writing open drops it");
+        }
         Ok(self.summary)
     }
 
     fn undo_now(&mut self) {
-        self.txn = None;
+        self.writer = None;
         if !self.finished {
             self.finished = true;
-            if let Err(error) = undo(self.store) {
+            if let Err(error) = undo(self.store).map(drop) {
                 tracing::error!(
-                    "undoing the failed load stopped: {error}; it resumes when the store is next opened"
+                    "undoing the failed load stopped: {error}; the next writing open of the store resumes it"
                 );
             }
         }
@@ -303,112 +320,4 @@ impl Drop for BulkLoad<'_> {
     fn drop(&mut self) {
         self.undo_now();
     }
-}
-
-/// Undoes an interrupted load, if the store records one; drops a leftover journal table.
-pub(super) fn recover(store: &Store) -> Result<(), StoreError> {
-    let _writer = store.lock_writer();
-    undo(store)
-}
-
-fn undo(store: &Store) -> Result<(), StoreError> {
-    let tables = store.backend.list_tables().context("listing tables")?;
-    let has_journal_table = tables.iter().any(|name| name == JOURNAL_TABLE);
-    let start = {
-        let mut txn = Transaction::begin(store, None)?;
-        let value = txn
-            .backend_txn()?
-            .get(store.tables.meta, meta::LOAD_JOURNAL)
-            .context("reading the load journal")?;
-        value
-            .map(|bytes| decode_count(&bytes, "load-journal"))
-            .transpose()?
-    };
-    let Some(first_new_id) = start else {
-        if has_journal_table {
-            store
-                .backend
-                .drop_table(JOURNAL_TABLE)
-                .context("dropping a finished load journal")?;
-        }
-        return Ok(());
-    };
-    if !has_journal_table {
-        return Err(StoreError::corrupt(
-            "the store records an interrupted load, but its journal table `load.journal` is missing",
-        ));
-    }
-    tracing::warn!("undoing an interrupted load (terms from id {first_new_id} on)");
-    store.forget_cached_terms();
-    {
-        let journal = store
-            .backend
-            .open_table(JOURNAL_TABLE, false)
-            .context("opening the load journal")?;
-        loop {
-            let mut txn = Transaction::begin(store, None)?;
-            let keys: Vec<Vec<u8>> = txn
-                .backend_txn()?
-                .scan(journal, ScanSpec::all())
-                .context("reading the load journal")?
-                .take(UNDO_CHUNK)
-                .map(|row| row.map(|(key, _)| key))
-                .collect::<Result<_, _>>()
-                .context("reading the load journal")?;
-            if keys.is_empty() {
-                break;
-            }
-            for key in &keys {
-                let quad = EncodedQuad::from_journal_key(key)?;
-                txn.remove_encoded_if_present(&quad)?;
-                txn.delete_raw(journal, key);
-            }
-            txn.commit()?;
-        }
-    }
-    let start_key = key_of(&[TermId(first_new_id)]);
-    loop {
-        let mut txn = Transaction::begin(store, None)?;
-        let entries: Vec<(Vec<u8>, Vec<u8>)> = txn
-            .backend_txn()?
-            .scan(
-                store.tables.id2term,
-                ScanSpec::range(
-                    std::ops::Bound::Included(&start_key),
-                    std::ops::Bound::Unbounded,
-                ),
-            )
-            .context("reading the dictionary")?
-            .take(UNDO_CHUNK)
-            .collect::<Result<_, _>>()
-            .context("reading the dictionary")?;
-        let done = entries.is_empty();
-        for (key, value) in entries {
-            let hash = EncodedTerm::from_bytes(value).hash(&store.hasher);
-            txn.delete_raw(store.tables.term2id, &hash);
-            txn.delete_raw(store.tables.id2term, &key);
-            txn.count_removed_term();
-        }
-        if done {
-            txn.reset_next_id(first_new_id);
-            txn.put_raw(
-                store.tables.meta,
-                meta::NEXT_ID,
-                &encode_count(first_new_id),
-            );
-            txn.delete_raw(store.tables.meta, meta::LOAD_JOURNAL);
-            txn.commit()?;
-            break;
-        }
-        txn.commit()?;
-    }
-    if has_journal_table {
-        store
-            .backend
-            .drop_table(JOURNAL_TABLE)
-            .context("dropping the load journal")?;
-    }
-    store.forget_cached_terms();
-    tracing::info!("the interrupted load was undone");
-    Ok(())
 }

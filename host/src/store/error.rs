@@ -6,6 +6,7 @@ use crate::plugin::BackendError;
 
 /// An error of the QuadStore or of the backend beneath it.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// A backend call failed; `context` says what the store was doing.
     #[error("{context}: {source}")]
@@ -24,9 +25,12 @@ pub enum StoreError {
     /// A caller's mistake (a bad pattern, a term the store cannot hold).
     #[error("{0}")]
     InvalidInput(String),
-    /// Another store (in this or another process) holds the writer slot.
+    /// A read-only open of a backend that holds no store.
     #[error("{0}")]
-    Busy(String),
+    NoStore(String),
+    /// A write on a store opened read-only.
+    #[error("{0}")]
+    ReadOnly(String),
 }
 
 impl StoreError {

@@ -8,7 +8,7 @@
 //! | `dict.term2id` | 128-bit keyed hash (SipHash-1-3, random key per store) of the encoded term | term id |
 //! | `quads.spo`, `quads.pos`, `quads.osp` | 3 ids | empty (default graph) |
 //! | `quads.spog` … `quads.gosp` | 4 ids | empty (named graphs, six orderings) |
-//! | `store.meta` | counter name | counter (format, next id, quads, terms…) |
+//! | `store.meta` | counter name | counter (format, next id, quads, terms, dictionary generation…), and notes |
 //! | `store.graphs` | graph id | quads in that named graph |
 //! | `load.journal` | quad | empty: quads a chunked load added, until it ends |
 //!
@@ -31,15 +31,29 @@
 //! The dictionary only grows while the store lives: removing quads leaves their terms, so
 //! `term_count` counts every term ever stored; [`Store::clear`] of the whole store empties it.
 //!
+//! # Opening
+//! [`Store::open`] opens a store for reading and writing: it creates the tables and the format
+//! marker of a new store, and undoes a load that was interrupted. [`Store::open_read_only`]
+//! writes nothing: it checks the format in a read-only transaction, refuses every write with
+//! [`StoreError::ReadOnly`], and leaves an interrupted load to the next writing open
+//! ([`Store::load_pending`] says when there is one). Open the backend read-only too where the
+//! plugin can (`read-only-open`): then other processes can read the same data directory while
+//! one process writes, where the engine allows it (see README.md, "Readers beside a writer").
+//!
 //! # Transactions
 //! [`Store::snapshot`] gives a consistent read-only view. [`Store::transaction`] gives the
 //! store's single writer: snapshot reads, read-your-writes, insert and remove, and one atomic
 //! commit across every ordering, the dictionary and the counters; dropped without
 //! [`Transaction::commit`], it rolls back. Writers of one store are serialised by the store
-//! (`transaction` waits for the previous writer to finish), and a data directory belongs to
-//! one process at a time (the plugins lock it), so two writers never conflict; readers never
+//! (`transaction` waits for the previous writer to finish), and a data directory has one
+//! writing process at a time (the plugins lock it), so two writers never conflict; readers never
 //! wait for writers. Should a backend still report a write-write conflict, the commit fails
 //! with a [`StoreError`] whose [`StoreError::is_retryable`] is true, and nothing was written.
+//!
+//! Term ids are cached store-wide (ids by term, terms by id). The cache holds one dictionary
+//! generation, a counter in `store.meta` that a whole `clear` and an undone load move on;
+//! every view reads it in its own transaction, so ids cached before another process (or
+//! another writer of this one) emptied the dictionary are never used after.
 //!
 //! With the LMDB plugin, a write that must grow the memory map waits until the process has no
 //! read transaction open: do not keep a [`Snapshot`] open on the thread that writes a lot (the
@@ -49,82 +63,44 @@
 //! [`BulkLoad`] loads any number of quads atomically with bounded memory: it commits chunks
 //! of `chunk_quads` quads and records each chunk's new quads and the first new term id in a
 //! journal, written in the same commits. If the load fails, is dropped or the process dies,
-//! the journal is undone (at once, or when the store is next opened), so the store holds
-//! what it held before the load. A load that fits in one chunk is one plain transaction.
+//! the journal is undone (at once, or when the store is next opened for writing), so the
+//! store holds what it held before the load. Until it finishes, readers (in this process or
+//! another) see the chunks it committed. A load that fits in one chunk is one plain transaction.
 //! Where the backend's transactions track conflicts (RocksDB), a load writes atomic backend
 //! batches outside transactions instead ([`LoadPath`]): each batch carries its quads, terms,
 //! counters and journal entries, so the same undo applies.
 
+mod batched;
 mod bulk;
 mod counters;
 mod dictionary;
 pub mod encoding;
 mod error;
 pub mod index;
+mod layout;
 mod reader;
+mod staged;
+mod transaction;
+mod undo;
 mod verify;
-mod writer;
 
-use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use kgdb_plugin_api::{Capabilities, TableId, TxnOptions};
+use kgdb_plugin_api::TxnOptions;
 use oxrdf::{NamedOrBlankNode, Term};
 
-use crate::plugin::Backend;
+use crate::plugin::{Backend, BackendTxn, Capabilities};
 pub use bulk::{BulkLoad, LoadOptions, LoadPath, LoadSummary};
 use counters::StoreCounters;
 pub use counters::StoreFigures;
-use encoding::{decode_count, TermHash, TermHasher, TermId};
+use dictionary::TermCache;
+use encoding::TermHasher;
+use error::Context;
 pub use error::StoreError;
-use error::{Context, StoreError as E};
-use index::Ordering;
+use layout::{meta, note_key, read_counter, Tables};
 pub use reader::{QuadIter, Snapshot};
+pub use transaction::Transaction;
 pub use verify::VerifyReport;
-pub use writer::Transaction;
-
-/// The store format this code writes.
-const FORMAT: &str = "kgdb-quadstore 1";
-
-/// The `store.meta` key of note `name` (a prefix no counter name has).
-fn note_key(name: &str) -> Vec<u8> {
-    [b"note:".as_slice(), name.as_bytes()].concat()
-}
-
-/// Counter names in `store.meta`.
-pub(crate) mod meta {
-    pub const FORMAT: &[u8] = b"format";
-    pub const HASH_KEY: &[u8] = b"hash-key";
-    pub const NEXT_ID: &[u8] = b"next-id";
-    pub const QUADS: &[u8] = b"quads";
-    pub const DEFAULT_GRAPH_QUADS: &[u8] = b"default-graph-quads";
-    pub const TERMS: &[u8] = b"terms";
-    pub const LOAD_JOURNAL: &[u8] = b"load-journal";
-}
-
-/// Table name of the load journal.
-const JOURNAL_TABLE: &str = "load.journal";
-
-/// Entries the shared term-id cache may hold before it starts over.
-const TERM_CACHE_LIMIT: usize = 1 << 20;
-/// Decoded terms the shared id-to-term cache may hold before it starts over.
-const RESOLVED_CACHE_LIMIT: usize = 1 << 19;
-
-/// The tables of a store.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Tables {
-    orderings: [TableId; 9],
-    id2term: TableId,
-    term2id: TableId,
-    meta: TableId,
-    graphs: TableId,
-}
-
-impl Tables {
-    fn ordering(&self, ordering: Ordering) -> TableId {
-        self.orderings[ordering.index()]
-    }
-}
 
 /// Which graphs a quad pattern covers.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -167,84 +143,136 @@ pub struct Store {
     backend: Backend,
     tables: Tables,
     hasher: TermHasher,
+    /// The writer slot: one write transaction or load at a time.
     writer: Mutex<()>,
-    term_cache: Mutex<TermCache>,
+    terms: TermCache,
     counters: Arc<StoreCounters>,
-}
-
-/// Committed term ids, shared by every view of the store. Ids never change meaning within a
-/// generation; emptying the dictionary (a whole `clear`, undoing a load) starts a new one.
-#[derive(Debug, Default)]
-struct TermCache {
-    generation: u64,
-    map: HashMap<TermHash, TermId>,
-    /// Terms by id, as snapshots resolved them (committed ids only).
-    resolved: HashMap<TermId, Term>,
+    read_only: bool,
+    load_pending: bool,
+    recovered_load: bool,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
             .field("backend", &self.backend)
+            .field("read_only", &self.read_only)
             .finish_non_exhaustive()
     }
 }
 
+/// Refuses a backend that lacks what the QuadStore needs.
+fn check_capabilities(backend: &Backend) -> Result<(), StoreError> {
+    let capabilities = backend.capabilities();
+    for (bit, name) in [
+        (Capabilities::TRANSACTIONS, "transactions"),
+        (Capabilities::SNAPSHOT_READS, "snapshot reads"),
+        (Capabilities::READ_YOUR_WRITES, "read-your-writes"),
+    ] {
+        if !capabilities.has(bit) {
+            return Err(StoreError::Incompatible(format!(
+                "this plugin does not offer {name}, which the QuadStore needs"
+            )));
+        }
+    }
+    Ok(())
+}
+
 impl Store {
-    /// Opens the store kept by `backend`, creating its tables on first use and undoing a load
-    /// that was interrupted.
+    /// Opens the store kept by `backend` for reading and writing: creates its tables and format
+    /// marker on first use, and undoes a load that was interrupted. Opening an existing store
+    /// with nothing to undo writes nothing.
     ///
     /// # Errors
     /// A backend without transactions, snapshot reads or read-your-writes; a data directory
     /// of another format; backend failures.
     pub fn open(backend: Backend) -> Result<Self, StoreError> {
-        let capabilities = backend.capabilities();
-        for (bit, name) in [
-            (Capabilities::TRANSACTIONS, "transactions"),
-            (Capabilities::SNAPSHOT_READS, "snapshot reads"),
-            (Capabilities::READ_YOUR_WRITES, "read-your-writes"),
-        ] {
-            if !capabilities.has(bit) {
-                return Err(E::Incompatible(format!(
-                    "this plugin does not offer {name}, which the QuadStore needs"
-                )));
-            }
+        check_capabilities(&backend)?;
+        let tables = Tables::open(&backend, true)?;
+        let header = layout::read_or_create_header(&backend, &tables)?;
+        let mut store = Self::with_parts(backend, tables, header.hash_key, false, false);
+        let journal_left = store
+            .backend
+            .list_tables()
+            .context("listing tables")?
+            .iter()
+            .any(|name| name == layout::JOURNAL_TABLE);
+        if header.load_pending || journal_left {
+            store.recovered_load = undo::recover(&store)?;
         }
-        let open = |name: &str| {
-            backend
-                .open_table(name, true)
-                .context(&format!("opening table `{name}`"))
-        };
-        let mut orderings = [TableId(0); 9];
-        for (slot, ordering) in orderings.iter_mut().zip(Ordering::ALL) {
-            *slot = open(&ordering.table_name())?;
+        Ok(store)
+    }
+
+    /// Opens the store kept by `backend` for reading only: nothing is written, whether or not
+    /// the backend itself was opened read-only. A load that is running in another process or
+    /// was interrupted is left alone ([`Store::load_pending`]); what it committed so far is
+    /// visible.
+    ///
+    /// # Errors
+    /// [`StoreError::NoStore`] when the backend holds no store; as [`Store::open`] otherwise.
+    pub fn open_read_only(backend: Backend) -> Result<Self, StoreError> {
+        check_capabilities(&backend)?;
+        let tables = Tables::open(&backend, false)?;
+        let header = layout::read_header(&backend, &tables)?;
+        if header.load_pending {
+            tracing::info!("the store records a load that has not finished");
         }
-        let tables = Tables {
-            orderings,
-            id2term: open("dict.id2term")?,
-            term2id: open("dict.term2id")?,
-            meta: open("store.meta")?,
-            graphs: open("store.graphs")?,
-        };
-        let hash_key = check_format(&backend, &tables)?;
+        Ok(Self::with_parts(
+            backend,
+            tables,
+            header.hash_key,
+            true,
+            header.load_pending,
+        ))
+    }
+
+    fn with_parts(
+        backend: Backend,
+        tables: Tables,
+        hash_key: [u8; 16],
+        read_only: bool,
+        load_pending: bool,
+    ) -> Self {
         let counters = Arc::new(StoreCounters::default());
         backend.collector().attach(Arc::clone(&counters) as _);
-        let store = Self {
+        Self {
             backend,
             tables,
             hasher: TermHasher::new(hash_key),
             writer: Mutex::new(()),
-            term_cache: Mutex::new(TermCache::default()),
+            terms: TermCache::default(),
             counters,
-        };
-        bulk::recover(&store)?;
-        Ok(store)
+            read_only,
+            load_pending,
+            recovered_load: false,
+        }
     }
 
     /// The backend beneath the store.
     #[must_use]
     pub fn backend(&self) -> &Backend {
         &self.backend
+    }
+
+    /// Whether the store was opened with [`Store::open_read_only`].
+    #[must_use]
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// Whether, when a read-only store was opened, the store recorded a load that had not
+    /// finished: one running in another process (its committed chunks are visible) or one
+    /// interrupted, which the next writing open undoes. Always `false` for a writing open,
+    /// which undoes an interrupted load before it returns.
+    #[must_use]
+    pub fn load_pending(&self) -> bool {
+        self.load_pending
+    }
+
+    /// Whether [`Store::open`] found an interrupted load and undid it.
+    #[must_use]
+    pub fn recovered_load(&self) -> bool {
+        self.recovered_load
     }
 
     /// The store's own counters since it was opened: quads committed in and out, and how term
@@ -266,15 +294,16 @@ impl Store {
     /// Starts the store's write transaction, waiting for the current writer to finish.
     ///
     /// # Errors
-    /// Backend failures.
+    /// [`StoreError::ReadOnly`] on a read-only store; backend failures.
     pub fn transaction(&self) -> Result<Transaction<'_>, StoreError> {
+        self.check_writable()?;
         Transaction::begin(self, Some(self.lock_writer()))
     }
 
     /// Starts a bulk load (see [`BulkLoad`]).
     ///
     /// # Errors
-    /// Backend failures.
+    /// [`StoreError::ReadOnly`] on a read-only store; backend failures.
     pub fn bulk_load(&self, options: LoadOptions) -> Result<BulkLoad<'_>, StoreError> {
         BulkLoad::new(self, options)
     }
@@ -314,7 +343,7 @@ impl Store {
     /// in one transaction; returns how many quads went.
     ///
     /// # Errors
-    /// Backend failures.
+    /// [`StoreError::ReadOnly`] on a read-only store; backend failures.
     pub fn clear(&self, graph: &GraphPattern) -> Result<u64, StoreError> {
         let mut txn = self.transaction()?;
         let removed = txn.clear(graph)?;
@@ -323,10 +352,10 @@ impl Store {
     }
 
     /// Keeps `value` under `name` among the store's notes (in `store.meta`, beside the
-    /// counters), in a transaction of its own: the last load's operation stats, for example.
+    /// counters), in a transaction of its own: the last load's figures, for example.
     ///
     /// # Errors
-    /// Backend failures.
+    /// [`StoreError::ReadOnly`] on a read-only store; backend failures.
     pub fn set_note(&self, name: &str, value: &[u8]) -> Result<(), StoreError> {
         let mut txn = self.transaction()?;
         txn.put_raw(self.tables.meta, &note_key(name), value);
@@ -364,152 +393,24 @@ impl Store {
     }
 
     fn lock_writer(&self) -> MutexGuard<'_, ()> {
+        // The slot guards no data: a writer that panicked left nothing half-done in it.
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn term_cache(&self) -> MutexGuard<'_, TermCache> {
-        self.term_cache
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The current cache generation. A view reads it before its backend transaction begins.
-    fn cache_generation(&self) -> u64 {
-        self.term_cache().generation
-    }
-
-    /// A cached id, for a view of `generation`.
-    fn cached_term(&self, generation: u64, hash: &TermHash) -> Option<TermId> {
-        let cache = self.term_cache();
-        if cache.generation == generation {
-            cache.map.get(hash).copied()
+    fn check_writable(&self) -> Result<(), StoreError> {
+        if self.read_only {
+            Err(StoreError::ReadOnly(
+                "the store is open read-only; open it for writing to change it".into(),
+            ))
         } else {
-            None
+            Ok(())
         }
     }
 
-    /// Caches committed ids seen by a view of `generation`; ignored if the generation has
-    /// moved on since the view began (its ids may be stale).
-    fn cache_terms(&self, generation: u64, terms: impl IntoIterator<Item = (TermHash, TermId)>) {
-        let mut cache = self.term_cache();
-        if cache.generation != generation {
-            return;
-        }
-        for (hash, id) in terms {
-            if cache.map.len() >= TERM_CACHE_LIMIT {
-                cache.map.clear();
-            }
-            cache.map.insert(hash, id);
-        }
-    }
-
-    /// Moves the cached terms of `ids` into `out`, for a view of `generation`; returns the
-    /// ids not cached.
-    fn resolved_terms(
-        &self,
-        generation: u64,
-        ids: Vec<TermId>,
-        out: &mut HashMap<TermId, Term>,
-    ) -> Vec<TermId> {
-        let cache = self.term_cache();
-        if cache.generation != generation || cache.resolved.is_empty() {
-            return ids;
-        }
-        ids.into_iter()
-            .filter(|id| match cache.resolved.get(id) {
-                Some(term) => {
-                    out.insert(*id, term.clone());
-                    false
-                }
-                None => true,
-            })
-            .collect()
-    }
-
-    /// Caches terms a snapshot of `generation` read from the dictionary.
-    fn cache_resolved(&self, generation: u64, terms: Vec<(TermId, Term)>) {
-        let mut cache = self.term_cache();
-        if cache.generation != generation {
-            return;
-        }
-        for (id, term) in terms {
-            if cache.resolved.len() >= RESOLVED_CACHE_LIMIT {
-                cache.resolved.clear();
-            }
-            cache.resolved.insert(id, term);
-        }
-    }
-
-    /// Starts a new generation: called after a commit that removed dictionary entries.
-    fn forget_cached_terms(&self) {
-        let mut cache = self.term_cache();
-        cache.generation += 1;
-        cache.map.clear();
-        cache.resolved.clear();
-    }
-}
-
-/// Checks (or, for a new store, writes) the format marker; returns the store's hash key.
-fn check_format(backend: &Backend, tables: &Tables) -> Result<[u8; 16], StoreError> {
-    let mut txn = backend
-        .begin(TxnOptions::READ_WRITE)
-        .context("starting a transaction")?;
-    match txn
-        .get(tables.meta, meta::FORMAT)
-        .context("reading the store format")?
-    {
-        Some(found) if found == FORMAT.as_bytes() => {
-            let key = txn
-                .get(tables.meta, meta::HASH_KEY)
-                .context("reading the store's hash key")?
-                .unwrap_or_default();
-            key.as_slice().try_into().map_err(|_| {
-                E::corrupt(format!(
-                    "the store's hash key holds {} bytes, not 16",
-                    key.len()
-                ))
-            })
-        }
-        Some(found) => Err(E::Incompatible(format!(
-            "the data directory holds `{}`, but this kgdb reads `{FORMAT}`",
-            String::from_utf8_lossy(&found)
-        ))),
-        None => {
-            let mut others = backend.list_tables().context("listing tables")?;
-            others.retain(|name| !is_store_table(name));
-            if !others.is_empty() {
-                return Err(E::Incompatible(format!(
-                    "the data directory holds tables that are not a kgdb QuadStore's: {}",
-                    others.join(", ")
-                )));
-            }
-            let key = TermHasher::random_key();
-            txn.put(tables.meta, meta::FORMAT, FORMAT.as_bytes())
-                .context("writing the store format")?;
-            txn.put(tables.meta, meta::HASH_KEY, &key)
-                .context("writing the store format")?;
-            txn.commit().context("committing the store format")?;
-            Ok(key)
-        }
-    }
-}
-
-/// Whether a table name is one the store uses.
-fn is_store_table(name: &str) -> bool {
-    name.starts_with("quads.")
-        || name.starts_with("dict.")
-        || name.starts_with("store.")
-        || name == JOURNAL_TABLE
-}
-
-/// Reads an optional counter.
-fn read_counter(
-    txn: &crate::plugin::Transaction,
-    table: TableId,
-    key: &[u8],
-) -> Result<u64, StoreError> {
-    match txn.get(table, key).context("reading a counter")? {
-        Some(bytes) => decode_count(&bytes, &String::from_utf8_lossy(key)),
-        None => Ok(0),
+    /// The dictionary generation `txn` sees; the shared term cache moves to it if it is newer.
+    fn view_generation(&self, txn: &BackendTxn) -> Result<u64, StoreError> {
+        let generation = read_counter(txn, self.tables.meta, meta::DICTIONARY_GENERATION)?;
+        self.terms.observe(generation);
+        Ok(generation)
     }
 }

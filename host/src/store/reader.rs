@@ -9,8 +9,9 @@ use super::dictionary::{lookup, Resolver, TermScope};
 use super::encoding::{decode_count, read_ids};
 use super::error::{Context, StoreError};
 use super::index::{plan, EncodedQuad, GraphIds, IdPattern, Ordering, Scan};
-use super::{meta, read_counter, Counts, GraphPattern, QuadPattern, Store, Tables};
-use crate::plugin::{Cursor, Transaction as BackendTxn};
+use super::layout::{meta, read_counter, Tables};
+use super::{Counts, GraphPattern, QuadPattern, Store};
+use crate::plugin::{BackendTxn, Cursor};
 
 /// Rows per scan batch.
 const SCAN_BATCH_ROWS: u32 = 1024;
@@ -33,12 +34,11 @@ impl std::fmt::Debug for Snapshot<'_> {
 
 impl<'a> Snapshot<'a> {
     pub(super) fn new(store: &'a Store) -> Result<Self, StoreError> {
-        // Read before the transaction begins: see `Store::cache_terms`.
-        let generation = store.cache_generation();
         let txn = store
             .backend
             .begin(TxnOptions::READ_ONLY)
             .context("starting a read transaction")?;
+        let generation = store.view_generation(&txn)?;
         Ok(Self {
             store,
             txn,
@@ -47,10 +47,7 @@ impl<'a> Snapshot<'a> {
     }
 
     fn scope(&self) -> TermScope<'static> {
-        TermScope {
-            local: None,
-            generation: Some(self.generation),
-        }
+        TermScope::snapshot(self.generation)
     }
 
     /// The exact counts.

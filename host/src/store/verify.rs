@@ -10,8 +10,9 @@ use super::dictionary::decode_id_value;
 use super::encoding::{decode_count, key_of, read_ids, EncodedTerm, TermId};
 use super::error::{Context, StoreError};
 use super::index::{EncodedQuad, Ordering};
-use super::{meta, read_counter, Store};
-use crate::plugin::Transaction as BackendTxn;
+use super::layout::{meta, read_counter};
+use super::Store;
+use crate::plugin::BackendTxn;
 
 /// Rows per batch while verifying.
 const ROWS: u32 = 4096;

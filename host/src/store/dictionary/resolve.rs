@@ -1,104 +1,20 @@
-//! The two-way term dictionary: terms to ids (look-up) and ids to terms (resolution).
-//! Interning new terms is the writer's job ([`super::writer`]).
-
-use rustc_hash::FxHashMap as HashMap;
+//! Resolving ids: id → term, batched, through the view's own cache and the store's.
 
 use oxrdf::{NamedNode, NamedOrBlankNode, Term, Triple};
+use rustc_hash::FxHashMap as HashMap;
 
-use super::encoding::{key_of, DecodedTerm, EncodedTerm, TermHash, TermId};
-use super::error::{Context, StoreError};
-use super::{Store, Tables};
-use crate::plugin::Transaction as BackendTxn;
+use super::super::encoding::{key_of, DecodedTerm, EncodedTerm, TermId};
+use super::super::error::{Context, StoreError};
+use super::super::layout::Tables;
+use super::super::Store;
+use crate::plugin::BackendTxn;
 
-/// Entries a resolver keeps before it starts over.
-const RESOLVER_CACHE_LIMIT: usize = 1 << 18;
-
-/// Where a view looks terms up: its own new terms, then the store's shared cache (if the
-/// view began in the cache's current generation), then the dictionary.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct TermScope<'l> {
-    /// A writer's new terms.
-    pub local: Option<&'l HashMap<TermHash, TermId>>,
-    /// The cache generation the view began in; `None` when the view must not use the cache
-    /// (it emptied the dictionary itself).
-    pub generation: Option<u64>,
-}
-
-/// The id of `term` if the view `scope` of the store holds it.
-///
-/// # Errors
-/// Backend failures; a corrupt id.
-pub(crate) fn lookup(
-    store: &Store,
-    txn: &BackendTxn,
-    scope: TermScope<'_>,
-    term: &Term,
-) -> Result<Option<TermId>, StoreError> {
-    let encoded = match term {
-        Term::Triple(triple) => {
-            let parts = [
-                Term::from(triple.subject.clone()),
-                Term::from(triple.predicate.clone()),
-                triple.object.clone(),
-            ];
-            let mut ids = [TermId(0); 3];
-            for (slot, part) in ids.iter_mut().zip(&parts) {
-                match lookup(store, txn, scope, part)? {
-                    Some(id) => *slot = id,
-                    None => return Ok(None),
-                }
-            }
-            EncodedTerm::triple(ids[0], ids[1], ids[2])
-        }
-        other => EncodedTerm::plain(other.as_ref())
-            .ok_or_else(|| StoreError::InvalidInput("a term the store cannot encode".into()))?,
-    };
-    let hash = encoded.hash(&store.hasher);
-    if let Some(id) = scope
-        .local
-        .and_then(|local| local.get(&hash))
-        .copied()
-        .or_else(|| {
-            scope
-                .generation
-                .and_then(|generation| store.cached_term(generation, &hash))
-        })
-    {
-        store.counters.looked_up(1, 0, 0);
-        return Ok(Some(id));
-    }
-    match txn
-        .get(store.tables.term2id, &hash)
-        .context("looking up a term")?
-    {
-        Some(bytes) => {
-            let id = decode_id_value(&bytes)?;
-            if let Some(generation) = scope.generation {
-                store.cache_terms(generation, [(hash, id)]);
-            }
-            store.counters.looked_up(0, 1, 0);
-            Ok(Some(id))
-        }
-        None => {
-            store.counters.looked_up(0, 0, 1);
-            Ok(None)
-        }
-    }
-}
-
-/// Reads a `term2id` value.
-pub(crate) fn decode_id_value(bytes: &[u8]) -> Result<TermId, StoreError> {
-    let (id, rest) = super::encoding::read_id(bytes)?;
-    if rest.is_empty() && id.0 != 0 {
-        Ok(id)
-    } else {
-        Err(StoreError::corrupt("a term2id entry is not a term id"))
-    }
-}
+/// Resolved terms one view keeps before it starts over.
+const VIEW_TERMS_LIMIT: usize = 1 << 18;
 
 /// Turns ids into terms, with a bounded cache; triple terms are resolved part by part.
 #[derive(Debug, Default)]
-pub(crate) struct Resolver<'s> {
+pub(in crate::store) struct Resolver<'s> {
     cache: HashMap<TermId, Term>,
     /// The store's shared id-to-term cache and the generation of the view: read before the
     /// dictionary, filled from it. Only snapshots share (a writer may read its own
@@ -125,7 +41,7 @@ impl<'s> Resolver<'s> {
         tables: &Tables,
         ids: impl IntoIterator<Item = TermId>,
     ) -> Result<(), StoreError> {
-        if self.cache.len() > RESOLVER_CACHE_LIMIT {
+        if self.cache.len() > VIEW_TERMS_LIMIT {
             self.cache.clear();
         }
         let mut requested: rustc_hash::FxHashSet<TermId> = rustc_hash::FxHashSet::default();
@@ -134,7 +50,7 @@ impl<'s> Resolver<'s> {
             .filter(|id| !self.cache.contains_key(id) && requested.insert(*id))
             .collect();
         if let Some((store, generation)) = self.shared {
-            missing = store.resolved_terms(generation, missing, &mut self.cache);
+            missing = store.terms.take_terms(generation, missing, &mut self.cache);
         }
         let mut fetched: Vec<(TermId, Term)> = Vec::new();
         let mut triples: Vec<(TermId, [TermId; 3])> = Vec::new();
@@ -196,7 +112,7 @@ impl<'s> Resolver<'s> {
         }
         if let Some((store, generation)) = self.shared {
             if !fetched.is_empty() {
-                store.cache_resolved(generation, fetched);
+                store.terms.remember_terms(generation, fetched);
             }
         }
         Ok(())

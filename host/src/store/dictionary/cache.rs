@@ -1,0 +1,143 @@
+//! The store-wide cache of committed term ids and of resolved terms, shared by every view of
+//! one open store. Ids never change meaning within a dictionary generation (see
+//! `meta::DICTIONARY_GENERATION`), so the cache holds one generation: a view that sees a newer
+//! one in the store (another process or a writer of this one emptied the dictionary) empties
+//! it, and what a view of an older generation offers is ignored.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use oxrdf::Term;
+use rustc_hash::FxHashMap as HashMap;
+
+use super::super::encoding::{TermHash, TermId};
+
+/// Term ids the shared cache holds before it starts over.
+const SHARED_TERM_IDS_LIMIT: usize = 1 << 20;
+/// Resolved terms the shared cache holds before it starts over.
+const SHARED_TERMS_LIMIT: usize = 1 << 19;
+
+/// Committed term ids and resolved terms of one dictionary generation.
+#[derive(Debug, Default)]
+pub(in crate::store) struct TermCache {
+    state: Mutex<CacheState>,
+}
+
+#[derive(Debug, Default)]
+struct CacheState {
+    generation: u64,
+    ids: HashMap<TermHash, TermId>,
+    terms: HashMap<TermId, Term>,
+}
+
+impl TermCache {
+    fn state(&self) -> MutexGuard<'_, CacheState> {
+        // The state is a cache: whatever a panicking holder left is still valid entries.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A view saw `generation` in the store: a newer one than the cache's empties it.
+    pub fn observe(&self, generation: u64) {
+        let mut state = self.state();
+        if generation > state.generation {
+            state.generation = generation;
+            state.ids.clear();
+            state.terms.clear();
+        }
+    }
+
+    /// The cached ids of `hashes` (one lock for all), for a view of `generation`.
+    pub fn ids<'h>(
+        &self,
+        generation: u64,
+        hashes: impl IntoIterator<Item = &'h TermHash>,
+    ) -> Vec<Option<TermId>> {
+        let state = self.state();
+        let current = state.generation == generation;
+        hashes
+            .into_iter()
+            .map(|hash| current.then(|| state.ids.get(hash).copied()).flatten())
+            .collect()
+    }
+
+    /// Caches committed ids a view of `generation` read or wrote; ignored if the cache is of
+    /// another generation.
+    pub fn remember_ids(&self, generation: u64, ids: impl IntoIterator<Item = (TermHash, TermId)>) {
+        let mut state = self.state();
+        if state.generation != generation {
+            return;
+        }
+        for (hash, id) in ids {
+            if state.ids.len() >= SHARED_TERM_IDS_LIMIT {
+                state.ids.clear();
+            }
+            state.ids.insert(hash, id);
+        }
+    }
+
+    /// Moves the cached terms of `ids` into `out`, for a view of `generation`; returns the ids
+    /// not cached.
+    pub fn take_terms(
+        &self,
+        generation: u64,
+        ids: Vec<TermId>,
+        out: &mut HashMap<TermId, Term>,
+    ) -> Vec<TermId> {
+        let state = self.state();
+        if state.generation != generation || state.terms.is_empty() {
+            return ids;
+        }
+        ids.into_iter()
+            .filter(|id| match state.terms.get(id) {
+                Some(term) => {
+                    out.insert(*id, term.clone());
+                    false
+                }
+                None => true,
+            })
+            .collect()
+    }
+
+    /// Caches terms a snapshot of `generation` read from the dictionary.
+    pub fn remember_terms(&self, generation: u64, terms: Vec<(TermId, Term)>) {
+        let mut state = self.state();
+        if state.generation != generation {
+            return;
+        }
+        for (id, term) in terms {
+            if state.terms.len() >= SHARED_TERMS_LIMIT {
+                state.terms.clear();
+            }
+            state.terms.insert(id, term);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_newer_generation_empties_the_cache_and_an_older_one_is_ignored() {
+        let cache = TermCache::default();
+        cache.observe(3);
+        cache.remember_ids(3, [([1; 16], TermId(7))]);
+        assert_eq!(cache.ids(3, [&[1; 16]]), vec![Some(TermId(7))]);
+        // A view of an older generation neither reads nor fills it.
+        assert_eq!(cache.ids(2, [&[1; 16]]), vec![None]);
+        cache.remember_ids(2, [([2; 16], TermId(8))]);
+        assert_eq!(cache.ids(3, [&[2; 16]]), vec![None]);
+        // An older generation observed changes nothing; a newer one empties it.
+        cache.observe(2);
+        assert_eq!(cache.ids(3, [&[1; 16]]), vec![Some(TermId(7))]);
+        cache.observe(4);
+        assert_eq!(cache.ids(4, [&[1; 16]]), vec![None]);
+        cache.remember_terms(4, vec![(TermId(1), Term::from(oxrdf::Literal::from("a")))]);
+        let mut out = HashMap::default();
+        let missing = cache.take_terms(4, vec![TermId(1), TermId(2)], &mut out);
+        assert_eq!(missing, vec![TermId(2)]);
+        assert_eq!(out.len(), 1);
+        cache.observe(5);
+        let missing = cache.take_terms(5, vec![TermId(1)], &mut out);
+        assert_eq!(missing, vec![TermId(1)]);
+    }
+}

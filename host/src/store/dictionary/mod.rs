@@ -1,0 +1,52 @@
+//! The two-way term dictionary: terms to ids (`lookup`), ids to terms (`resolve`), new terms
+//! to new ids (`intern`), and the store-wide cache all three share (`cache`).
+//!
+//! `dict.term2id` maps a term's keyed 128-bit hash to its id; `dict.id2term` maps the id to
+//! the encoded term. Every term has exactly one id; triple terms are encoded from the ids of
+//! their parts, so a triple term's parts are interned before it.
+
+mod cache;
+mod intern;
+mod lookup;
+mod resolve;
+
+use rustc_hash::FxHashMap as HashMap;
+
+use super::encoding::{TermHash, TermId};
+use super::error::StoreError;
+
+pub(super) use cache::TermCache;
+pub(super) use intern::{Interned, Interner};
+pub(super) use lookup::lookup;
+pub(super) use resolve::Resolver;
+
+/// Where a view looks terms up: its own new terms, then the store's shared cache (if the
+/// view's generation is the cache's), then the dictionary.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct TermScope<'l> {
+    /// A writer's new terms.
+    pub local: Option<&'l HashMap<TermHash, TermId>>,
+    /// The dictionary generation the view reads; `None` when the view must not use the
+    /// shared cache (it emptied the dictionary itself).
+    pub generation: Option<u64>,
+}
+
+impl TermScope<'static> {
+    /// The scope of a snapshot of `generation`.
+    pub fn snapshot(generation: u64) -> Self {
+        Self {
+            local: None,
+            generation: Some(generation),
+        }
+    }
+}
+
+/// Reads a `term2id` value.
+pub(super) fn decode_id_value(bytes: &[u8]) -> Result<TermId, StoreError> {
+    let (id, rest) = super::encoding::read_id(bytes)?;
+    if rest.is_empty() && id.0 != 0 {
+        Ok(id)
+    } else {
+        Err(StoreError::corrupt("a term2id entry is not a term id"))
+    }
+}

@@ -1,0 +1,129 @@
+//! Undoing a load that did not finish: on error, on drop, or (after a crash) at the next
+//! writing open of the store.
+//!
+//! The journal's quads are removed, then the terms from the journal marker's id on, in
+//! commits of [`UNDO_CHUNK`] entries; each commit deletes the journal entries it undid, so an
+//! undo interrupted in turn resumes where it stopped. The first commit moves the dictionary
+//! to a new generation (term ids from the marker on will be handed out again), the last
+//! deletes the marker.
+
+use kgdb_plugin_api::{ScanSpec, TxnOptions};
+
+use super::encoding::{decode_count, encode_count, key_of, EncodedTerm, TermId};
+use super::error::{Context, StoreError};
+use super::index::EncodedQuad;
+use super::layout::{meta, JOURNAL_TABLE};
+use super::transaction::Transaction;
+use super::Store;
+
+/// Journal entries or terms undone per commit.
+const UNDO_CHUNK: usize = 50_000;
+
+/// At a writing open: undoes an interrupted load, if the store records one, and drops a
+/// leftover journal table; `true` when a load was undone.
+pub(super) fn recover(store: &Store) -> Result<bool, StoreError> {
+    let _writer = store.lock_writer();
+    undo(store)
+}
+
+/// Undoes the recorded load, if any (the caller holds the writer slot); `true` when there was
+/// one.
+pub(super) fn undo(store: &Store) -> Result<bool, StoreError> {
+    let tables = store.backend.list_tables().context("listing tables")?;
+    let has_journal_table = tables.iter().any(|name| name == JOURNAL_TABLE);
+    let start = store
+        .backend
+        .begin(TxnOptions::READ_ONLY)
+        .context("starting a read transaction")?
+        .get(store.tables.meta, meta::LOAD_JOURNAL)
+        .context("reading the load journal")?
+        .map(|bytes| decode_count(&bytes, "load-journal"))
+        .transpose()?;
+    let Some(first_new_id) = start else {
+        if has_journal_table {
+            store
+                .backend
+                .drop_table(JOURNAL_TABLE)
+                .context("dropping a finished load journal")?;
+        }
+        return Ok(false);
+    };
+    if !has_journal_table {
+        return Err(StoreError::corrupt(
+            "the store records an interrupted load, but its journal table `load.journal` is missing",
+        ));
+    }
+    tracing::warn!("undoing an interrupted load (terms from id {first_new_id} on)");
+    let journal = store
+        .backend
+        .open_table(JOURNAL_TABLE, false)
+        .context("opening the load journal")?;
+    let mut first = true;
+    loop {
+        let mut txn = Transaction::begin(store, None)?;
+        if first {
+            txn.restart_ids_at(first_new_id);
+            first = false;
+        }
+        let keys: Vec<Vec<u8>> = txn
+            .backend_txn()?
+            .scan(journal, ScanSpec::all())
+            .context("reading the load journal")?
+            .take(UNDO_CHUNK)
+            .map(|row| row.map(|(key, _)| key))
+            .collect::<Result<_, _>>()
+            .context("reading the load journal")?;
+        let done = keys.is_empty();
+        for key in &keys {
+            let quad = EncodedQuad::from_journal_key(key)?;
+            txn.remove_if_present(&quad)?;
+            txn.delete_raw(journal, key);
+        }
+        txn.commit()?;
+        if done {
+            break;
+        }
+    }
+    let start_key = key_of(&[TermId(first_new_id)]);
+    loop {
+        let mut txn = Transaction::begin(store, None)?;
+        let entries: Vec<(Vec<u8>, Vec<u8>)> = txn
+            .backend_txn()?
+            .scan(
+                store.tables.id2term,
+                ScanSpec::range(
+                    std::ops::Bound::Included(&start_key),
+                    std::ops::Bound::Unbounded,
+                ),
+            )
+            .context("reading the dictionary")?
+            .take(UNDO_CHUNK)
+            .collect::<Result<_, _>>()
+            .context("reading the dictionary")?;
+        let done = entries.is_empty();
+        for (key, value) in entries {
+            let hash = EncodedTerm::from_bytes(value).hash(&store.hasher);
+            txn.delete_raw(store.tables.term2id, &hash);
+            txn.delete_raw(store.tables.id2term, &key);
+            txn.count_removed_term();
+        }
+        if done {
+            txn.put_raw(
+                store.tables.meta,
+                meta::NEXT_ID,
+                &encode_count(first_new_id),
+            );
+            txn.delete_raw(store.tables.meta, meta::LOAD_JOURNAL);
+        }
+        txn.commit()?;
+        if done {
+            break;
+        }
+    }
+    store
+        .backend
+        .drop_table(JOURNAL_TABLE)
+        .context("dropping the load journal")?;
+    tracing::info!("the interrupted load was undone");
+    Ok(true)
+}
