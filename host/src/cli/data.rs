@@ -1,4 +1,5 @@
-//! The data commands: `load`, `dump`, `quads`, `count`, `graphs`, `remove`, `clear`, `verify`.
+//! The data commands: `load`, `dump`, `quads`, `count`, `graphs`, `remove`, `clear`, `verify`,
+//! `recover`.
 
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
@@ -10,10 +11,11 @@ use clap::Args;
 use oxrdf::{NamedNode, NamedOrBlankNode, Term};
 use oxrdfio::{RdfFormat, RdfSerializer};
 
+use super::session::{Session, StoreUse};
 use super::{Cli, Failure};
-use crate::plugin::{Capabilities, PluginRegistry};
 use crate::rdf::{self, DumpRequest, LoadRequest, Source};
-use crate::store::{GraphPattern, LoadOptions, LoadPath, QuadPattern, Store};
+use crate::store::{GraphPattern, LoadOptions, LoadPath, QuadPattern};
+use crate::units::human_bytes;
 
 const TERM_HELP: &str = "terms are written in N-Triples syntax: <http://example.com/x>, \"text\", \"text\"@en, \"5\"^^<http://www.w3.org/2001/XMLSchema#integer>, _:b0, <<( <s> <p> <o> )>>; ?name or * is unbound";
 
@@ -140,36 +142,6 @@ pub struct VerifyArgs {
     pub max_differences: usize,
 }
 
-/// Opens the store of the chosen plugin on `--data-dir`. `must_exist`: a read command on a
-/// persistent backend refuses a missing data directory instead of creating an empty store.
-pub(super) fn open_store(
-    cli: &Cli,
-    registry: &PluginRegistry,
-    must_exist: bool,
-) -> Result<Store, Failure> {
-    let resolved = registry.resolve(cli.plugin.as_deref())?;
-    let plugin = registry.load(&resolved)?;
-    let persistent = plugin.details().capabilities.has(Capabilities::PERSISTENT);
-    if persistent && must_exist && !cli.data_dir.exists() {
-        return Err(Failure(format!(
-            "{}: no such data directory (nothing has been loaded there yet; see `kgdb-host load`)",
-            cli.data_dir.display()
-        )));
-    }
-    let (_, backend) = registry.open(
-        cli.plugin.as_deref(),
-        persistent.then_some(cli.data_dir.as_path()),
-        false,
-    )?;
-    Store::open(backend).map_err(|error| {
-        Failure(if persistent {
-            format!("{}: {error}", cli.data_dir.display())
-        } else {
-            error.to_string()
-        })
-    })
-}
-
 fn parse_term(text: &str, what: &str) -> Result<Option<Term>, Failure> {
     if text == "*" || text.starts_with('?') {
         return Ok(None);
@@ -229,11 +201,7 @@ fn output_result(result: std::io::Result<()>) -> Result<(), Failure> {
     }
 }
 
-pub(super) fn load(
-    cli: &Cli,
-    registry: &PluginRegistry,
-    args: &LoadArgs,
-) -> Result<ExitCode, Failure> {
+pub(super) fn load(cli: &Cli, session: &Session, args: &LoadArgs) -> Result<ExitCode, Failure> {
     let mut sources = Vec::new();
     for file in &args.files {
         if file.as_os_str() == "-" {
@@ -259,7 +227,7 @@ pub(super) fn load(
         }
     }
     let graph = args.graph.as_deref().map(parse_graph_name).transpose()?;
-    let store = open_store(cli, registry, false)?;
+    let opened = session.open_store(cli, StoreUse::Create)?;
     let request = LoadRequest {
         sources,
         graph,
@@ -271,7 +239,9 @@ pub(super) fn load(
             path: args.load_path.into(),
         },
         progress: std::io::stderr().is_terminal(),
+        data_dir: opened.persistent.then(|| cli.data_dir.clone()),
     };
+    let store = opened.store;
     let report = rdf::load(&store, &request)?;
     for skipped in &report.skipped {
         eprintln!("warning: skipped {}: {}", skipped.location, skipped.message);
@@ -282,49 +252,32 @@ pub(super) fn load(
             report.skipped_count - report.skipped.len() as u64
         );
     }
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
+    }
     let seconds = report.elapsed.as_secs_f64();
     let counts = store.counts()?;
-    let persistent = store.backend().capabilities().has(Capabilities::PERSISTENT);
-    if persistent && store.backend().capabilities().has(Capabilities::FLUSH) {
-        // Write buffered data out first, so the size on disk is the size the load left.
-        store
-            .backend()
-            .flush()
-            .map_err(|e| Failure(format!("flushing after the load: {e}")))?;
-    }
-    let on_disk = persistent.then(|| super::stats::bytes_on_disk(&cli.data_dir));
-    let figures = super::stats::last_load(
-        report.summary.read,
-        report.summary.inserted,
-        report.skipped_count,
-        seconds,
-        on_disk,
-        &store.backend().collector().snapshot(),
-    );
-    let note = serde_json::to_vec(&figures)
-        .map_err(|e| Failure(format!("recording the load's figures: {e}")))?;
-    store.set_note(super::stats::LAST_LOAD_NOTE, &note)?;
+    let on_disk = report
+        .record
+        .as_ref()
+        .and_then(|record| record.bytes_on_disk);
     println!(
         "loaded {} new quads ({} read, {} skipped) from {} input(s) in {seconds:.2} s ({:.0} quads/s); the store holds {} quads{}",
         report.summary.inserted,
         report.summary.read,
         report.skipped_count,
         args.files.len(),
-        figures.quads_per_second,
+        report.summary.read as f64 / seconds.max(1e-9),
         counts.quads,
         on_disk
-            .map(|bytes| format!(", {} on disk", super::human_bytes(bytes)))
+            .map(|bytes| format!(", {} on disk", human_bytes(bytes)))
             .unwrap_or_default(),
     );
     store.close()?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn dump(
-    cli: &Cli,
-    registry: &PluginRegistry,
-    args: &DumpArgs,
-) -> Result<ExitCode, Failure> {
+pub(super) fn dump(cli: &Cli, session: &Session, args: &DumpArgs) -> Result<ExitCode, Failure> {
     let format = match (&args.format, &args.output) {
         (Some(name), _) => rdf::format_by_name(name)?,
         (None, Some(path)) => rdf::format_for_path(path, None)?.format,
@@ -334,7 +287,7 @@ pub(super) fn dump(
         format,
         graph: parse_graph(args.graph.as_deref())?,
     };
-    let store = open_store(cli, registry, true)?;
+    let store = session.open_store(cli, StoreUse::Read)?.store;
     let written = match &args.output {
         Some(path) => {
             let file = File::create(path)
@@ -371,11 +324,7 @@ pub(super) fn dump(
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn quads(
-    cli: &Cli,
-    registry: &PluginRegistry,
-    args: &QuadsArgs,
-) -> Result<ExitCode, Failure> {
+pub(super) fn quads(cli: &Cli, session: &Session, args: &QuadsArgs) -> Result<ExitCode, Failure> {
     let pattern = pattern(&args.pattern)?;
     let format = rdf::format_by_name(&args.format)?;
     if !matches!(format, RdfFormat::NQuads | RdfFormat::NTriples) {
@@ -384,7 +333,7 @@ pub(super) fn quads(
             args.format
         )));
     }
-    let store = open_store(cli, registry, true)?;
+    let store = session.open_store(cli, StoreUse::Read)?.store;
     let snapshot = store.snapshot()?;
     let mut out =
         RdfSerializer::from_format(format).for_writer(BufWriter::new(std::io::stdout().lock()));
@@ -411,21 +360,17 @@ pub(super) fn quads(
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn count(
-    cli: &Cli,
-    registry: &PluginRegistry,
-    args: &CountArgs,
-) -> Result<ExitCode, Failure> {
+pub(super) fn count(cli: &Cli, session: &Session, args: &CountArgs) -> Result<ExitCode, Failure> {
     let graph = parse_graph(args.graph.as_deref())?;
-    let store = open_store(cli, registry, true)?;
+    let store = session.open_store(cli, StoreUse::Read)?.store;
     let count = store.snapshot()?.graph_len(&graph)?;
     println!("{count}");
     store.close()?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn graphs(cli: &Cli, registry: &PluginRegistry) -> Result<ExitCode, Failure> {
-    let store = open_store(cli, registry, true)?;
+pub(super) fn graphs(cli: &Cli, session: &Session) -> Result<ExitCode, Failure> {
+    let store = session.open_store(cli, StoreUse::Read)?.store;
     let mut graphs = store.snapshot()?.named_graphs()?;
     graphs.sort_by_cached_key(|(name, _)| name.to_string());
     let mut out = BufWriter::new(std::io::stdout().lock());
@@ -439,36 +384,42 @@ pub(super) fn graphs(cli: &Cli, registry: &PluginRegistry) -> Result<ExitCode, F
 
 pub(super) fn remove(
     cli: &Cli,
-    registry: &PluginRegistry,
+    session: &Session,
     args: &PatternArgs,
 ) -> Result<ExitCode, Failure> {
     let pattern = pattern(args)?;
-    let store = open_store(cli, registry, true)?;
+    let store = session.open_store(cli, StoreUse::Change)?.store;
     let removed = store.update(3, |txn| txn.remove_pattern(&pattern))?;
     println!("removed {removed} quads");
     store.close()?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn clear(
-    cli: &Cli,
-    registry: &PluginRegistry,
-    args: &ClearArgs,
-) -> Result<ExitCode, Failure> {
+pub(super) fn clear(cli: &Cli, session: &Session, args: &ClearArgs) -> Result<ExitCode, Failure> {
     let graph = parse_graph(args.graph.as_deref())?;
-    let store = open_store(cli, registry, true)?;
+    let store = session.open_store(cli, StoreUse::Change)?.store;
     let removed = store.clear(&graph)?;
     println!("removed {removed} quads");
     store.close()?;
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) fn verify(
-    cli: &Cli,
-    registry: &PluginRegistry,
-    args: &VerifyArgs,
-) -> Result<ExitCode, Failure> {
-    let store = open_store(cli, registry, true)?;
+pub(super) fn recover(cli: &Cli, session: &Session) -> Result<ExitCode, Failure> {
+    let store = session.open_store(cli, StoreUse::Change)?.store;
+    if store.recovered_load() {
+        println!(
+            "undid an interrupted load; the store holds {} quads",
+            store.counts()?.quads
+        );
+    } else {
+        println!("nothing to recover: no load was interrupted");
+    }
+    store.close()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn verify(cli: &Cli, session: &Session, args: &VerifyArgs) -> Result<ExitCode, Failure> {
+    let store = session.open_store(cli, StoreUse::Read)?.store;
     let report = store.verify(args.max_differences)?;
     store.close()?;
     if report.is_ok() {

@@ -4,9 +4,8 @@ mod conformance;
 mod data;
 mod plugins;
 mod report;
+mod session;
 mod stats;
-
-pub use stats::bytes_on_disk;
 mod status;
 
 use std::path::PathBuf;
@@ -16,6 +15,7 @@ use std::sync::LazyLock;
 use clap::{ArgAction, Parser, Subcommand};
 
 use crate::plugin::{host_abi_version, PluginRegistry};
+use session::Session;
 
 static VERSION: LazyLock<String> = LazyLock::new(|| {
     let abi = host_abi_version();
@@ -82,6 +82,9 @@ pub enum Command {
     Clear(data::ClearArgs),
     /// Check that every index ordering, the dictionary and the counters agree
     Verify(data::VerifyArgs),
+    /// Undo a load that was interrupted (a killed process), now; any writing command does it
+    /// first anyway
+    Recover,
     /// What the store holds (exact counts, largest graphs, bytes on disk), the backend's own
     /// statistics and the last load's operation stats; `--json` for machines
     Stats(stats::StatsArgs),
@@ -108,6 +111,7 @@ impl Command {
             Self::Remove(_) => "remove",
             Self::Clear(_) => "clear",
             Self::Verify(_) => "verify",
+            Self::Recover => "recover",
             Self::Stats(_) => "stats",
             Self::Conformance(_) => "conformance",
             Self::ConformanceWriter(_) => "conformance-writer",
@@ -162,10 +166,10 @@ fn run(cli: &Cli) -> Result<ExitCode, Failure> {
     if let Command::ConformanceWriter(args) = &cli.command {
         return Ok(conformance::writer(args));
     }
-    let registry = PluginRegistry::discover(cli.config.as_deref())?;
-    let outcome = run_command(cli, &registry);
+    let session = Session::new(PluginRegistry::discover(cli.config.as_deref())?);
+    let outcome = run_command(cli, &session);
     if cli.stats {
-        for (plugin, collector) in registry.opened_backends() {
+        for (plugin, collector) in session.opened_backends() {
             eprint!(
                 "{}",
                 report::operation_table(&plugin, &collector.snapshot())
@@ -175,55 +179,24 @@ fn run(cli: &Cli) -> Result<ExitCode, Failure> {
     outcome
 }
 
-fn run_command(cli: &Cli, registry: &PluginRegistry) -> Result<ExitCode, Failure> {
+fn run_command(cli: &Cli, session: &Session) -> Result<ExitCode, Failure> {
+    let registry = &session.registry;
     match &cli.command {
         Command::Plugins(command) => plugins::run(cli, registry, command),
-        Command::Status => status::run(cli, registry),
-        Command::Load(args) => data::load(cli, registry, args),
-        Command::Dump(args) => data::dump(cli, registry, args),
-        Command::Quads(args) => data::quads(cli, registry, args),
-        Command::Count(args) => data::count(cli, registry, args),
-        Command::Graphs => data::graphs(cli, registry),
-        Command::Remove(args) => data::remove(cli, registry, args),
-        Command::Clear(args) => data::clear(cli, registry, args),
-        Command::Verify(args) => data::verify(cli, registry, args),
-        Command::Stats(args) => stats::run(cli, registry, args),
+        Command::Status => status::run(cli, session),
+        Command::Load(args) => data::load(cli, session, args),
+        Command::Dump(args) => data::dump(cli, session, args),
+        Command::Quads(args) => data::quads(cli, session, args),
+        Command::Count(args) => data::count(cli, session, args),
+        Command::Graphs => data::graphs(cli, session),
+        Command::Remove(args) => data::remove(cli, session, args),
+        Command::Clear(args) => data::clear(cli, session, args),
+        Command::Verify(args) => data::verify(cli, session, args),
+        Command::Recover => data::recover(cli, session),
+        Command::Stats(args) => stats::run(cli, session, args),
         Command::Conformance(args) => conformance::run(cli, registry, args),
         Command::ConformanceWriter(args) => Ok(conformance::writer(args)),
     }
-}
-
-/// `1.5 MiB`-style sizes for people.
-#[must_use]
-pub fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else if value.fract() == 0.0 {
-        format!("{value:.0} {}", UNITS[unit])
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-/// `348,063`.
-#[must_use]
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// The width of a column: its longest cell.

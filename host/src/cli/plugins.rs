@@ -4,11 +4,12 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
-use super::{human_bytes, Cli, Failure};
+use super::{Cli, Failure};
 use crate::plugin::{
     Capabilities, LoadError, LoadedPlugin, OpenSettings, PluginEntry, PluginRegistry,
     ResolvedPlugin, TxnOptions,
 };
+use crate::units::human_bytes;
 
 /// The `plugins` subcommands.
 #[derive(Debug, Subcommand)]

@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 
 use crate::plugin::stats::OperationStats;
 
-use super::{column_width, human_bytes, thousands};
+use super::column_width;
+use crate::units::{human_bytes, thousands};
 
 /// `812 ns`, `3.4 µs`, `12 ms`, `1.5 s`.
 #[must_use]

@@ -1,20 +1,18 @@
 //! `kgdb-host stats`: what the store holds (exact counts, the largest graphs, bytes on disk),
 //! the backend's own statistics, and the operation stats of the last load.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use clap::Args;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::data::open_store;
 use super::report::operation_table;
-use super::{column_width, human_bytes, thousands, Cli, Failure};
-use crate::plugin::stats::OperationStats;
-use crate::plugin::{table_of_table_bytes, Capabilities, PluginRegistry};
-
-/// The store note the last load's figures are kept under.
-pub const LAST_LOAD_NOTE: &str = "last-load";
+use super::session::{Session, StoreUse};
+use super::{column_width, Cli, Failure};
+use crate::disk::bytes_on_disk;
+use crate::plugin::{table_of_table_bytes, Capabilities};
+use crate::rdf::{last_load, LastLoad};
+use crate::units::{human_bytes, thousands};
 
 /// Arguments of `stats`.
 #[derive(Debug, Args)]
@@ -25,25 +23,6 @@ pub struct StatsArgs {
     /// How many of the largest named graphs to list
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub top: usize,
-}
-
-/// A load's figures, kept in the store by `load` and shown by `stats`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LastLoad {
-    /// Statements read.
-    pub read: u64,
-    /// Quads that were new to the store.
-    pub inserted: u64,
-    /// Statements skipped (`--lenient`).
-    pub skipped: u64,
-    /// Wall time in seconds.
-    pub seconds: f64,
-    /// Statements read per second.
-    pub quads_per_second: f64,
-    /// Bytes in the data directory after the load, where the backend keeps files.
-    pub bytes_on_disk: Option<u64>,
-    /// Every backend operation of the load.
-    pub operations: OperationStats,
 }
 
 /// `stats --json`.
@@ -82,46 +61,10 @@ struct NativeStat {
     unit: String,
 }
 
-/// Bytes of the files under `dir` (0 for a missing directory).
-#[must_use]
-pub fn bytes_on_disk(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .filter_map(Result::ok)
-        .map(|entry| match entry.metadata() {
-            Ok(meta) if meta.is_dir() => bytes_on_disk(&entry.path()),
-            Ok(meta) => meta.len(),
-            Err(_) => 0,
-        })
-        .sum()
-}
-
-/// The figures `load` keeps in the store.
-#[must_use]
-pub fn last_load(
-    read: u64,
-    inserted: u64,
-    skipped: u64,
-    seconds: f64,
-    bytes_on_disk: Option<u64>,
-    operations: &OperationStats,
-) -> LastLoad {
-    LastLoad {
-        read,
-        inserted,
-        skipped,
-        seconds,
-        quads_per_second: read as f64 / seconds.max(1e-9),
-        bytes_on_disk,
-        operations: operations.clone(),
-    }
-}
-
 /// Runs `stats`.
-pub fn run(cli: &Cli, registry: &PluginRegistry, args: &StatsArgs) -> Result<ExitCode, Failure> {
-    let store = open_store(cli, registry, true)?;
+pub(super) fn run(cli: &Cli, session: &Session, args: &StatsArgs) -> Result<ExitCode, Failure> {
+    let opened = session.open_store(cli, StoreUse::Read)?;
+    let store = opened.store;
     let capabilities = store.backend().capabilities();
     let persistent = capabilities.has(Capabilities::PERSISTENT);
     let snapshot = store.snapshot()?;
@@ -166,14 +109,11 @@ pub fn run(cli: &Cli, registry: &PluginRegistry, args: &StatsArgs) -> Result<Exi
         })
         .collect();
     table_bytes.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.table.cmp(&b.table)));
-    let last_load = store
-        .note(LAST_LOAD_NOTE)?
-        .and_then(|bytes| serde_json::from_slice::<LastLoad>(&bytes).ok());
-    let resolved = registry.resolve(cli.plugin.as_deref())?;
-    let details = registry.load(&resolved)?.details().clone();
+    let last_load = last_load(&store)?;
+    let details = opened.chosen.plugin().details();
     let report = StatsReport {
-        plugin: details.name,
-        plugin_version: details.version,
+        plugin: details.name.clone(),
+        plugin_version: details.version.clone(),
         data_dir: persistent.then(|| cli.data_dir.display().to_string()),
         bytes_on_disk: persistent.then(|| bytes_on_disk(&cli.data_dir)),
         quads: counts.quads,

@@ -2,12 +2,14 @@
 
 use std::process::ExitCode;
 
-use super::{human_bytes, plugins::capability_line, Cli, Failure};
-use crate::plugin::{Capabilities, PluginRegistry};
+use super::session::Session;
+use super::{plugins::capability_line, Cli, Failure};
+use crate::plugin::{Access, Capabilities};
+use crate::units::human_bytes;
 
-pub(super) fn run(cli: &Cli, registry: &PluginRegistry) -> Result<ExitCode, Failure> {
-    let resolved = registry.resolve(cli.plugin.as_deref())?;
-    let plugin = registry.load(&resolved)?;
+pub(super) fn run(cli: &Cli, session: &Session) -> Result<ExitCode, Failure> {
+    let chosen = session.registry.choose(cli.plugin.as_deref())?;
+    let plugin = chosen.plugin();
     let details = plugin.details();
     let persistent = details.capabilities.has(Capabilities::PERSISTENT);
     if persistent && !cli.data_dir.exists() {
@@ -16,12 +18,12 @@ pub(super) fn run(cli: &Cli, registry: &PluginRegistry) -> Result<ExitCode, Fail
             cli.data_dir.display()
         )));
     }
-    let read_only = details.capabilities.has(Capabilities::READ_ONLY_OPEN);
-    let (_, backend) = registry.open(
-        cli.plugin.as_deref(),
-        persistent.then_some(cli.data_dir.as_path()),
-        read_only,
-    )?;
+    let access = if details.capabilities.has(Capabilities::READ_ONLY_OPEN) {
+        Access::ReadOnly
+    } else {
+        Access::ReadWrite
+    };
+    let backend = session.open_backend(cli, &chosen, access)?;
     println!(
         "plugin:       {} {} ({})",
         details.name,

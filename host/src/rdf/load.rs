@@ -11,6 +11,7 @@ use oxrdf::{BlankNode, GraphName, NamedOrBlankNode, Quad, Term, Triple};
 use oxrdfio::{RdfFormat, RdfParseError, RdfParser, RdfSyntaxError};
 
 use super::format::InputFormat;
+use super::load_record::{record, LastLoad};
 use crate::store::encoding::TermHasher;
 use crate::store::{BulkLoad, LoadOptions, LoadSummary, Store, StoreError};
 
@@ -64,6 +65,9 @@ pub struct LoadRequest {
     pub options: LoadOptions,
     /// Draw a progress bar on stderr (when it is a terminal).
     pub progress: bool,
+    /// Where the backend keeps its files, if it does: the size on disk after the load is
+    /// measured there and kept in the load's record.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// A statement a lenient load skipped.
@@ -86,6 +90,11 @@ pub struct LoadReport {
     pub skipped_count: u64,
     /// Wall time.
     pub elapsed: Duration,
+    /// The record kept in the store ([`LAST_LOAD_NOTE`](super::LAST_LOAD_NOTE)); `None` if
+    /// keeping it failed (the load itself committed: see `warnings`).
+    pub record: Option<LastLoad>,
+    /// What went wrong after the load committed (it is loaded all the same).
+    pub warnings: Vec<String>,
 }
 
 /// Why a load failed; the store is then as it was before the load.
@@ -153,6 +162,12 @@ pub fn load(store: &Store, request: &LoadRequest) -> Result<LoadReport, LoadErro
     report.summary = bulk.commit()?;
     progress.finish_and_clear();
     report.elapsed = started.elapsed();
+    match record(store, &report, request.data_dir.as_deref()) {
+        Ok(record) => report.record = Some(record),
+        Err(error) => report.warnings.push(format!(
+            "the load committed, but keeping its record failed: {error}"
+        )),
+    }
     Ok(report)
 }
 

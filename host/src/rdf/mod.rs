@@ -4,7 +4,9 @@
 mod dump;
 mod format;
 mod load;
+mod load_record;
 
 pub use dump::{dump, DumpError, DumpRequest};
 pub use format::{format_by_name, format_for_path, FormatError, InputFormat};
 pub use load::{load, LoadError, LoadReport, LoadRequest, Skipped, Source};
+pub use load_record::{last_load, LastLoad, LAST_LOAD_NOTE};

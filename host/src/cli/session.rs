@@ -1,0 +1,135 @@
+//! What one command holds: the plugin registry, and the backends it opened (whose operation
+//! stats `--stats` prints at the end). Opening a store resolves, loads and opens the plugin
+//! once.
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{Cli, Failure};
+use crate::plugin::stats::Collector;
+use crate::plugin::{Access, Backend, Capabilities, ChosenPlugin, PluginRegistry};
+use crate::store::Store;
+
+/// What a command does with the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum StoreUse {
+    /// Only reads: the store must exist, and nothing is written (the backend is opened
+    /// read-only where the plugin can, so other processes may read and write beside it).
+    Read,
+    /// Writes, creating the store when missing; an interrupted load is undone first.
+    Create,
+    /// Writes to a store that must exist; an interrupted load is undone first.
+    Change,
+}
+
+/// The registry and the backends opened by one command.
+pub(super) struct Session {
+    /// The manifest and loaded plugins.
+    pub registry: PluginRegistry,
+    opened: RefCell<Vec<(String, Arc<Collector>)>>,
+}
+
+/// A store opened for a command, with the plugin it came from.
+pub(super) struct OpenedStore {
+    /// The store.
+    pub store: Store,
+    /// The plugin.
+    pub chosen: ChosenPlugin,
+    /// Whether the plugin keeps its data on disk (in `--data-dir`).
+    pub persistent: bool,
+}
+
+impl Session {
+    /// A session over `registry`.
+    pub fn new(registry: PluginRegistry) -> Self {
+        Self {
+            registry,
+            opened: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The operation stats of every backend this command opened, with the plugin's name.
+    pub fn opened_backends(&self) -> Vec<(String, Arc<Collector>)> {
+        self.opened.borrow().clone()
+    }
+
+    /// Opens `chosen` on `--data-dir` (when it keeps files) with `access`, keeping its
+    /// collector for `--stats`.
+    pub fn open_backend(
+        &self,
+        cli: &Cli,
+        chosen: &ChosenPlugin,
+        access: Access,
+    ) -> Result<Backend, Failure> {
+        let persistent = is_persistent(chosen);
+        let backend = chosen.open(persistent.then_some(cli.data_dir.as_path()), access)?;
+        self.opened.borrow_mut().push((
+            chosen.plugin().details().name.clone(),
+            Arc::clone(backend.collector()),
+        ));
+        Ok(backend)
+    }
+
+    /// Opens the store of the chosen plugin on `--data-dir` for `usage`.
+    pub fn open_store(&self, cli: &Cli, usage: StoreUse) -> Result<OpenedStore, Failure> {
+        let chosen = self.registry.choose(cli.plugin.as_deref())?;
+        let persistent = is_persistent(&chosen);
+        let data_dir = &cli.data_dir;
+        if persistent && usage != StoreUse::Create && !data_dir.exists() {
+            return Err(Failure(format!(
+                "{}: no such data directory (nothing has been loaded there yet; see `kgdb-host load`)",
+                data_dir.display()
+            )));
+        }
+        let capabilities = chosen.plugin().details().capabilities;
+        // A backend that keeps nothing is empty at every open: reading it needs the tables
+        // created, and there is nothing for another process to share.
+        let read_only = usage == StoreUse::Read && persistent;
+        let access = if read_only && capabilities.has(Capabilities::READ_ONLY_OPEN) {
+            Access::ReadOnly
+        } else {
+            Access::ReadWrite
+        };
+        let backend = self.open_backend(cli, &chosen, access)?;
+        let opened = if read_only {
+            Store::open_read_only(backend)
+        } else {
+            Store::open(backend)
+        };
+        let store = opened.map_err(|error| Failure(located(persistent, data_dir, error)))?;
+        if store.load_pending() {
+            eprintln!(
+                "warning: {}: a load into this store has not finished: it is running in another process, or it was interrupted (then `kgdb-host recover`, or any writing command, undoes it); what it committed so far is visible",
+                data_dir.display()
+            );
+        }
+        if usage != StoreUse::Read && !persistent {
+            eprintln!(
+                "note: the `{}` plugin keeps nothing on disk: what this command stores is gone when it ends",
+                chosen.plugin().details().name
+            );
+        }
+        Ok(OpenedStore {
+            store,
+            chosen,
+            persistent,
+        })
+    }
+}
+
+fn is_persistent(chosen: &ChosenPlugin) -> bool {
+    chosen
+        .plugin()
+        .details()
+        .capabilities
+        .has(Capabilities::PERSISTENT)
+}
+
+fn located(persistent: bool, data_dir: &Path, error: impl std::fmt::Display) -> String {
+    if persistent {
+        format!("{}: {error}", data_dir.display())
+    } else {
+        error.to_string()
+    }
+}
