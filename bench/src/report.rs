@@ -217,7 +217,7 @@ fn micros(value: f64) -> String {
 
 /// `1234567.8` → `1,234,568`.
 fn thousands(value: f64) -> String {
-    kgdb_host::cli::thousands(value.max(0.0).round() as u64)
+    kgdb_host::units::thousands(value.max(0.0).round() as u64)
 }
 
 #[cfg(test)]

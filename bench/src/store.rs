@@ -7,8 +7,8 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-pub use kgdb_host::cli::bytes_on_disk;
-use kgdb_host::plugin::{Capabilities, PluginRegistry};
+pub use kgdb_host::disk::bytes_on_disk;
+use kgdb_host::plugin::{Access, Capabilities, PluginRegistry};
 use kgdb_host::rdf::{self, LoadRequest, Source};
 use kgdb_host::store::{GraphPattern, LoadOptions, LoadPath, QuadPattern, Store};
 use oxrdf::{GraphName, NamedOrBlankNode, Quad, Term};
@@ -170,13 +170,13 @@ impl StoreBench<'_> {
     }
 
     fn open(&self, dir: &Path) -> Result<Store, BenchError> {
-        let loaded = self
-            .registry
-            .load(&self.registry.resolve(Some(self.plugin))?)?;
-        let persistent = loaded.details().capabilities.has(Capabilities::PERSISTENT);
-        let (_, backend) =
-            self.registry
-                .open(Some(self.plugin), persistent.then_some(dir), false)?;
+        let chosen = self.registry.choose(Some(self.plugin))?;
+        let persistent = chosen
+            .plugin()
+            .details()
+            .capabilities
+            .has(Capabilities::PERSISTENT);
+        let backend = chosen.open(persistent.then_some(dir), Access::ReadWrite)?;
         Ok(Store::open(backend)?)
     }
 

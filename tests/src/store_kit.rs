@@ -177,7 +177,12 @@ pub const SHARED_DATA_ENV: &str = "KGDB_SHARED_DATA";
 
 /// One of the shared real data sets: in `$KGDB_SHARED_DATA`, else in `shared/data` beside the
 /// workspace or beside any of its ancestors (the project keeps them in `../shared/data`; they
-/// are never copied into the repository). `None`, with a note on stderr, when it is nowhere.
+/// are never copied into the repository). `None`, with a note on stderr, when it is nowhere;
+/// under `CI=true` a missing data set fails the test instead, so CI never passes a case that
+/// checked nothing.
+///
+/// # Panics
+/// Under `CI=true`, when the data set is nowhere.
 #[must_use]
 pub fn shared_data_set(name: &str) -> Option<PathBuf> {
     let mut candidates: Vec<PathBuf> = Vec::new();
@@ -190,10 +195,15 @@ pub fn shared_data_set(name: &str) -> Option<PathBuf> {
     }
     let found = candidates.iter().find(|path| path.is_file()).cloned();
     if found.is_none() {
-        eprintln!(
-            "note: data set {name} not found (looked in ${SHARED_DATA_ENV} and shared/data beside {} and its ancestors); this case checks nothing here",
+        let where_ = format!(
+            "looked in ${SHARED_DATA_ENV} and shared/data beside {} and its ancestors",
             root.display()
         );
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "data set {name} not found ({where_}); CI must have ../shared beside the checkout"
+        );
+        eprintln!("note: data set {name} not found ({where_}); this case checks nothing here");
     }
     found
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use criterion::{BatchSize, Criterion};
 use kgdb_host::plugin::{
-    Backend, PluginRegistry, ScanSpec, TableId, TxnOptions, WriteBatch, WriteOptions,
+    Access, Backend, PluginRegistry, ScanSpec, TableId, TxnOptions, WriteBatch, WriteOptions,
 };
 use kgdb_plugin_api::sdk::{
     Logger, OpenOptions, Plugin, StorageBackend, StorageCursor, StorageTxn,
@@ -151,7 +151,7 @@ struct Loaded {
 }
 
 impl Engine for Loaded {
-    type Read = kgdb_host::plugin::Transaction;
+    type Read = kgdb_host::plugin::BackendTxn;
 
     fn reader(&self) -> Self::Read {
         self.backend.begin(TxnOptions::READ_ONLY).expect("begin")
@@ -352,7 +352,7 @@ pub fn run<P: Plugin>(name: &str) {
     let registry = PluginRegistry::discover(Some(&workspace_root().join("plugins.toml")))
         .expect("plugins.toml");
     let (plugin, backend) = registry
-        .open(Some(name), Some(loaded_dir.path()), false)
+        .open(Some(name), Some(loaded_dir.path()), Access::ReadWrite)
         .expect("the plugin loads and opens (run `cargo build --release` first)");
     eprintln!("cdylib: {}", plugin.path().display());
     let loaded_table = backend.open_table(TABLE, true).expect("open_table");

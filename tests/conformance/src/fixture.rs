@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, LazyLock};
 
 use kgdb_loader::{
-    Backend, BackendError, Capabilities, ErrorCode, LoadedPlugin, OpenSettings, PluginLoader,
-    ScanSpec, TableId, Transaction, TxnOptions,
+    Backend, BackendError, BackendTxn, Capabilities, ErrorCode, LoadedPlugin, OpenSettings,
+    PluginLoader, ScanSpec, TableId, TxnOptions,
 };
 use tempfile::TempDir;
 
@@ -129,13 +129,13 @@ impl Fixture {
 
     /// A read-write transaction.
     #[must_use]
-    pub fn write(&self) -> Transaction {
+    pub fn write(&self) -> BackendTxn {
         self.backend.begin(TxnOptions::READ_WRITE).expect("begin")
     }
 
     /// A read-only transaction.
     #[must_use]
-    pub fn read(&self) -> Transaction {
+    pub fn read(&self) -> BackendTxn {
         self.backend.begin(TxnOptions::READ_ONLY).expect("begin")
     }
 
@@ -190,7 +190,7 @@ fn settings(dir: &Path, config: &str) -> OpenSettings {
 /// # Panics
 /// When the scan fails.
 #[must_use]
-pub fn scan_all(txn: &Transaction, table: TableId, range: ScanSpec) -> Vec<(Vec<u8>, Vec<u8>)> {
+pub fn scan_all(txn: &BackendTxn, table: TableId, range: ScanSpec) -> Vec<(Vec<u8>, Vec<u8>)> {
     txn.scan(table, range)
         .expect("scan")
         .collect::<Result<Vec<_>, _>>()

@@ -4,7 +4,8 @@
 use std::any::Any;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::{Mutex, Once, PoisonError, RwLock};
+use std::sync::{mpsc, Mutex, Once, PoisonError, RwLock};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::{Case, Fixture, Target};
@@ -53,23 +54,47 @@ fn payload_text(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-/// Runs one case against `target` on a fresh data directory.
+/// How long one case may run before it counts as hung.
+pub const CASE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Runs one case against `target` on a fresh data directory, on a thread of its own: a case
+/// that has not finished after [`CASE_TIMEOUT`] fails as hung (a deadlock in the plugin, say)
+/// instead of hanging the run; its thread is left behind.
 ///
 /// # Errors
 /// The case's failure: the first failed assertion's message (and, for a case that panicked
-/// on another thread too, that thread's message).
+/// on another thread too, that thread's message), or the hang.
 pub fn run_case(target: &Target, case: &Case) -> Result<Vec<String>, String> {
     let _alone = case
         .exclusive
         .then(|| EXCLUSIVE.write().unwrap_or_else(PoisonError::into_inner));
     let _shared =
         (!case.exclusive).then(|| EXCLUSIVE.read().unwrap_or_else(PoisonError::into_inner));
-    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-        let mut fixture = Fixture::open(target);
-        (case.run)(&mut fixture);
-        fixture.take_notes()
-    }));
-    outcome.map_err(|payload| payload_text(payload.as_ref()))
+    let (done, outcome) = mpsc::channel();
+    let (target, case) = (target.clone(), *case);
+    let spawned = thread::Builder::new()
+        .name(case.full_name())
+        .spawn(move || {
+            let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+                let mut fixture = Fixture::open(&target);
+                (case.run)(&mut fixture);
+                fixture.take_notes()
+            }));
+            let _ = done.send(outcome.map_err(|payload| payload_text(payload.as_ref())));
+        });
+    if let Err(error) = spawned {
+        return Err(format!("could not start the case's thread: {error}"));
+    }
+    match outcome.recv_timeout(CASE_TIMEOUT) {
+        Ok(outcome) => outcome,
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(format!(
+            "the case did not finish within {} s: a deadlock or a hang (its thread is left running)",
+            CASE_TIMEOUT.as_secs()
+        )),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            Err("the case's thread ended without an outcome".to_owned())
+        }
+    }
 }
 
 /// The outcome of one case in a suite run.

@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::thread;
 
 use kgdb_loader::{
-    Backend, BackendError, Capabilities, ScanSpec, SyncMode, TableId, Transaction, TxnOptions,
+    Backend, BackendError, BackendTxn, Capabilities, ScanSpec, SyncMode, TableId, TxnOptions,
     WriteBatch, WriteOptions,
 };
 
@@ -51,7 +51,7 @@ pub(crate) fn readers_with_a_writer_see_consistent_state(f: &mut Fixture) {
         t,
         &[(b"x", &0u64.to_be_bytes()), (b"y", &0u64.to_be_bytes())],
     );
-    fn read_u64(txn: &Transaction, t: TableId, key: &[u8]) -> u64 {
+    fn read_u64(txn: &BackendTxn, t: TableId, key: &[u8]) -> u64 {
         u64::from_be_bytes(txn.get(t, key).unwrap().unwrap().try_into().unwrap())
     }
     let writer = {
@@ -85,8 +85,10 @@ pub(crate) fn readers_with_a_writer_see_consistent_state(f: &mut Fixture) {
     assert_eq!(read_u64(&f.read(), t, b"x"), 200);
 }
 
-/// Joins `threads`, failing if they have not all finished within `limit` (a deadlock).
+/// Joins `threads`, failing if they have not all finished within `limit` of this call,
+/// together (a deadlock).
 fn join_within(threads: Vec<thread::JoinHandle<()>>, limit: Duration, what: &str) {
+    let deadline = std::time::Instant::now() + limit;
     let (done, finished) = mpsc::channel();
     let count = threads.len();
     for handle in threads {
@@ -97,7 +99,8 @@ fn join_within(threads: Vec<thread::JoinHandle<()>>, limit: Duration, what: &str
         });
     }
     for _ in 0..count {
-        match finished.recv_timeout(limit) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match finished.recv_timeout(left) {
             Ok(true) => {}
             Ok(false) => panic!("{what}: a thread failed (its message is above)"),
             Err(_) => panic!("{what}: threads still running after {limit:?}: a deadlock"),
@@ -121,7 +124,7 @@ fn open_accounts(f: &Fixture) -> TableId {
     t
 }
 
-fn balance_sum(txn: &Transaction, t: TableId) -> u64 {
+fn balance_sum(txn: &BackendTxn, t: TableId) -> u64 {
     scan_all(txn, t, ScanSpec::all())
         .iter()
         .map(|(_, v)| u64::from_be_bytes(v.as_slice().try_into().expect("8 bytes")))
@@ -131,7 +134,7 @@ fn balance_sum(txn: &Transaction, t: TableId) -> u64 {
 fn transfer(backend: &Backend, t: TableId, from: usize, to: usize, amount: u64) {
     assert_ne!(from, to, "a transfer needs two accounts");
     with_retries(backend, |txn| {
-        let read = |txn: &Transaction, i: usize| -> Result<u64, BackendError> {
+        let read = |txn: &BackendTxn, i: usize| -> Result<u64, BackendError> {
             let value = txn.get(t, &account(i))?.expect("an account");
             Ok(u64::from_be_bytes(value.try_into().expect("8 bytes")))
         };

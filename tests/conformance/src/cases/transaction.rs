@@ -3,7 +3,7 @@ use std::sync::Arc;
 use std::thread;
 
 use kgdb_loader::{
-    Backend, BackendError, Capabilities, ErrorCode, ScanSpec, Transaction, TxnOptions,
+    Backend, BackendError, BackendTxn, Capabilities, ErrorCode, ScanSpec, TxnOptions,
 };
 
 use super::register;
@@ -94,15 +94,29 @@ pub(crate) fn write_write_conflicts_follow_the_declared_policy(f: &mut Fixture) 
         let mut first = f.write();
         first.put(t, b"k", b"first").unwrap();
         let backend = Arc::clone(&f.backend);
+        let (calling, called) = std::sync::mpsc::channel();
+        let (began, begun) = std::sync::mpsc::channel();
         let waiter = thread::spawn(move || {
+            calling.send(()).unwrap();
             let mut second = backend.begin(TxnOptions::READ_WRITE).unwrap();
+            began.send(()).unwrap();
             let seen = second.get(t, b"k").unwrap();
             second.put(t, b"k", b"second").unwrap();
             second.commit().unwrap();
             seen
         });
-        thread::sleep(std::time::Duration::from_millis(50));
+        called.recv().unwrap();
+        // The second `begin` is under way: it must not return while the first writer is open.
+        let timeout = std::sync::mpsc::RecvTimeoutError::Timeout;
+        assert_eq!(
+            begun.recv_timeout(std::time::Duration::from_millis(300)),
+            Err(timeout),
+            "a second writer began while the first was open: writers are not serialised"
+        );
         first.commit().unwrap();
+        begun
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the second writer begins once the first commits");
         let seen = waiter.join().unwrap();
         assert_eq!(
             seen.as_deref(),
@@ -255,7 +269,7 @@ pub(crate) fn long_reader_across_many_commits(f: &mut Fixture) {
 /// Commits `work` in a new write transaction, retrying on a retryable conflict.
 pub(crate) fn with_retries(
     backend: &Backend,
-    mut work: impl FnMut(&mut Transaction) -> Result<(), BackendError>,
+    mut work: impl FnMut(&mut BackendTxn) -> Result<(), BackendError>,
 ) -> usize {
     for attempt in 0..1000 {
         let mut txn = backend.begin(TxnOptions::READ_WRITE).unwrap();

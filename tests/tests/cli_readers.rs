@@ -1,0 +1,241 @@
+//! Reading processes beside a writing one, each a separate `kgdb-host` process: `count` and
+//! `quads` work while another process loads into the same store (LMDB: every read sees the
+//! latest commit; RocksDB: a read-only instance sees the store as it opened), and while a
+//! `quads` reader holds its snapshot; a second writer is refused, naming the first; and a
+//! read-only command leaves every data file as it was.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use kgdb_tests::{host_binary, plugin_library, Run};
+
+const PERSISTENT: [&str; 2] = ["kgdb_plugin_lmdb", "kgdb_plugin_rocksdb"];
+
+fn host(dir: &Path, stem: &str, args: &[&str]) -> Run {
+    let library = plugin_library(stem);
+    let mut all = vec!["--plugin", library.to_str().unwrap(), "--data-dir", "data"];
+    all.extend_from_slice(args);
+    Run::host(dir, &all)
+}
+
+/// Starts `kgdb-host` in the background with `args`; stdout and stderr are piped.
+fn spawn(dir: &Path, stem: &str, args: &[&str]) -> Child {
+    let library = plugin_library(stem);
+    Command::new(host_binary())
+        .args(["--plugin", library.to_str().unwrap(), "--data-dir", "data"])
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .env_remove("KGDB_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// `n` distinct quads in five named graphs, as N-Quads.
+fn quads(n: usize, tag: &str) -> String {
+    let mut text = String::with_capacity(n * 80);
+    for i in 0..n {
+        text.push_str(&format!(
+            "<http://e/{tag}/s{i}> <http://e/p{}> \"value {i}\" <http://e/g{}> .\n",
+            i % 13,
+            i % 5
+        ));
+    }
+    text
+}
+
+/// Waits until `child`'s stderr has shown `lines` lines saying a load chunk or batch was
+/// written; hands the rest of stderr to a thread that drains it (so the child never blocks on
+/// a full pipe).
+fn wait_for_chunks(child: &mut Child, lines: usize) {
+    let stderr = child.stderr.take().unwrap();
+    let mut reader = BufReader::new(stderr);
+    let mut seen = 0;
+    let mut line = String::new();
+    while seen < lines {
+        line.clear();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "the process ended before {lines} chunks were written"
+        );
+        if line.contains("committed load chunk") || line.contains("wrote load batch") {
+            seen += 1;
+        }
+    }
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+}
+
+fn count(dir: &Path, stem: &str) -> (u64, Run) {
+    let run = host(dir, stem, &["count"]);
+    let value = run
+        .expect_success()
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{stem}: {e}: {run:?}"));
+    (value, run)
+}
+
+#[test]
+fn readers_work_while_another_process_loads_and_a_second_writer_is_refused() {
+    for stem in PERSISTENT {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("first.nq"), quads(100, "first")).unwrap();
+        std::fs::write(d.join("big.nq"), quads(200_000, "big")).unwrap();
+        std::fs::write(d.join("small.nq"), quads(10, "small")).unwrap();
+        host(d, stem, &["load", "first.nq"]).expect_success();
+
+        // Chunks of 5,000 quads (transactions on LMDB, batches on RocksDB): readers may see
+        // the ones committed so far.
+        let mut load = spawn(d, stem, &["-v", "load", "big.nq", "--chunk-quads", "5000"]);
+        wait_for_chunks(&mut load, 2);
+        let writer_pid = load.id();
+
+        let mut last = 0;
+        let mut reads = 0;
+        let mut saw_pending = false;
+        while load.try_wait().unwrap().is_none() && reads < 40 {
+            let (value, run) = count(d, stem);
+            assert!(
+                (100..=200_100).contains(&value),
+                "{stem}: count {value}: {run:?}"
+            );
+            if stem.contains("lmdb") {
+                // LMDB readers see the latest commit: the count never goes back.
+                assert!(value >= last, "{stem}: {value} after {last}");
+            }
+            last = value;
+            saw_pending |= run
+                .stderr
+                .contains("a load into this store has not finished");
+            let run = host(d, stem, &["quads", "<http://e/first/s7>", "*", "*"]);
+            assert_eq!(
+                run.expect_success(),
+                "<http://e/first/s7> <http://e/p7> \"value 7\" <http://e/g2> .\n",
+                "{stem}: {run:?}"
+            );
+            if reads == 0 {
+                // The load holds the writer lock: a second writer is refused, naming it.
+                host(d, stem, &["load", "small.nq"])
+                    .expect_one_line_error(&["in use by process", &writer_pid.to_string()]);
+            }
+            reads += 1;
+        }
+        assert!(reads > 0, "{stem}: the load ended before any read");
+        assert!(
+            saw_pending || load.try_wait().unwrap().is_some(),
+            "{stem}: no reader said the load was running"
+        );
+        assert!(load.wait().unwrap().success(), "{stem}: the load failed");
+        let (value, run) = count(d, stem);
+        assert_eq!(value, 200_100, "{stem}: {run:?}");
+        assert!(run.stderr.is_empty(), "{stem}: {run:?}");
+        assert!(host(d, stem, &["verify"])
+            .expect_success()
+            .starts_with("ok: "));
+    }
+}
+
+#[test]
+fn a_long_reader_keeps_its_view_while_others_read_and_write() {
+    for stem in PERSISTENT {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("first.nq"), quads(30_000, "first")).unwrap();
+        std::fs::write(d.join("more.nq"), quads(1_000, "more")).unwrap();
+        host(d, stem, &["load", "first.nq"]).expect_success();
+
+        // A reader whose output nobody reads yet: it blocks on the full pipe, holding its
+        // snapshot open.
+        let mut reader = spawn(d, stem, &["quads", "*", "*", "*"]);
+        let mut stdout = reader.stdout.take().unwrap();
+        let mut first = [0u8; 1];
+        stdout.read_exact(&mut first).unwrap();
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_millis(200) {
+            assert!(reader.try_wait().unwrap().is_none(), "{stem}: it finished");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+
+        assert_eq!(count(d, stem).0, 30_000);
+        let run = host(d, stem, &["load", "more.nq"]);
+        assert!(
+            run.expect_success().contains("the store holds 31000 quads"),
+            "{stem}: {run:?}"
+        );
+        assert_eq!(count(d, stem).0, 31_000);
+
+        // The long reader saw the store as it was when it began.
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).unwrap();
+        assert!(reader.wait().unwrap().success(), "{stem}");
+        assert_eq!(rest.lines().count(), 30_000, "{stem}");
+        assert!(!rest.contains("http://e/more/"), "{stem}");
+    }
+}
+
+/// Every file under `dir` with its bytes and modification time, but for `skip` (the engine's
+/// own reader table, which reading processes use by design).
+fn files(dir: &Path, skip: &[&str]) -> BTreeMap<PathBuf, (Vec<u8>, SystemTime)> {
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        if skip.iter().any(|name| entry.file_name() == *name) {
+            continue;
+        }
+        if path.is_dir() {
+            out.extend(files(&path, skip));
+        } else {
+            let modified = entry.metadata().unwrap().modified().unwrap();
+            out.insert(path.clone(), (std::fs::read(&path).unwrap(), modified));
+        }
+    }
+    out
+}
+
+#[test]
+fn reading_commands_write_nothing() {
+    for stem in PERSISTENT {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("first.nq"), quads(2_000, "first")).unwrap();
+        host(d, stem, &["load", "first.nq"]).expect_success();
+        // LMDB's `lock.mdb` is its reader table: readers take a slot there (shared memory).
+        let skip = ["lock.mdb"];
+        let before = files(&d.join("data"), &skip);
+        std::thread::sleep(Duration::from_millis(20));
+        for args in [
+            &["count"][..],
+            &["count", "--graph", "http://e/g1"],
+            &["quads", "*", "<http://e/p1>", "*"],
+            &["dump"],
+            &["graphs"],
+            &["stats"],
+            &["stats", "--json"],
+            &["verify"],
+            &["status"],
+        ] {
+            host(d, stem, args).expect_success();
+        }
+        let after = files(&d.join("data"), &skip);
+        assert_eq!(
+            before.keys().collect::<Vec<_>>(),
+            after.keys().collect::<Vec<_>>(),
+            "{stem}: files came or went"
+        );
+        for (path, (bytes, modified)) in &before {
+            let (after_bytes, after_modified) = &after[path];
+            assert!(
+                bytes == after_bytes && modified == after_modified,
+                "{stem}: {} changed",
+                path.display()
+            );
+        }
+    }
+}
