@@ -239,3 +239,71 @@ fn reading_commands_write_nothing() {
         }
     }
 }
+
+/// A reader that stays open (this process, read-only, as a server would) keeps caches of term
+/// ids and resolved terms; when another process empties the store and loads other terms,
+/// which then get the same ids, the reader's next snapshot must see the new terms, never the
+/// cached old ones.
+#[test]
+fn a_long_lived_readers_caches_follow_another_process_clearing_the_store() {
+    use kgdb_host::plugin::{OpenSettings, PluginLoader};
+    use kgdb_host::store::{GraphPattern, QuadPattern, Store};
+
+    let stem = "kgdb_plugin_lmdb";
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("a.nq"), quads(500, "a")).unwrap();
+    std::fs::write(d.join("b.nq"), quads(300, "b")).unwrap();
+    host(d, stem, &["load", "a.nq"]).expect_success();
+
+    let loader = PluginLoader::new();
+    let plugin = kgdb_tests::load_plugin(&loader, stem);
+    let backend = plugin
+        .open(&OpenSettings {
+            data_dir: Some(d.join("data")),
+            read_only: true,
+            ..OpenSettings::default()
+        })
+        .unwrap();
+    let store = Store::open_read_only(backend).unwrap();
+    let all = |store: &Store| -> Vec<String> {
+        let snapshot = store.snapshot().unwrap();
+        let mut quads: Vec<String> = snapshot
+            .quads_for_pattern(&QuadPattern::default())
+            .unwrap()
+            .map(|quad| quad.unwrap().to_string())
+            .collect();
+        quads.sort();
+        quads
+    };
+    let subject = |tag: &str| QuadPattern {
+        subject: Some(oxrdf::NamedNode::new(format!("http://e/{tag}/s1")).unwrap().into()),
+        graph: GraphPattern::Any,
+        ..QuadPattern::default()
+    };
+    let matches = |store: &Store, pattern: &QuadPattern| {
+        store
+            .snapshot()
+            .unwrap()
+            .quads_for_pattern(pattern)
+            .unwrap()
+            .count()
+    };
+    // Warm both caches: every term resolved, one looked up.
+    let before = all(&store);
+    assert_eq!(before.len(), 500);
+    assert_eq!(matches(&store, &subject("a")), 1);
+
+    host(d, stem, &["clear"]).expect_success();
+    host(d, stem, &["load", "b.nq"]).expect_success();
+
+    let after = all(&store);
+    assert_eq!(after.len(), 300);
+    assert!(
+        after.iter().all(|quad| quad.contains("http://e/b/")),
+        "the reader resolved ids through its stale cache: {:?}",
+        &after[..3]
+    );
+    assert_eq!(matches(&store, &subject("a")), 0);
+    assert_eq!(matches(&store, &subject("b")), 1);
+}
