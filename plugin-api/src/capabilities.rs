@@ -91,6 +91,25 @@ impl Capabilities {
         self.flags & bits == bits
     }
 
+    /// The bits that promise a write outside transactions or a change to the stored files.
+    pub const WRITES_OUTSIDE_TRANSACTIONS: u64 = Self::ATOMIC_BATCH
+        | Self::BULK_INGEST
+        | Self::ATOMIC_MULTI_INGEST
+        | Self::DELETE_RANGE
+        | Self::FLUSH
+        | Self::COMPACT;
+
+    /// What an instance opened read-only can do: these capabilities without
+    /// [`Capabilities::WRITES_OUTSIDE_TRANSACTIONS`] (so the SDK answers `UNSUPPORTED` for
+    /// them; the instance still refuses write transactions itself, with `READ_ONLY`).
+    #[must_use]
+    pub const fn read_only(self) -> Self {
+        Self {
+            flags: self.flags & !Self::WRITES_OUTSIDE_TRANSACTIONS,
+            ..self
+        }
+    }
+
     /// The labels of the set bits; unknown bits (from a newer plugin) appear as `bit-N`.
     #[must_use]
     pub fn labels(&self) -> Vec<String> {

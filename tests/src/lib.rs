@@ -77,6 +77,20 @@ pub fn run_host(dir: &Path, args: &[&str]) -> Output {
         .expect("kgdb-host runs")
 }
 
+/// Runs `kgdb-host` in `dir` on built plugin library `stem` with data directory `dir/data`.
+#[must_use]
+pub fn run_plugin(dir: &Path, stem: &str, args: &[&str]) -> Run {
+    let library = plugin_library(stem);
+    let mut all = vec![
+        "--plugin",
+        library.to_str().unwrap_or(""),
+        "--data-dir",
+        "data",
+    ];
+    all.extend_from_slice(args);
+    Run::host(dir, &all)
+}
+
 /// A finished `kgdb-host` run, for assertions.
 #[derive(Debug)]
 pub struct Run {

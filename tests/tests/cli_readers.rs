@@ -15,10 +15,7 @@ use kgdb_tests::{host_binary, plugin_library, Run};
 const PERSISTENT: [&str; 2] = ["kgdb_plugin_lmdb", "kgdb_plugin_rocksdb"];
 
 fn host(dir: &Path, stem: &str, args: &[&str]) -> Run {
-    let library = plugin_library(stem);
-    let mut all = vec!["--plugin", library.to_str().unwrap(), "--data-dir", "data"];
-    all.extend_from_slice(args);
-    Run::host(dir, &all)
+    kgdb_tests::run_plugin(dir, stem, args)
 }
 
 /// Starts `kgdb-host` in the background with `args`; stdout and stderr are piped.
@@ -277,7 +274,11 @@ fn a_long_lived_readers_caches_follow_another_process_clearing_the_store() {
         quads
     };
     let subject = |tag: &str| QuadPattern {
-        subject: Some(oxrdf::NamedNode::new(format!("http://e/{tag}/s1")).unwrap().into()),
+        subject: Some(
+            oxrdf::NamedNode::new(format!("http://e/{tag}/s1"))
+                .unwrap()
+                .into(),
+        ),
         graph: GraphPattern::Any,
         ..QuadPattern::default()
     };

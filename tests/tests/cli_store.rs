@@ -11,10 +11,7 @@ use kgdb_tests::{host_binary, plugin_library, Run};
 const PERSISTENT: [&str; 2] = ["kgdb_plugin_lmdb", "kgdb_plugin_rocksdb"];
 
 fn host(dir: &Path, stem: &str, args: &[&str]) -> Run {
-    let library = plugin_library(stem);
-    let mut all = vec!["--plugin", library.to_str().unwrap(), "--data-dir", "data"];
-    all.extend_from_slice(args);
-    Run::host(dir, &all)
+    kgdb_tests::run_plugin(dir, stem, args)
 }
 
 fn write(dir: &Path, name: &str, text: &str) {

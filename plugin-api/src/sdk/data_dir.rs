@@ -361,6 +361,10 @@ mod tests {
         read_only: false,
         sharing: Sharing::ReadersBesideWriter,
     };
+    const WRITE_NO_CREATE: Claim = Claim {
+        create: false,
+        ..WRITE
+    };
     const READ: Claim = Claim {
         create: false,
         read_only: true,
@@ -411,16 +415,7 @@ mod tests {
     #[test]
     fn foreign_and_missing_directories_are_refused() {
         let root = scratch();
-        let error = DataDir::claim(
-            &root.join("missing"),
-            "alpha",
-            1,
-            Claim {
-                create: false,
-                ..WRITE
-            },
-        )
-        .unwrap_err();
+        let error = DataDir::claim(&root.join("missing"), "alpha", 1, WRITE_NO_CREATE).unwrap_err();
         assert_eq!(error.code, ErrorCode::NOT_FOUND);
         std::fs::write(root.join("something.txt"), "hello").unwrap();
         let error = DataDir::claim(&root, "alpha", 1, WRITE).unwrap_err();
@@ -476,16 +471,7 @@ mod tests {
         let root = scratch();
         let error = DataDir::claim(&root, "alpha", 1, READ).unwrap_err();
         assert_eq!(error.code, ErrorCode::NOT_FOUND);
-        let error = DataDir::claim(
-            &root,
-            "alpha",
-            1,
-            Claim {
-                create: false,
-                ..WRITE
-            },
-        )
-        .unwrap_err();
+        let error = DataDir::claim(&root, "alpha", 1, WRITE_NO_CREATE).unwrap_err();
         assert_eq!(error.code, ErrorCode::NOT_FOUND);
         assert!(!root.join(FORMAT_FILE).exists());
         drop(DataDir::claim(&root, "alpha", 1, WRITE).unwrap());

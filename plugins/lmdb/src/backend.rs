@@ -194,14 +194,13 @@ impl StorageBackend for LmdbBackend {
         let engine_max = self.shared().map_or(MAX_KEY_SIZE, |shared| {
             u32::try_from(shared.env.max_key_size()).unwrap_or(u32::MAX)
         });
-        let mut caps = CAPABILITIES;
+        let mut caps = if self.read_only {
+            // A read-only environment cannot sync either; a checkpoint only reads.
+            CAPABILITIES.read_only()
+        } else {
+            CAPABILITIES
+        };
         caps.max_key_size = MAX_KEY_SIZE.min(engine_max);
-        if self.read_only {
-            caps.flags &= !(Capabilities::ATOMIC_BATCH
-                | Capabilities::BULK_INGEST
-                | Capabilities::ATOMIC_MULTI_INGEST
-                | Capabilities::DELETE_RANGE);
-        }
         caps
     }
 

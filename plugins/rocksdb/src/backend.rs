@@ -215,16 +215,14 @@ impl StorageBackend for RocksBackend {
         let read_only = self
             .engine()
             .is_ok_and(|engine| matches!(engine.db, Handle::ReadOnly(_)));
-        let mut caps = CAPABILITIES;
         if read_only {
-            caps.flags &= !(Capabilities::ATOMIC_BATCH
-                | Capabilities::BULK_INGEST
-                | Capabilities::FLUSH
-                | Capabilities::COMPACT
-                | Capabilities::CHECKPOINT
-                | Capabilities::DELETE_RANGE);
+            // A checkpoint needs the writing instance too.
+            let mut caps = CAPABILITIES.read_only();
+            caps.flags &= !Capabilities::CHECKPOINT;
+            caps
+        } else {
+            CAPABILITIES
         }
-        caps
     }
 
     fn open_table(&self, name: &str, create: bool) -> Result<TableId, PluginError> {
