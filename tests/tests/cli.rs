@@ -315,3 +315,30 @@ fn status_reads_a_persistent_store_without_writing() {
     assert!(out.contains("tables:       quads"), "{out}");
     assert!(out.contains("lmdb.entries[quads]"), "{out}");
 }
+
+#[test]
+fn writing_to_the_memory_plugin_says_nothing_persists() {
+    let dir = scratch();
+    std::fs::write(
+        dir.path().join("one.nt"),
+        "<http://e/a> <http://e/b> <http://e/c> .\n",
+    )
+    .unwrap();
+    let memory = plugin_library("kgdb_plugin_memory");
+    let memory = memory.to_str().unwrap();
+    let run = Run::host(dir.path(), &["--plugin", memory, "load", "one.nt"]);
+    assert!(
+        run.expect_success().contains("the store holds 1 quads"),
+        "{run:#?}"
+    );
+    assert!(
+        run.stderr
+            .contains("keeps nothing on disk: what this command stores is gone when it ends"),
+        "{run:#?}"
+    );
+    assert!(!dir.path().join("kgdb-data").exists(), "{run:#?}");
+    // Reading writes nothing, so it says nothing.
+    let run = Run::host(dir.path(), &["--plugin", memory, "count"]);
+    assert_eq!(run.expect_success(), "0\n");
+    assert!(run.stderr.is_empty(), "{run:#?}");
+}
