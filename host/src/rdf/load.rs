@@ -162,7 +162,14 @@ pub fn load(store: &Store, request: &LoadRequest) -> Result<LoadReport, LoadErro
     report.summary = bulk.commit()?;
     progress.finish_and_clear();
     report.elapsed = started.elapsed();
-    match record(store, &report, request.data_dir.as_deref()) {
+    let recorded = record(
+        store,
+        report.summary,
+        report.skipped_count,
+        report.elapsed,
+        request.data_dir.as_deref(),
+    );
+    match recorded {
         Ok(record) => report.record = Some(record),
         Err(error) => report.warnings.push(format!(
             "the load committed, but keeping its record failed: {error}"

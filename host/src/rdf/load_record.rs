@@ -6,10 +6,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::load::LoadReport;
 use crate::plugin::stats::OperationStats;
 use crate::plugin::Capabilities;
-use crate::store::{Store, StoreError};
+use crate::store::{LoadSummary, Store, StoreError};
 
 /// The store note the last load's record is kept under.
 pub const LAST_LOAD_NOTE: &str = "last-load";
@@ -48,7 +47,9 @@ pub fn last_load(store: &Store) -> Result<Option<LastLoad>, StoreError> {
 /// files in `data_dir`, it is flushed first so the size on disk is what the load left.
 pub(super) fn record(
     store: &Store,
-    report: &LoadReport,
+    summary: LoadSummary,
+    skipped: u64,
+    elapsed: std::time::Duration,
     data_dir: Option<&Path>,
 ) -> Result<LastLoad, StoreError> {
     let capabilities = store.backend().capabilities();
@@ -63,13 +64,13 @@ pub(super) fn record(
                 source,
             })?;
     }
-    let seconds = report.elapsed.as_secs_f64();
+    let seconds = elapsed.as_secs_f64();
     let record = LastLoad {
-        read: report.summary.read,
-        inserted: report.summary.inserted,
-        skipped: report.skipped_count,
+        read: summary.read,
+        inserted: summary.inserted,
+        skipped,
         seconds,
-        quads_per_second: report.summary.read as f64 / seconds.max(1e-9),
+        quads_per_second: summary.read as f64 / seconds.max(1e-9),
         bytes_on_disk: data_dir.map(crate::disk::bytes_on_disk),
         operations: store.backend().collector().snapshot(),
     };

@@ -6,8 +6,7 @@ use std::sync::{Arc, Mutex};
 use kgdb_plugin_api::sdk::{RangeScan, StorageCursor};
 use kgdb_plugin_api::{KvBatch, PluginError, TableId};
 
-use crate::shared::{read_batch, Shared, Snapshot};
-use crate::txn::lock;
+use crate::shared::{lock, read_batch, Shared, Snapshot};
 use crate::writer::Link;
 
 /// A cursor over a read snapshot or over the writer's transaction.

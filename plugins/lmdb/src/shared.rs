@@ -3,7 +3,7 @@
 
 use std::ops::Bound;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use heed::types::Bytes;
@@ -155,6 +155,12 @@ impl Snapshot {
             }
         }
     }
+}
+
+/// Locks a read transaction's snapshot (LMDB allows one thread at a time in a read
+/// transaction).
+pub(crate) fn lock(snapshot: &Mutex<Snapshot>) -> Result<MutexGuard<'_, Snapshot>, PluginError> {
+    locks::lock(snapshot, "read transaction")
 }
 
 impl Snapshot {

@@ -1,13 +1,13 @@
 //! Transactions: a read snapshot usable from any thread, or a session on the writer thread.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
-use kgdb_plugin_api::sdk::{locks, RangeScan, StorageTxn};
+use kgdb_plugin_api::sdk::{RangeScan, StorageTxn};
 use kgdb_plugin_api::{ErrorCode, PluginError, ScanSpec, TableId, WriteBatch};
 
 use crate::cursor::LmdbCursor;
 use crate::error::lmdb_error;
-use crate::shared::{Shared, Snapshot};
+use crate::shared::{lock, Shared, Snapshot};
 use crate::writer::Session;
 
 /// A transaction: a read snapshot, or a session on the writer thread.
@@ -27,11 +27,6 @@ pub enum LmdbTxn {
         /// The backend.
         shared: Arc<Shared>,
     },
-}
-
-/// Locks a read transaction's snapshot.
-pub(crate) fn lock(snapshot: &Mutex<Snapshot>) -> Result<MutexGuard<'_, Snapshot>, PluginError> {
-    locks::lock(snapshot, "read transaction")
 }
 
 impl StorageTxn for LmdbTxn {

@@ -21,13 +21,14 @@ use rocksdb::{
     WriteBatchWithTransaction,
 };
 
+use crate::cell::{TxnCell, TxnParts};
 use crate::config::{Compression, RocksConfig};
 use crate::engine::{
     entry_position, range_read_options, with_db, Db, Engine, Families, Handle, ReadOnlyDb,
     TABLE_PREFIX,
 };
 use crate::error::rocks_error;
-use crate::txn::{RocksTxn, TxnCell, TxnParts};
+use crate::txn::RocksTxn;
 use crate::{CAPABILITIES, FORMAT_VERSION, PLUGIN_NAME};
 
 const ENGINE: &str = "engine";

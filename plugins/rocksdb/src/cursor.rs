@@ -9,9 +9,9 @@ use kgdb_plugin_api::sdk::{RangeScan, StorageCursor};
 use kgdb_plugin_api::{KvBatch, PluginError, ScanSpec, TableId};
 use rocksdb::ReadOptions;
 
+use crate::cell::{ended, lock, TxnCell, TxnParts};
 use crate::engine::with_db;
 use crate::error::rocks_error;
-use crate::txn::{ended, lock, TxnCell, TxnParts};
 
 /// A cursor: it re-seeks from the last key at every batch, so it holds no iterator between
 /// batches and its memory does not grow with the range.

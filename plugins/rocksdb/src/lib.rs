@@ -23,9 +23,11 @@
 //!   every file open so the writer's compactions cannot take one away.
 //!
 //! Files: `lib.rs` (the plugin), `config.rs`, `backend.rs` (open, tables, batches, ingest,
-//! engine operations), `engine.rs` (the open database), `txn.rs`, `cursor.rs`, `error.rs`.
+//! engine operations), `engine.rs` (the open database), `txn.rs`, `cursor.rs`, `cell.rs` (a
+//! transaction's state shared with its cursors), `error.rs`.
 
 mod backend;
+mod cell;
 mod config;
 mod cursor;
 mod engine;

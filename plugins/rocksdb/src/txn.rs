@@ -1,60 +1,20 @@
 //! Transactions: an optimistic transaction with its snapshot (writers), a bare snapshot
 //! (readers of a writing instance), or nothing to pin (a read-only instance).
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
-use kgdb_plugin_api::sdk::{locks, StorageTxn};
-use kgdb_plugin_api::{BatchEntry, ErrorCode, PluginError, ScanSpec, TableId, WriteBatch};
-use rocksdb::{ReadOptions, Transaction};
-use self_cell::self_cell;
+use kgdb_plugin_api::sdk::StorageTxn;
+use kgdb_plugin_api::{BatchEntry, PluginError, ScanSpec, TableId, WriteBatch};
 
+use crate::cell::{ended, lock, TxnCell, TxnParts};
 use crate::cursor::RocksCursor;
-use crate::engine::{range_read_options, with_db, Db, Engine, Families};
+use crate::engine::{range_read_options, with_db, Engine, Families};
 use crate::error::rocks_error;
-
-/// A RocksDB transaction (none for a reader) with the read options that pin its snapshot.
-pub struct TxnParts<'a> {
-    pub(crate) read: ReadOptions,
-    pub(crate) txn: Option<Transaction<'a, Db>>,
-    /// A reader's snapshot on a writing instance (a writer's belongs to its transaction; a
-    /// read-only instance needs none).
-    pub(crate) snapshot: Option<rocksdb::SnapshotWithThreadMode<'a, Db>>,
-}
-
-impl<'a> TxnParts<'a> {
-    /// The transaction that writes.
-    fn writer(&self) -> Result<&Transaction<'a, Db>, PluginError> {
-        self.txn.as_ref().ok_or_else(|| {
-            PluginError::new(ErrorCode::READ_ONLY, "write in a read-only transaction")
-        })
-    }
-}
-
-self_cell!(
-    /// A transaction together with the engine it borrows.
-    pub struct TxnCell {
-        owner: Arc<Engine>,
-        #[covariant]
-        dependent: TxnParts,
-    }
-);
 
 /// A transaction, shared with its cursors.
 pub struct RocksTxn {
     cell: Arc<Mutex<Option<TxnCell>>>,
     read_only: bool,
-}
-
-/// Locks a transaction's cell.
-pub(crate) fn lock(
-    cell: &Mutex<Option<TxnCell>>,
-) -> Result<MutexGuard<'_, Option<TxnCell>>, PluginError> {
-    locks::lock(cell, "transaction")
-}
-
-/// The error of a call on an ended transaction.
-pub(crate) fn ended() -> PluginError {
-    PluginError::closed("the transaction has already ended")
 }
 
 impl RocksTxn {

@@ -5,11 +5,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
 use super::histogram::Histogram;
 use super::report::{
-    ErrorCount, OpCount, OperationFigures, OperationStats, TableFigures, TransactionFigures,
+    ErrorCount, NamedCount, OpCount, OperationFigures, OperationStats, TableFigures,
+    TransactionFigures,
 };
 use super::tally::{bump, TableTally, Tally, Timer, FOLD_EVERY, TALLY_TABLES};
 use super::Op;
@@ -57,15 +56,6 @@ pub struct Collector {
 pub trait CounterSource: Send + Sync {
     /// The counters' current values, under stable `snake_case` names.
     fn counters(&self) -> Vec<NamedCount>;
-}
-
-/// One counter of a [`CounterSource`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NamedCount {
-    /// Its name, `snake_case`, stable.
-    pub name: String,
-    /// Its value.
-    pub value: u64,
 }
 
 impl Default for Collector {

@@ -24,10 +24,11 @@ mod tally;
 #[cfg(test)]
 mod tests;
 
-pub use collector::{Call, Collector, CounterSource, NamedCount};
+pub use collector::{Call, Collector, CounterSource};
 pub use histogram::{Histogram, LatencySummary};
 pub use report::{
-    ErrorCount, OpCount, OperationFigures, OperationStats, TableFigures, TransactionFigures,
+    ErrorCount, NamedCount, OpCount, OperationFigures, OperationStats, TableFigures,
+    TransactionFigures,
 };
 pub use tally::{Tally, Timer, FOLD_EVERY};
 

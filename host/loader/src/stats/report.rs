@@ -3,7 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::collector::NamedCount;
 use super::histogram::LatencySummary;
 
 /// Every figure of a [`Collector`], ready to print or serialise.
@@ -80,4 +79,13 @@ pub struct OpCount {
     pub op: String,
     /// Calls.
     pub count: u64,
+}
+
+/// One counter of a [`CounterSource`](super::CounterSource).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamedCount {
+    /// Its name, `snake_case`, stable.
+    pub name: String,
+    /// Its value.
+    pub value: u64,
 }
