@@ -216,6 +216,14 @@ impl PluginLoader {
             path: path.to_owned(),
             source,
         };
+        // Checked before opening: opening a FIFO would wait for a writer.
+        if !std::fs::metadata(path).map_err(io)?.is_file() {
+            return Err(LoadError::NotALibrary {
+                path: path.to_owned(),
+                expected: expected_format(),
+                found: "something that is not a regular file".into(),
+            });
+        }
         let file = File::open(path).map_err(io)?;
         let metadata = file.metadata().map_err(io)?;
         if !metadata.is_file() {

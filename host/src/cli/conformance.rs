@@ -7,6 +7,7 @@ use std::sync::Arc;
 use clap::Args;
 use kgdb_conformance::{CrashWriter, Target};
 
+use super::output::outln;
 use super::{Cli, Failure};
 use crate::plugin::PluginRegistry;
 
@@ -50,7 +51,7 @@ pub fn run(
 ) -> Result<ExitCode, Failure> {
     if args.list {
         for case in kgdb_conformance::cases() {
-            println!("{}", case.full_name());
+            outln!("{}", case.full_name())?;
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -83,18 +84,18 @@ pub fn run(
         loaded: Some(Arc::clone(&plugin)),
     };
     let info = plugin.details();
-    println!(
+    outln!(
         "conformance of {} {} ({}): {selected} cases",
         info.name,
         info.version,
         plugin.path().display()
-    );
+    )?;
     let summary = kgdb_conformance::run_suite(&target, args.filter.as_deref(), |report| {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{report}");
         let _ = out.flush();
     });
-    println!("{summary}");
+    outln!("{summary}")?;
     Ok(if summary.failed == 0 {
         ExitCode::SUCCESS
     } else {

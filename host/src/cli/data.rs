@@ -11,6 +11,7 @@ use clap::Args;
 use oxrdf::{NamedNode, NamedOrBlankNode, Term};
 use oxrdfio::{RdfFormat, RdfSerializer};
 
+use super::output::outln;
 use super::session::{Session, StoreUse};
 use super::{Cli, Failure};
 use crate::rdf::{self, DumpRequest, LoadRequest, Source};
@@ -192,15 +193,6 @@ fn pattern(args: &PatternArgs) -> Result<QuadPattern, Failure> {
     })
 }
 
-/// Ends quietly when the reader of our stdout went away (`| head`).
-fn output_result(result: std::io::Result<()>) -> Result<(), Failure> {
-    match result {
-        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(error) => Err(Failure(format!("write error: {error}"))),
-        Ok(()) => Ok(()),
-    }
-}
-
 pub(super) fn load(cli: &Cli, session: &Session, args: &LoadArgs) -> Result<ExitCode, Failure> {
     let mut sources = Vec::new();
     for file in &args.files {
@@ -214,9 +206,16 @@ pub(super) fn load(cli: &Cli, session: &Session, args: &LoadArgs) -> Result<Exit
                 gzip: false,
             }));
         } else {
-            if !file.is_file() {
+            // A pipe (`<(zcat …)`) or device is read like a file; a directory is not RDF.
+            if !file.exists() {
                 return Err(Failure(format!(
                     "{}: no such file; nothing was loaded",
+                    file.display()
+                )));
+            }
+            if file.is_dir() {
+                return Err(Failure(format!(
+                    "{}: is a directory, not an RDF file; nothing was loaded",
                     file.display()
                 )));
             }
@@ -261,7 +260,7 @@ pub(super) fn load(cli: &Cli, session: &Session, args: &LoadArgs) -> Result<Exit
         .record
         .as_ref()
         .and_then(|record| record.bytes_on_disk);
-    println!(
+    let printed = outln!(
         "loaded {} new quads ({} read, {} skipped) from {} input(s) in {seconds:.2} s ({:.0} quads/s); the store holds {} quads{}",
         report.summary.inserted,
         report.summary.read,
@@ -272,8 +271,14 @@ pub(super) fn load(cli: &Cli, session: &Session, args: &LoadArgs) -> Result<Exit
         on_disk
             .map(|bytes| format!(", {} on disk", human_bytes(bytes)))
             .unwrap_or_default(),
-    );
+    ).map_err(|Failure(message)| {
+        Failure(format!(
+            "{message} (the load itself committed: {} new quads)",
+            report.summary.inserted
+        ))
+    });
     store.close()?;
+    printed?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -313,7 +318,7 @@ pub(super) fn dump(cli: &Cli, session: &Session, args: &DumpArgs) -> Result<Exit
         }
         None => match rdf::dump(&store, &request, BufWriter::new(std::io::stdout().lock())) {
             Err(rdf::DumpError::Write(error)) => {
-                output_result(Err(error))?;
+                super::output::result(Err(error))?;
                 0
             }
             other => other?,
@@ -348,13 +353,13 @@ pub(super) fn quads(cli: &Cli, session: &Session, args: &QuadsArgs) -> Result<Ex
             if format == RdfFormat::NTriples {
                 quad.graph_name = oxrdf::GraphName::DefaultGraph;
             }
-            output_result(out.serialize_quad(&quad))?;
+            super::output::result(out.serialize_quad(&quad))?;
             printed += 1;
         }
         Ok(())
     })();
     result?;
-    output_result(out.finish().and_then(|mut inner| inner.flush()))?;
+    super::output::result(out.finish().and_then(|mut inner| inner.flush()))?;
     drop(snapshot);
     store.close()?;
     Ok(ExitCode::SUCCESS)
@@ -364,7 +369,7 @@ pub(super) fn count(cli: &Cli, session: &Session, args: &CountArgs) -> Result<Ex
     let graph = parse_graph(args.graph.as_deref())?;
     let store = session.open_store(cli, StoreUse::Read)?.store;
     let count = store.snapshot()?.graph_len(&graph)?;
-    println!("{count}");
+    outln!("{count}")?;
     store.close()?;
     Ok(ExitCode::SUCCESS)
 }
@@ -375,9 +380,9 @@ pub(super) fn graphs(cli: &Cli, session: &Session) -> Result<ExitCode, Failure> 
     graphs.sort_by_cached_key(|(name, _)| name.to_string());
     let mut out = BufWriter::new(std::io::stdout().lock());
     for (name, count) in graphs {
-        output_result(writeln!(out, "{name}\t{count}"))?;
+        super::output::result(writeln!(out, "{name}\t{count}"))?;
     }
-    output_result(out.flush())?;
+    super::output::result(out.flush())?;
     store.close()?;
     Ok(ExitCode::SUCCESS)
 }
@@ -390,7 +395,7 @@ pub(super) fn remove(
     let pattern = pattern(args)?;
     let store = session.open_store(cli, StoreUse::Change)?.store;
     let removed = store.update(3, |txn| txn.remove_pattern(&pattern))?;
-    println!("removed {removed} quads");
+    outln!("removed {removed} quads")?;
     store.close()?;
     Ok(ExitCode::SUCCESS)
 }
@@ -399,7 +404,7 @@ pub(super) fn clear(cli: &Cli, session: &Session, args: &ClearArgs) -> Result<Ex
     let graph = parse_graph(args.graph.as_deref())?;
     let store = session.open_store(cli, StoreUse::Change)?.store;
     let removed = store.clear(&graph)?;
-    println!("removed {removed} quads");
+    outln!("removed {removed} quads")?;
     store.close()?;
     Ok(ExitCode::SUCCESS)
 }
@@ -407,12 +412,12 @@ pub(super) fn clear(cli: &Cli, session: &Session, args: &ClearArgs) -> Result<Ex
 pub(super) fn recover(cli: &Cli, session: &Session) -> Result<ExitCode, Failure> {
     let store = session.open_store(cli, StoreUse::Change)?.store;
     if store.recovered_load() {
-        println!(
+        outln!(
             "undid an interrupted load; the store holds {} quads",
             store.counts()?.quads
-        );
+        )?;
     } else {
-        println!("nothing to recover: no load was interrupted");
+        outln!("nothing to recover: no load was interrupted")?;
     }
     store.close()?;
     Ok(ExitCode::SUCCESS)
@@ -423,14 +428,14 @@ pub(super) fn verify(cli: &Cli, session: &Session, args: &VerifyArgs) -> Result<
     let report = store.verify(args.max_differences)?;
     store.close()?;
     if report.is_ok() {
-        println!(
+        outln!(
             "ok: {} index entries in 9 orderings and {} terms agree with each other and with the counters",
             report.index_entries, report.terms
-        );
+        )?;
         return Ok(ExitCode::SUCCESS);
     }
     for difference in &report.differences {
-        println!("{difference}");
+        outln!("{difference}")?;
     }
     Err(Failure(format!(
         "verify found {} difference(s){}",

@@ -2,6 +2,7 @@
 
 mod conformance;
 mod data;
+mod output;
 mod plugins;
 mod report;
 mod session;

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+use super::output::outln;
 use super::{Cli, Failure};
 use crate::plugin::{
     Capabilities, LoadError, LoadedPlugin, OpenSettings, PluginEntry, PluginRegistry,
@@ -65,15 +66,20 @@ fn pin_status(entry: Option<&PluginEntry>, plugin: &LoadedPlugin) -> String {
     }
 }
 
-fn print_summary(plugin: &LoadedPlugin) {
+fn print_summary(plugin: &LoadedPlugin) -> Result<(), Failure> {
     let details = plugin.details();
-    println!("  path:         {}", plugin.path().display());
-    println!(
+    outln!("  path:         {}", plugin.path().display())?;
+    outln!(
         "  plugin:       {} {} (ABI {}, {}, {})",
-        details.name, details.version, details.api_version, details.target, details.profile
-    );
-    println!("  description:  {}", details.description);
-    println!("  capabilities: {}", capability_line(details.capabilities));
+        details.name,
+        details.version,
+        details.api_version,
+        details.target,
+        details.profile
+    )?;
+    outln!("  description:  {}", details.description)?;
+    outln!("  capabilities: {}", capability_line(details.capabilities))?;
+    Ok(())
 }
 
 fn list(registry: &PluginRegistry) -> Result<ExitCode, Failure> {
@@ -82,9 +88,9 @@ fn list(registry: &PluginRegistry) -> Result<ExitCode, Failure> {
             "no plugin manifest: there is no plugins.toml here; pass --config FILE or set KGDB_CONFIG".into(),
         ));
     };
-    println!("manifest: {}", manifest.file.display());
+    outln!("manifest: {}", manifest.file.display())?;
     if manifest.plugins.is_empty() {
-        println!("no plugins are listed");
+        outln!("no plugins are listed")?;
     }
     for entry in &manifest.plugins {
         let default = if manifest.default.as_deref() == Some(entry.name.as_str()) {
@@ -92,21 +98,21 @@ fn list(registry: &PluginRegistry) -> Result<ExitCode, Failure> {
         } else {
             ""
         };
-        println!("\n{}{default}", entry.name);
+        outln!("\n{}{default}", entry.name)?;
         match registry
             .resolve_entry(entry)
             .and_then(|resolved| registry.load(&resolved))
         {
             Ok(plugin) => {
-                print_summary(&plugin);
-                println!("  pin:          {}", pin_status(Some(entry), &plugin));
+                print_summary(&plugin)?;
+                outln!("  pin:          {}", pin_status(Some(entry), &plugin))?;
             }
             Err(LoadError::PinMismatch {
                 found, expected, ..
             }) => {
-                println!("  pin:          MISMATCH: pinned {expected}, file has {found}");
+                outln!("  pin:          MISMATCH: pinned {expected}, file has {found}")?;
             }
-            Err(error) => println!("  unavailable:  {error}"),
+            Err(error) => outln!("  unavailable:  {error}")?,
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -116,24 +122,24 @@ fn info(registry: &PluginRegistry, spec: Option<&str>) -> Result<ExitCode, Failu
     let resolved = registry.resolve(spec)?;
     let plugin = registry.load(&resolved)?;
     let details = plugin.details();
-    println!("{}", details.name);
-    print_summary(&plugin);
-    println!("  sha256:       {}", plugin.sha256());
-    println!(
+    outln!("{}", details.name)?;
+    print_summary(&plugin)?;
+    outln!("  sha256:       {}", plugin.sha256())?;
+    outln!(
         "  pin:          {}",
         pin_status(resolved.entry.as_ref(), &plugin)
-    );
+    )?;
     if let Some(entry) = &resolved.entry {
         let config = entry.config_text();
         let config = config.trim();
-        println!(
+        outln!(
             "  config:       {}",
             if config.is_empty() {
                 "(empty)".to_owned()
             } else {
                 config.replace('\n', "; ")
             }
-        );
+        )?;
     }
     // Extension interfaces added after 1.0; a plugin built before one answers none.
     let extensions = match plugin.full_config_for_tests() {
@@ -145,19 +151,19 @@ fn info(registry: &PluginRegistry, spec: Option<&str>) -> Result<ExitCode, Failu
         Ok(None) => "none".to_owned(),
         Err(error) => format!("unusable: {error}"),
     };
-    println!("  extensions:   {extensions}");
+    outln!("  extensions:   {extensions}")?;
     if details.config_keys.is_empty() {
-        println!("  config keys:  none");
+        outln!("  config keys:  none")?;
     } else {
-        println!("  config keys:");
+        outln!("  config keys:")?;
         for key in &details.config_keys {
             let default = if key.default.is_empty() {
                 "no default".to_owned()
             } else {
                 format!("default {}", key.default)
             };
-            println!("    {} ({}, {default})", key.name, key.kind);
-            println!("        {}", key.doc);
+            outln!("    {} ({}, {default})", key.name, key.kind)?;
+            outln!("        {}", key.doc)?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -237,15 +243,15 @@ fn check(cli: &Cli, registry: &PluginRegistry) -> Result<ExitCode, Failure> {
         match outcome {
             Ok(line) => {
                 passed += 1;
-                println!("ok    {line}");
+                outln!("ok    {line}")?;
             }
             Err(Failure(message)) => {
                 failed += 1;
-                println!("FAIL  {name}: {message}");
+                outln!("FAIL  {name}: {message}")?;
             }
         }
     }
-    println!("{passed} plugins ok, {failed} failed");
+    outln!("{passed} plugins ok, {failed} failed")?;
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {

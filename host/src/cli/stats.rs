@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Args;
 use serde::Serialize;
 
+use super::output::outln;
 use super::report::operation_table;
 use super::session::{Session, StoreUse};
 use super::{column_width, Cli, Failure};
@@ -129,9 +130,9 @@ pub(super) fn run(cli: &Cli, session: &Session, args: &StatsArgs) -> Result<Exit
     if args.json {
         let text = serde_json::to_string_pretty(&report)
             .map_err(|e| Failure(format!("writing JSON: {e}")))?;
-        println!("{text}");
+        outln!("{text}")?;
     } else {
-        print!("{}", human(&report));
+        super::output::text(&human(&report))?;
     }
     Ok(ExitCode::SUCCESS)
 }

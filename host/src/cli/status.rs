@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use super::output::outln;
 use super::session::Session;
 use super::{plugins::capability_line, Cli, Failure};
 use crate::plugin::{Access, Capabilities};
@@ -24,27 +25,27 @@ pub(super) fn run(cli: &Cli, session: &Session) -> Result<ExitCode, Failure> {
         Access::ReadWrite
     };
     let backend = session.open_backend(cli, &chosen, access)?;
-    println!(
+    outln!(
         "plugin:       {} {} ({})",
         details.name,
         details.version,
         plugin.path().display()
-    );
+    )?;
     if persistent {
-        println!("data dir:     {}", cli.data_dir.display());
+        outln!("data dir:     {}", cli.data_dir.display())?;
     } else {
-        println!("data dir:     none (this backend keeps nothing on disk)");
+        outln!("data dir:     none (this backend keeps nothing on disk)")?;
     }
-    println!("capabilities: {}", capability_line(backend.capabilities()));
+    outln!("capabilities: {}", capability_line(backend.capabilities()))?;
     let tables = backend.list_tables()?;
-    println!(
+    outln!(
         "tables:       {}",
         if tables.is_empty() {
             "none".to_owned()
         } else {
             tables.join(", ")
         }
-    );
+    )?;
     if backend.capabilities().has(Capabilities::NATIVE_STATS) {
         for stat in backend.stats()? {
             let value = if stat.unit == "bytes" {
@@ -52,7 +53,7 @@ pub(super) fn run(cli: &Cli, session: &Session) -> Result<ExitCode, Failure> {
             } else {
                 stat.value.to_string()
             };
-            println!("  {:<32} {value}", stat.name);
+            outln!("  {:<32} {value}", stat.name)?;
         }
     }
     backend.close()?;
