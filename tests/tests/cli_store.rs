@@ -310,3 +310,57 @@ fn a_load_killed_halfway_leaves_the_store_as_it_was() {
             .starts_with("ok: "));
     }
 }
+
+/// An engine file that goes missing (RocksDB's `CURRENT`, LMDB's `data.mdb`) or is emptied is
+/// `corruption` naming it, for reading and writing commands alike, and nothing is written: the
+/// other files stay, and putting the file back brings the store back whole.
+#[test]
+fn a_missing_engine_file_is_corruption_and_nothing_is_written() {
+    let cases: [(&str, &str, bool); 3] = [
+        ("kgdb_plugin_rocksdb", "CURRENT", false),
+        ("kgdb_plugin_lmdb", "data.mdb", false),
+        ("kgdb_plugin_lmdb", "data.mdb", true),
+    ];
+    for (stem, file, empty_it) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write(d, "library.ttl", LIBRARY);
+        host(d, stem, &["load", "library.ttl"]).expect_success();
+        let data = d.join("data");
+        let saved = std::fs::read(data.join(file)).unwrap();
+        if empty_it {
+            std::fs::write(data.join(file), b"").unwrap();
+        } else {
+            std::fs::remove_file(data.join(file)).unwrap();
+        }
+        let listing = || {
+            let mut names: Vec<(String, u64)> = std::fs::read_dir(&data)
+                .unwrap()
+                .map(|e| {
+                    let e = e.unwrap();
+                    (
+                        e.file_name().to_string_lossy().into_owned(),
+                        e.metadata().unwrap().len(),
+                    )
+                })
+                .filter(|(name, _)| name != "lock.mdb" && name != "kgdb.lock")
+                .collect();
+            names.sort();
+            names
+        };
+        let before = listing();
+        let what = if empty_it { "empty" } else { "missing" };
+        for args in [&["count"][..], &["count"], &["verify"], &["load", "library.ttl"]] {
+            host(d, stem, args).expect_one_line_error(&[
+                &format!("{file}: {what}"),
+                "corrupt",
+            ]);
+        }
+        assert_eq!(listing(), before, "{stem}: files changed");
+        std::fs::write(data.join(file), &saved).unwrap();
+        assert_eq!(host(d, stem, &["count"]).expect_success(), "8\n", "{stem}");
+        assert!(host(d, stem, &["verify"])
+            .expect_success()
+            .starts_with("ok: "));
+    }
+}

@@ -61,6 +61,8 @@ pub struct DataDir {
     /// on a crash).
     _lock: Option<File>,
     read_only: bool,
+    /// Whether this claim wrote the marker (the directory held nothing of kgdb's).
+    new: bool,
 }
 
 fn io_error(path: &Path, what: &str, error: &std::io::Error) -> PluginError {
@@ -170,6 +172,12 @@ impl DataDir {
                     )));
                 }
                 write_marker(path, plugin, format_version)?;
+                return Ok(Self {
+                    path: path.to_owned(),
+                    _lock: lock,
+                    read_only: claim.read_only,
+                    new: true,
+                });
             }
             Err(error) => return Err(io_error(&marker_path, "cannot read", &error)),
         }
@@ -177,6 +185,7 @@ impl DataDir {
             path: path.to_owned(),
             _lock: lock,
             read_only: claim.read_only,
+            new: false,
         })
     }
 
@@ -252,6 +261,46 @@ impl DataDir {
     #[must_use]
     pub fn is_read_only(&self) -> bool {
         self.read_only
+    }
+
+    /// Whether this claim created the store: the directory held nothing of kgdb's and the
+    /// marker was written now. An engine may create its files then, and only then.
+    #[must_use]
+    pub fn is_new(&self) -> bool {
+        self.new
+    }
+
+    /// Whether the engine's files may be created: the claim is new, or the directory holds
+    /// nothing but kgdb's own marker and lock (a first open that stopped before the engine
+    /// created anything). Otherwise a store exists, and an engine file that is missing is
+    /// damage (`CORRUPTION`), never a reason to start an empty store over the rest.
+    ///
+    /// # Errors
+    /// `IO` when the directory cannot be listed.
+    pub fn may_create_engine(&self) -> Result<bool, PluginError> {
+        if self.new {
+            return Ok(true);
+        }
+        let mut entries = std::fs::read_dir(&self.path)
+            .map_err(|e| io_error(&self.path, "cannot list the data directory", &e))?;
+        Ok(entries.all(|entry| {
+            entry.is_ok_and(|entry| {
+                let name = entry.file_name();
+                name == FORMAT_FILE || name == LOCK_FILE
+            })
+        }))
+    }
+
+    /// `CORRUPTION` for an engine file of this existing store that is missing or empty.
+    #[must_use]
+    pub fn missing_engine_file(&self, file: &str, what: &str) -> PluginError {
+        PluginError::new(
+            ErrorCode::CORRUPTION,
+            format!(
+                "{}: {what}: the store's engine files are damaged (its {FORMAT_FILE} says a store exists); nothing was changed, restore the file from a backup",
+                self.path.join(file).display()
+            ),
+        )
     }
 
     /// Writes the format marker for `plugin` into `dir` (a checkpoint target, say), so the
@@ -477,6 +526,27 @@ mod tests {
         drop(DataDir::claim(&root, "alpha", 1, WRITE).unwrap());
         assert!(root.join(FORMAT_FILE).exists());
         drop(DataDir::claim(&root, "alpha", 1, READ).unwrap());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn only_a_new_or_engine_less_directory_may_create_an_engine() {
+        let root = scratch();
+        let dir = root.join("data");
+        let claim = DataDir::claim(&dir, "alpha", 1, WRITE).unwrap();
+        assert!(claim.is_new() && claim.may_create_engine().unwrap());
+        drop(claim);
+        // A first open that stopped before the engine wrote anything.
+        let claim = DataDir::claim(&dir, "alpha", 1, WRITE).unwrap();
+        assert!(!claim.is_new() && claim.may_create_engine().unwrap());
+        drop(claim);
+        std::fs::write(dir.join("engine.file"), "data").unwrap();
+        let claim = DataDir::claim(&dir, "alpha", 1, WRITE).unwrap();
+        assert!(!claim.may_create_engine().unwrap());
+        let error = claim.missing_engine_file("CURRENT", "missing");
+        assert_eq!(error.code, ErrorCode::CORRUPTION);
+        assert!(error.message.contains("CURRENT: missing"), "{error}");
+        drop(claim);
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

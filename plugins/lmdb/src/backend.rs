@@ -55,6 +55,17 @@ impl LmdbBackend {
         )?;
         let dir = data_dir.path().to_owned();
         let dir = dir.as_path();
+        // A store that exists is never created anew: LMDB would start an empty environment in
+        // place of a missing or empty `data.mdb`.
+        let data_file = std::fs::metadata(dir.join("data.mdb"));
+        if !data_file.as_ref().is_ok_and(|meta| meta.len() > 0) && !data_dir.may_create_engine()? {
+            let what = if data_file.is_ok() {
+                "empty"
+            } else {
+                "missing"
+            };
+            return Err(data_dir.missing_engine_file("data.mdb", what));
+        }
         let mut env_options = EnvOpenOptions::new().read_txn_without_tls();
         let map_size = usize::try_from(config.map_size.as_u64()).map_err(|_| {
             PluginError::invalid_config("map_size", "larger than the address space")

@@ -94,6 +94,11 @@ impl RocksBackend {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         db_options.increase_parallelism(i32::try_from(cores).unwrap_or(2));
 
+        // A store that exists is never created anew: without `CURRENT` its other files
+        // would be deleted by a fresh database (RocksDB removes files it does not know).
+        if !dir.join("CURRENT").exists() && !data_dir.may_create_engine()? {
+            return Err(data_dir.missing_engine_file("CURRENT", "missing"));
+        }
         let (db, existing) = if options.read_only {
             open_read_only(&dir, db_options, &cf_options)?
         } else {
