@@ -342,3 +342,23 @@ fn writing_to_the_memory_plugin_says_nothing_persists() {
     assert_eq!(run.expect_success(), "0\n");
     assert!(run.stderr.is_empty(), "{run:#?}");
 }
+
+/// A library cut short (a partial copy, a full disk while installing it) is refused before
+/// the dynamic loader maps it, instead of the process dying with SIGBUS.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_truncated_library_is_refused_not_a_crash() {
+    let dir = scratch();
+    let bytes = std::fs::read(plugin_library("kgdb_plugin_memory")).unwrap();
+    // Cuts inside the loadable segments (a plugin's code alone is larger than 300 KB; what
+    // follows the segments, debug info, is never mapped and may go).
+    for cut in [4096, 65_536, 300_000] {
+        std::fs::write(dir.path().join("t.so"), &bytes[..cut]).unwrap();
+        for args in [
+            &["--plugin", "t.so", "count"][..],
+            &["plugins", "info", "t.so"],
+        ] {
+            Run::host(dir.path(), args).expect_one_line_error(&["t.so", "truncated or damaged"]);
+        }
+    }
+}

@@ -350,11 +350,13 @@ fn a_missing_engine_file_is_corruption_and_nothing_is_written() {
         };
         let before = listing();
         let what = if empty_it { "empty" } else { "missing" };
-        for args in [&["count"][..], &["count"], &["verify"], &["load", "library.ttl"]] {
-            host(d, stem, args).expect_one_line_error(&[
-                &format!("{file}: {what}"),
-                "corrupt",
-            ]);
+        for args in [
+            &["count"][..],
+            &["count"],
+            &["verify"],
+            &["load", "library.ttl"],
+        ] {
+            host(d, stem, args).expect_one_line_error(&[&format!("{file}: {what}"), "corrupt"]);
         }
         assert_eq!(listing(), before, "{stem}: files changed");
         std::fs::write(data.join(file), &saved).unwrap();

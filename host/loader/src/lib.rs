@@ -13,6 +13,7 @@
 #![warn(missing_docs)]
 
 mod adapter;
+mod elf;
 mod error;
 mod loader;
 pub mod manifest;

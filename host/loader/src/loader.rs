@@ -257,6 +257,15 @@ impl PluginLoader {
             expected: expected_format(),
             found,
         })?;
+        if header.starts_with(b"\x7fELF") {
+            crate::elf::check_segments(&file, metadata.len()).map_err(|found| {
+                LoadError::NotALibrary {
+                    path: path.to_owned(),
+                    expected: expected_format(),
+                    found,
+                }
+            })?;
+        }
         let canonical = std::fs::canonicalize(path).map_err(io)?;
 
         let mut loaded = self.loaded.lock().map_err(|_| LoadError::Other {
