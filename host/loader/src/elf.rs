@@ -20,8 +20,9 @@ pub(crate) fn check_segments(file: &File, len: u64) -> Result<(), String> {
     let header = elf::FileHeader64::<Endianness>::parse(head.as_slice());
     if let Ok(header) = header {
         let endian = header.endian().map_err(|e| e.to_string())?;
-        let table_end = header.e_phoff(endian)
-            + u64::from(header.e_phnum(endian)) * u64::from(header.e_phentsize(endian));
+        let table_end = header.e_phoff(endian).saturating_add(
+            u64::from(header.e_phnum(endian)) * u64::from(header.e_phentsize(endian)),
+        );
         if table_end > len {
             return Err(truncated(len, table_end));
         }
@@ -45,7 +46,7 @@ pub(crate) fn check_segments(file: &File, len: u64) -> Result<(), String> {
         .map_err(|e| format!("its ELF header is unreadable: {e}"))?;
     let endian = header.endian().map_err(|e| e.to_string())?;
     let table_end = u64::from(header.e_phoff(endian))
-        + u64::from(header.e_phnum(endian)) * u64::from(header.e_phentsize(endian));
+        .saturating_add(u64::from(header.e_phnum(endian)) * u64::from(header.e_phentsize(endian)));
     if table_end > len {
         return Err(truncated(len, table_end));
     }
@@ -68,7 +69,7 @@ pub(crate) fn check_segments(file: &File, len: u64) -> Result<(), String> {
 
 fn check(len: u64, segments: impl Iterator<Item = (u64, u64)>) -> Result<(), String> {
     for (offset, size) in segments {
-        let end = offset.checked_add(size).unwrap_or(u64::MAX);
+        let end = offset.saturating_add(size);
         if end > len {
             return Err(truncated(len, end));
         }
