@@ -366,3 +366,25 @@ fn a_missing_engine_file_is_corruption_and_nothing_is_written() {
             .starts_with("ok: "));
     }
 }
+
+/// A `data.mdb` cut short is `corruption` at open, not a `SIGBUS` when a missing page is read.
+#[test]
+fn a_truncated_lmdb_file_is_corruption_not_a_crash() {
+    let stem = "kgdb_plugin_lmdb";
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut text = String::new();
+    for i in 0..20_000 {
+        text.push_str(&format!("<http://e/s{i}> <http://e/p> \"value {i}\" .\n"));
+    }
+    write(d, "many.nt", &text);
+    host(d, stem, &["load", "many.nt"]).expect_success();
+    let file = d.join("data/data.mdb");
+    let saved = std::fs::read(&file).unwrap();
+    std::fs::write(&file, &saved[..saved.len() / 2]).unwrap();
+    for args in [&["count"][..], &["verify"], &["quads", "*", "*", "*"]] {
+        host(d, stem, args).expect_one_line_error(&["data.mdb: truncated", "corrupt"]);
+    }
+    std::fs::write(&file, &saved).unwrap();
+    assert_eq!(host(d, stem, &["count"]).expect_success(), "20000\n");
+}

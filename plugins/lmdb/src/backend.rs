@@ -87,6 +87,7 @@ impl LmdbBackend {
         // path in this process.
         let env = unsafe { env_options.open(dir) }
             .map_err(|e| lmdb_error(&format!("opening {}", dir.display()), e))?;
+        check_file_length(&env, dir)?;
         let mut registry = TableRegistry::new();
         {
             let rtxn = env
@@ -470,4 +471,31 @@ fn open_existing(shared: &Shared, name: &str) -> Result<Option<TableId>, PluginE
     // A handle opened in a read transaction lasts beyond it once the transaction commits.
     snapshot.commit()?;
     Ok(db.map(|db| registry.insert(name, db)))
+}
+
+/// Refuses a `data.mdb` shorter than the pages LMDB's meta page says are in use: reading a
+/// page past the end of a memory-mapped file kills the process with `SIGBUS`. (LMDB keeps no
+/// page checksums: bytes damaged inside the file are not detected; see README.)
+fn check_file_length(env: &crate::shared::Env, dir: &Path) -> Result<(), PluginError> {
+    let info = env.info();
+    let page_size = u64::from(env.stat().page_size);
+    let needed = (info.last_page_number as u64 + 1).saturating_mul(page_size);
+    let file = dir.join("data.mdb");
+    let len = std::fs::metadata(&file)
+        .map_err(|e| {
+            let mut error = PluginError::from(e);
+            error.message = format!("{}: {}", file.display(), error.message).into();
+            error
+        })?
+        .len();
+    if len < needed {
+        return Err(PluginError::new(
+            ErrorCode::CORRUPTION,
+            format!(
+                "{}: truncated: {len} bytes, but LMDB's meta page says {needed} are in use; nothing was changed, restore the file from a backup",
+                file.display()
+            ),
+        ));
+    }
+    Ok(())
 }
