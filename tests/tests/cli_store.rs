@@ -388,3 +388,50 @@ fn a_truncated_lmdb_file_is_corruption_not_a_crash() {
     std::fs::write(&file, &saved).unwrap();
     assert_eq!(host(d, stem, &["count"]).expect_success(), "20000\n");
 }
+
+/// A "billion laughs" RDF/XML file (ten levels of ten nested entity references) is refused
+/// naming its file and line, in bounded memory and at once, and loads nothing; ordinary
+/// entities still work.
+#[test]
+fn an_entity_expansion_bomb_is_refused_before_it_expands() {
+    let stem = "kgdb_plugin_lmdb";
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut bomb =
+        String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE rdf:RDF [\n<!ENTITY lol0 \"lol\">\n");
+    for level in 1..=10 {
+        let refs: String = (0..10).map(|_| format!("&lol{};", level - 1)).collect();
+        bomb.push_str(&format!("<!ENTITY lol{level} \"{refs}\">\n"));
+    }
+    bomb.push_str(
+        "]>\n<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\">\n\
+         <rdf:Description rdf:about=\"http://e/a\"><rdf:value>&lol10;</rdf:value></rdf:Description>\n\
+         </rdf:RDF>\n",
+    );
+    write(d, "laughs.rdf", &bomb);
+    write(d, "library.ttl", LIBRARY);
+    host(d, stem, &["load", "library.ttl"]).expect_success();
+    let started = std::time::Instant::now();
+    for args in [
+        &["load", "laughs.rdf"][..],
+        &["load", "--lenient", "laughs.rdf"],
+    ] {
+        host(d, stem, args).expect_one_line_error(&[
+            "laughs.rdf:8",
+            "entity `lol5`",
+            "nothing was loaded",
+        ]);
+    }
+    assert!(started.elapsed().as_secs() < 30, "{:?}", started.elapsed());
+    assert_eq!(host(d, stem, &["count"]).expect_success(), "8\n");
+    let ordinary = "<?xml version=\"1.0\"?>\n<!DOCTYPE rdf:RDF [ <!ENTITY e \"http://e/\"> ]>\n\
+        <rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\">\n\
+        <rdf:Description rdf:about=\"&e;x\"><rdf:value>&e;y</rdf:value></rdf:Description>\n\
+        </rdf:RDF>\n";
+    write(d, "ordinary.rdf", ordinary);
+    host(d, stem, &["load", "ordinary.rdf"]).expect_success();
+    assert_eq!(
+        host(d, stem, &["quads", "<http://e/x>", "*", "*"]).expect_success(),
+        "<http://e/x> <http://www.w3.org/1999/02/22-rdf-syntax-ns#value> \"http://e/y\" .\n"
+    );
+}

@@ -12,6 +12,7 @@ use oxrdfio::{RdfFormat, RdfParseError, RdfParser, RdfSyntaxError};
 
 use super::format::InputFormat;
 use super::load_record::{record, LastLoad};
+use super::xml_entities::{EntityGuard, EntityLimit};
 use crate::store::encoding::TermHasher;
 use crate::store::{BulkLoad, LoadOptions, LoadSummary, Store, StoreError};
 
@@ -217,10 +218,16 @@ fn open(source: &Source, progress: &ProgressBar) -> Result<Box<dyn Read + Send>,
         }
     };
     let counted = progress.wrap_read(BufReader::with_capacity(1 << 16, raw));
-    Ok(if source.format().gzip {
+    let decoded: Box<dyn Read + Send> = if source.format().gzip {
         Box::new(flate2::read::MultiGzDecoder::new(counted))
     } else {
         Box::new(counted)
+    };
+    // RDF/XML documents may declare entities, which its parser expands unbounded.
+    Ok(if source.format().format == RdfFormat::RdfXml {
+        Box::new(EntityGuard::new(decoded))
+    } else {
+        decoded
     })
 }
 
@@ -338,16 +345,29 @@ fn load_source(
                         return Err(LoadError::TooManyErrors { file: file.clone() });
                     }
                 }
-                Parsed::Read(source) => {
-                    return Err(LoadError::Read {
-                        file: file.clone(),
-                        source,
-                    })
-                }
+                Parsed::Read(source) => return Err(read_error(&file, source)),
             }
         }
         Ok(())
     })
+}
+
+/// A read error, or the RDF/XML entity guard's refusal (a syntax error at its line, even in a
+/// lenient load: the rest of the document cannot be read safely).
+fn read_error(file: &str, source: std::io::Error) -> LoadError {
+    match source
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<EntityLimit>())
+    {
+        Some(limit) => LoadError::Syntax {
+            location: format!("{file}:{}", limit.line),
+            message: limit.message.clone(),
+        },
+        None => LoadError::Read {
+            file: file.to_owned(),
+            source,
+        },
+    }
 }
 
 /// Batches of parsed quads the parser thread may run ahead of the writer.

@@ -5,8 +5,10 @@ mod dump;
 mod format;
 mod load;
 mod load_record;
+mod xml_entities;
 
 pub use dump::{dump, DumpError, DumpRequest};
 pub use format::{format_by_name, format_for_path, FormatError, InputFormat};
 pub use load::{load, LoadError, LoadReport, LoadRequest, Skipped, Source};
 pub use load_record::{last_load, LastLoad, LAST_LOAD_NOTE};
+pub use xml_entities::{EntityGuard, EntityLimit, MAX_ENTITY_BYTES, MAX_TEXT_BYTES};
