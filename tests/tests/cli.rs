@@ -362,3 +362,38 @@ fn a_truncated_library_is_refused_not_a_crash() {
         }
     }
 }
+
+/// A usage mistake is one `error:` line with the command's usage and exit code 2; help and
+/// the version still print in full, with exit code 0.
+#[test]
+fn usage_mistakes_are_one_line() {
+    let dir = scratch();
+    for (args, fragments) in [
+        (
+            &["count", "--bogus"][..],
+            &["unexpected argument '--bogus'", "usage: kgdb-host count"][..],
+        ),
+        (
+            &["quads", "<http://e/a>"],
+            &["required arguments", "<P> <O>", "usage: kgdb-host quads"],
+        ),
+        (&["frobnicate"], &["unrecognized subcommand 'frobnicate'"]),
+        (
+            &["load", "--chunk-quads", "x", "f.nt"],
+            &["invalid value 'x' for '--chunk-quads <N>'"],
+        ),
+    ] {
+        let run = Run::host(dir.path(), args);
+        let line = run.expect_one_line_error(fragments);
+        assert_eq!(run.code, Some(2), "{args:?}: {line}");
+        assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {run:#?}");
+    }
+    let help = Run::host(dir.path(), &["count", "--help"]);
+    assert!(
+        help.expect_success().contains("Usage: kgdb-host count"),
+        "{help:#?}"
+    );
+    assert!(Run::host(dir.path(), &["--version"])
+        .expect_success()
+        .starts_with("kgdb-host "));
+}

@@ -151,7 +151,10 @@ impl<E: std::error::Error> From<E> for Failure {
 /// Runs the command line; the process exit code is the result.
 #[must_use]
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(&error),
+    };
     init_logging(cli.verbose);
     let _command = tracing::info_span!("command", name = cli.command.name()).entered();
     match run(&cli) {
@@ -161,6 +164,45 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Help and version go out as clap writes them; a usage mistake is one `error:` line (clap's
+/// first line, with the subcommand's usage as a hint) and exit code 2.
+fn usage_error(error: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        let _ = error.print();
+        return if error.use_stderr() {
+            ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        };
+    }
+    let rendered = error.render().to_string();
+    let lines: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let usage_at = lines.iter().position(|line| line.starts_with("Usage: "));
+    let what = lines[..usage_at.unwrap_or(lines.len())]
+        .iter()
+        .filter(|line| !line.starts_with("For more information"))
+        .copied()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let what = what.strip_prefix("error: ").unwrap_or(&what);
+    let usage = usage_at
+        .and_then(|at| lines[at].strip_prefix("Usage: "))
+        .map(|usage| format!(" (usage: {usage}; see --help)"))
+        .unwrap_or_else(|| " (see --help)".to_owned());
+    eprintln!("error: {what}{usage}");
+    ExitCode::from(2)
 }
 
 fn run(cli: &Cli) -> Result<ExitCode, Failure> {
