@@ -332,7 +332,7 @@ impl<'a> Transaction<'a> {
     }
 
     /// Removes the quad if it exists; `false` otherwise.
-    pub(super) fn remove_if_present(&mut self, quad: &EncodedQuad) -> Result<bool, StoreError> {
+    fn remove_if_present(&mut self, quad: &EncodedQuad) -> Result<bool, StoreError> {
         if self.staged.exists(self.store, &self.txn, quad)? {
             self.staged.remove_present(self.store, quad);
             self.flush_if_full()?;
@@ -340,6 +340,13 @@ impl<'a> Transaction<'a> {
         } else {
             Ok(false)
         }
+    }
+
+    /// Removes a quad the caller knows the store holds (a load journal entry: the journal and
+    /// the quads it lists are written and removed in the same commits), without reading it.
+    pub(super) fn remove_journaled(&mut self, quad: &EncodedQuad) -> Result<(), StoreError> {
+        self.staged.remove_present(self.store, quad);
+        self.flush_if_full()
     }
 
     /// A raw write into one of the store's tables.

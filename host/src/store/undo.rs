@@ -58,6 +58,8 @@ pub(super) fn undo(store: &Store) -> Result<bool, StoreError> {
         .backend
         .open_table(JOURNAL_TABLE, false)
         .context("opening the load journal")?;
+    let started = std::time::Instant::now();
+    let (mut quads_removed, mut terms_removed) = (0u64, 0u64);
     let mut first = true;
     loop {
         let mut txn = Transaction::begin(store, None)?;
@@ -75,14 +77,21 @@ pub(super) fn undo(store: &Store) -> Result<bool, StoreError> {
             .context("reading the load journal")?;
         let done = keys.is_empty();
         for key in &keys {
+            // A journaled quad is in the store: the load wrote both in one commit, and each
+            // undo commit removes both. No read per quad.
             let quad = EncodedQuad::from_journal_key(key)?;
-            txn.remove_if_present(&quad)?;
+            txn.remove_journaled(&quad)?;
             txn.delete_raw(journal, key);
         }
         txn.commit()?;
+        quads_removed += keys.len() as u64;
         if done {
             break;
         }
+        tracing::info!(
+            quads = quads_removed,
+            "undo: removed the load's quads so far"
+        );
     }
     let start_key = key_of(&[TermId(first_new_id)]);
     loop {
@@ -101,6 +110,7 @@ pub(super) fn undo(store: &Store) -> Result<bool, StoreError> {
             .collect::<Result<_, _>>()
             .context("reading the dictionary")?;
         let done = entries.is_empty();
+        terms_removed += entries.len() as u64;
         for (key, value) in entries {
             let hash = EncodedTerm::from_bytes(value).hash(&store.hasher);
             txn.delete_raw(store.tables.term2id, &hash);
@@ -119,11 +129,20 @@ pub(super) fn undo(store: &Store) -> Result<bool, StoreError> {
         if done {
             break;
         }
+        tracing::info!(
+            terms = terms_removed,
+            "undo: removed the load's terms so far"
+        );
     }
     store
         .backend
         .drop_table(JOURNAL_TABLE)
         .context("dropping the load journal")?;
-    tracing::info!("the interrupted load was undone");
+    tracing::info!(
+        quads = quads_removed,
+        terms = terms_removed,
+        seconds = started.elapsed().as_secs_f64(),
+        "the interrupted load was undone"
+    );
     Ok(true)
 }
