@@ -397,3 +397,21 @@ fn usage_mistakes_are_one_line() {
         .expect_success()
         .starts_with("kgdb-host "));
 }
+
+/// A map size no process can map is a config error at its line, not a failure at open.
+#[test]
+fn an_impossible_lmdb_map_size_names_its_line() {
+    let dir = scratch();
+    write_manifest(
+        dir.path(),
+        &format!(
+            "manifest_version = 1\ndefault = \"lmdb\"\n\n[[plugin]]\nname = \"lmdb\"\npath = {:?}\n[plugin.config]\nmap_size = \"99999999 TiB\"\n",
+            plugin_library("kgdb_plugin_lmdb")
+        ),
+    );
+    Run::host(dir.path(), &["count"]).expect_one_line_error(&[
+        "plugins.toml:8",
+        "map_size",
+        "more than a process can map",
+    ]);
+}

@@ -67,7 +67,7 @@ impl LmdbBackend {
             return Err(data_dir.missing_engine_file("data.mdb", what));
         }
         let mut env_options = EnvOpenOptions::new().read_txn_without_tls();
-        let map_size = usize::try_from(config.map_size.as_u64()).map_err(|_| {
+        let map_size = usize::try_from(config.map_bytes()).map_err(|_| {
             PluginError::invalid_config("map_size", "larger than the address space")
         })?;
         env_options

@@ -30,7 +30,15 @@ kgdb_plugin_api::plugin_config! {
     }
 }
 
+/// The largest map accepted: 64 TiB, half of what x86-64 and AArch64 processes can address.
+const MAX_MAP_BYTES: u64 = 1 << 46;
+
 impl LmdbConfig {
+    /// The initial map size in bytes, rounded up to whole pages (LMDB takes nothing else).
+    pub(crate) fn map_bytes(&self) -> u64 {
+        self.map_size.as_u64().div_ceil(64 * 1024) * (64 * 1024)
+    }
+
     /// Parses and checks a config table.
     pub(crate) fn parse(text: &str) -> Result<Self, PluginError> {
         let config: Self = sdk::parse_config(text)?;
@@ -44,6 +52,20 @@ impl LmdbConfig {
                 "map_size",
                 format!("{} is too small: use at least 64 KiB", self.map_size),
             ));
+        }
+        for (key, size) in [
+            ("map_size", Some(self.map_size)),
+            ("max_map_size", self.max_map_size),
+        ] {
+            if let Some(size) = size.filter(|size| size.as_u64() > MAX_MAP_BYTES) {
+                return Err(PluginError::invalid_config(
+                    key,
+                    format!(
+                        "{size} is more than a process can map ({}); the map only has to be as large as the data",
+                        ByteSize::b(MAX_MAP_BYTES)
+                    ),
+                ));
+            }
         }
         if let Some(max) = self.max_map_size {
             if max < self.map_size {
@@ -99,5 +121,18 @@ mod tests {
         );
         let error = LmdbConfig::parse("map_size = \"1 KiB\"").unwrap_err();
         assert_eq!(error.key.as_str(), "map_size");
+        for (text, key) in [
+            ("map_size = \"99999999 TiB\"", "map_size"),
+            ("max_map_size = \"100 TiB\"", "max_map_size"),
+        ] {
+            assert_eq!(
+                LmdbConfig::parse(text).unwrap_err().key.as_str(),
+                key,
+                "{text}"
+            );
+        }
+        let odd = LmdbConfig::parse("map_size = 100001").unwrap();
+        assert_eq!(odd.map_bytes() % 65_536, 0);
+        assert!(odd.map_bytes() >= 100_001);
     }
 }
