@@ -184,13 +184,20 @@ fn parse_graph_name(text: &str) -> Result<NamedOrBlankNode, Failure> {
     }
 }
 
-fn pattern(args: &PatternArgs) -> Result<QuadPattern, Failure> {
-    Ok(QuadPattern {
-        subject: parse_term(&args.subject, "subject")?,
-        predicate: parse_term(&args.predicate, "predicate")?,
-        object: parse_term(&args.object, "object")?,
-        graph: parse_graph(args.graph.as_deref())?,
-    })
+impl PatternArgs {
+    /// The pattern the arguments describe: `?name` or `*` leaves a position unbound, anything
+    /// else is a term in N-Triples syntax (the graph also takes `default` or a bare IRI).
+    ///
+    /// # Errors
+    /// A [`Failure`] naming the position and the text when a term does not parse.
+    pub fn to_pattern(&self) -> Result<QuadPattern, Failure> {
+        Ok(QuadPattern {
+            subject: parse_term(&self.subject, "subject")?,
+            predicate: parse_term(&self.predicate, "predicate")?,
+            object: parse_term(&self.object, "object")?,
+            graph: parse_graph(self.graph.as_deref())?,
+        })
+    }
 }
 
 pub(super) fn load(cli: &Cli, session: &Session, args: &LoadArgs) -> Result<ExitCode, Failure> {
@@ -330,7 +337,7 @@ pub(super) fn dump(cli: &Cli, session: &Session, args: &DumpArgs) -> Result<Exit
 }
 
 pub(super) fn quads(cli: &Cli, session: &Session, args: &QuadsArgs) -> Result<ExitCode, Failure> {
-    let pattern = pattern(&args.pattern)?;
+    let pattern = args.pattern.to_pattern()?;
     let format = rdf::format_by_name(&args.format)?;
     if !matches!(format, RdfFormat::NQuads | RdfFormat::NTriples) {
         return Err(Failure(format!(
@@ -392,7 +399,7 @@ pub(super) fn remove(
     session: &Session,
     args: &PatternArgs,
 ) -> Result<ExitCode, Failure> {
-    let pattern = pattern(args)?;
+    let pattern = args.to_pattern()?;
     let store = session.open_store(cli, StoreUse::Change)?.store;
     let removed = store.update(3, |txn| txn.remove_pattern(&pattern))?;
     outln!("removed {removed} quads")?;

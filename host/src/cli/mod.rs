@@ -16,6 +16,7 @@ use std::sync::LazyLock;
 use clap::{ArgAction, Parser, Subcommand};
 
 use crate::plugin::{host_abi_version, PluginRegistry};
+pub use data::PatternArgs;
 use session::Session;
 
 static VERSION: LazyLock<String> = LazyLock::new(|| {
@@ -78,7 +79,7 @@ pub enum Command {
     /// List the named graphs with their quad counts
     Graphs,
     /// Remove the quads matching a pattern
-    Remove(data::PatternArgs),
+    Remove(PatternArgs),
     /// Remove every quad of one graph, or everything
     Clear(data::ClearArgs),
     /// Check that every index ordering, the dictionary and the counters agree
