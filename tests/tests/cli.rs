@@ -415,3 +415,24 @@ fn an_impossible_lmdb_map_size_names_its_line() {
         "more than a process can map",
     ]);
 }
+
+/// RDF/XML's parser gives no position: the message still says how far into the file it is.
+#[test]
+fn an_rdfxml_syntax_error_names_a_line() {
+    let dir = scratch();
+    std::fs::write(
+        dir.path().join("bad.rdf"),
+        "<?xml version=\"1.0\"?>\n<rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\">\n<rdf:Description rdf:about=\"http://e/s\">\n<rdf:foo rdf:resource=\"not an iri\"/>\n</rdf:Description>\n</rdf:RDF>\n",
+    )
+    .unwrap();
+    Run::host(
+        dir.path(),
+        &[
+            "--plugin",
+            plugin_library("kgdb_plugin_memory").to_str().unwrap(),
+            "load",
+            "bad.rdf",
+        ],
+    )
+    .expect_one_line_error(&["bad.rdf (at or before line 7)", "not an iri"]);
+}

@@ -1,27 +1,28 @@
 //! Loading RDF files into a store: one atomic [`BulkLoad`] over every file, streaming, with a
 //! progress bar and file:line:column in every syntax error.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use oxrdf::{BlankNode, GraphName, NamedOrBlankNode, Quad, Term, Triple};
+use oxrdf::{GraphName, GraphNameRef, NamedOrBlankNode, Quad};
 use oxrdfio::{RdfFormat, RdfParseError, RdfParser, RdfSyntaxError};
 
+use super::blank_nodes::BlankNodeRenamer;
 use super::format::InputFormat;
+use super::input::{open, LineCount};
+use super::lines::load_lines;
 use super::load_record::{record, LastLoad};
-use super::xml_entities::{EntityGuard, EntityLimit};
-use crate::store::encoding::TermHasher;
-use crate::store::{BulkLoad, LoadOptions, LoadSummary, Store, StoreError};
+use super::xml_entities::EntityLimit;
+use crate::store::{
+    BulkLoad, LoadOptions, LoadSummary, Store, StoreError, TermLimits, TermTooLarge,
+};
 
 /// Skipped statements kept in a report (the count covers all of them).
 const SKIPPED_KEPT: usize = 100;
-/// Syntax errors in a row after which a lenient load gives up on a file.
+/// Bad statements in a row after which a lenient load gives up on a file, in every format.
 const MAX_ERRORS_IN_A_ROW: u64 = 10_000;
-/// Lines per block of a lenient line-based load.
-const BLOCK_LINES: usize = 4096;
 
 /// Where RDF comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +43,7 @@ impl Source {
         }
     }
 
-    fn format(&self) -> InputFormat {
+    pub(super) fn format(&self) -> InputFormat {
         match self {
             Self::Stdin(format) | Self::File(_, format) => *format,
         }
@@ -155,9 +156,17 @@ pub fn load(store: &Store, request: &LoadRequest) -> Result<LoadReport, LoadErro
     let progress = progress_bar(request);
     let mut bulk = store.bulk_load(request.options)?;
     let mut report = LoadReport::default();
+    let limits = store.term_limits();
     for source in &request.sources {
         progress.set_prefix(source.name());
-        load_source(&mut bulk, source, request, &progress, &mut report, started)?;
+        let input = Loading {
+            source,
+            request,
+            limits,
+            progress: &progress,
+            started,
+        };
+        load_source(&mut bulk, &input, &mut report)?;
     }
     progress.set_message("committing");
     report.summary = bulk.commit()?;
@@ -207,42 +216,29 @@ fn progress_bar(request: &LoadRequest) -> ProgressBar {
     bar
 }
 
-fn open(source: &Source, progress: &ProgressBar) -> Result<Box<dyn Read + Send>, LoadError> {
-    let raw: Box<dyn Read + Send> = match source {
-        Source::Stdin(_) => Box::new(std::io::stdin()),
-        Source::File(path, _) => {
-            Box::new(File::open(path).map_err(|source_error| LoadError::Open {
-                file: path.display().to_string(),
-                source: source_error,
-            })?)
-        }
-    };
-    let counted = progress.wrap_read(BufReader::with_capacity(1 << 16, raw));
-    let decoded: Box<dyn Read + Send> = if source.format().gzip {
-        Box::new(flate2::read::MultiGzDecoder::new(counted))
-    } else {
-        Box::new(counted)
-    };
-    // RDF/XML documents may declare entities, which its parser expands unbounded.
-    Ok(if source.format().format == RdfFormat::RdfXml {
-        Box::new(EntityGuard::new(decoded))
-    } else {
-        decoded
-    })
+/// One input of a load, and what every input shares.
+struct Loading<'r> {
+    source: &'r Source,
+    request: &'r LoadRequest,
+    limits: TermLimits,
+    progress: &'r ProgressBar,
+    started: Instant,
 }
 
 /// Counts quads, reports progress and adds them to the load.
-struct Sink<'b, 'a> {
+pub(super) struct Sink<'b, 'a> {
     bulk: &'b mut BulkLoad<'a>,
     renamer: Option<BlankNodeRenamer>,
     progress: &'b ProgressBar,
     started: Instant,
     last_log: Instant,
-    file: String,
+    /// The input's name in messages.
+    pub file: String,
 }
 
 impl Sink<'_, '_> {
-    fn add(&mut self, quad: Quad) -> Result<(), LoadError> {
+    /// Adds one quad (its blank nodes renamed when asked).
+    pub fn add(&mut self, quad: Quad) -> Result<(), LoadError> {
         let quad = match &self.renamer {
             Some(renamer) => renamer.quad(quad),
             None => quad,
@@ -262,23 +258,61 @@ impl Sink<'_, '_> {
     }
 }
 
-/// Records a skipped statement; fails the load when not lenient.
-fn skip(request: &LoadRequest, report: &mut LoadReport, skipped: Skipped) -> Result<(), LoadError> {
-    if !request.lenient {
-        return Err(LoadError::Syntax {
-            location: skipped.location,
-            message: skipped.message,
-        });
+/// Bad statements skipped in a row in one input: a lenient load gives up after
+/// [`MAX_ERRORS_IN_A_ROW`], whatever the format.
+#[derive(Debug, Default)]
+pub(super) struct SkippedInARow(u64);
+
+impl SkippedInARow {
+    /// Records a skipped statement; fails the load when not lenient, or when it is one too
+    /// many in a row.
+    pub fn skip(
+        &mut self,
+        request: &LoadRequest,
+        report: &mut LoadReport,
+        skipped: Skipped,
+        file: &str,
+    ) -> Result<(), LoadError> {
+        if !request.lenient {
+            return Err(LoadError::Syntax {
+                location: skipped.location,
+                message: skipped.message,
+            });
+        }
+        tracing::debug!("skipped {}: {}", skipped.location, skipped.message);
+        report.skipped_count += 1;
+        if report.skipped.len() < SKIPPED_KEPT {
+            report.skipped.push(skipped);
+        }
+        self.0 += 1;
+        if self.0 >= MAX_ERRORS_IN_A_ROW {
+            return Err(LoadError::TooManyErrors {
+                file: file.to_owned(),
+            });
+        }
+        Ok(())
     }
-    tracing::debug!("skipped {}: {}", skipped.location, skipped.message);
-    report.skipped_count += 1;
-    if report.skipped.len() < SKIPPED_KEPT {
-        report.skipped.push(skipped);
+
+    /// A good statement ends the run.
+    pub fn reset(&mut self) {
+        self.0 = 0;
     }
-    Ok(())
 }
 
-fn parser_for(request: &LoadRequest, format: RdfFormat) -> Result<RdfParser, LoadError> {
+/// Checks every term of `quad` against the store's limits.
+pub(super) fn check_quad(limits: TermLimits, quad: &Quad) -> Result<(), TermTooLarge> {
+    limits.check(quad.subject.as_ref().into())?;
+    limits.check(quad.predicate.as_ref().into())?;
+    limits.check(quad.object.as_ref())?;
+    match quad.graph_name.as_ref() {
+        GraphNameRef::NamedNode(node) => limits.check(node.into()),
+        GraphNameRef::BlankNode(node) => limits.check(node.into()),
+        GraphNameRef::DefaultGraph => Ok(()),
+    }
+}
+
+/// A parser for `format` with the request's base IRI and target graph.
+pub(super) fn parser_for(request: &LoadRequest, format: RdfFormat) -> Result<RdfParser, LoadError> {
     let mut parser = RdfParser::from_format(format);
     if let Some(base) = &request.base_iri {
         parser = parser
@@ -299,16 +333,20 @@ fn parser_for(request: &LoadRequest, format: RdfFormat) -> Result<RdfParser, Loa
 
 fn load_source(
     bulk: &mut BulkLoad<'_>,
-    source: &Source,
-    request: &LoadRequest,
-    progress: &ProgressBar,
+    loading: &Loading<'_>,
     report: &mut LoadReport,
-    started: Instant,
 ) -> Result<(), LoadError> {
+    let Loading {
+        source,
+        request,
+        limits,
+        progress,
+        started,
+    } = *loading;
     let file = source.name();
     let format = source.format().format;
     let parser = parser_for(request, format)?;
-    let reader = open(source, progress)?;
+    let input = open(source, progress)?;
     let mut sink = Sink {
         bulk,
         renamer: (!request.keep_blank_node_labels).then(BlankNodeRenamer::new),
@@ -318,7 +356,7 @@ fn load_source(
         file: file.clone(),
     };
     if request.lenient && matches!(format, RdfFormat::NTriples | RdfFormat::NQuads) {
-        return load_lines(&mut sink, reader, request, format, report);
+        return load_lines(&mut sink, input.reader, request, format, limits, report);
     }
     // Parsing (with decompression and blank node renaming) runs on its own thread, a few
     // batches ahead of the store's writer: on two cores a load takes about the time of the
@@ -326,25 +364,24 @@ fn load_source(
     let renamer = sink.renamer.take();
     std::thread::scope(|scope| {
         let (sender, receiver) = std::sync::mpsc::sync_channel::<Parsed>(PARSED_AHEAD);
-        let parse_file = file.clone();
-        scope.spawn(move || parse_ahead(parser, reader, renamer.as_ref(), &parse_file, &sender));
-        let mut errors_in_a_row = 0;
+        let parsing = Parsing {
+            file: file.clone(),
+            limits,
+            lines: input.lines,
+            renamer,
+        };
+        scope.spawn(move || parse_ahead(parser, input.reader, &parsing, &sender));
+        let mut in_a_row = SkippedInARow::default();
         // The parser stops when this loop returns early and drops the receiver.
         for parsed in receiver {
             match parsed {
                 Parsed::Quads(quads) => {
-                    errors_in_a_row = 0;
+                    in_a_row.reset();
                     for quad in quads {
                         sink.add(quad)?;
                     }
                 }
-                Parsed::Syntax(skipped) => {
-                    skip(request, report, skipped)?;
-                    errors_in_a_row += 1;
-                    if errors_in_a_row >= MAX_ERRORS_IN_A_ROW {
-                        return Err(LoadError::TooManyErrors { file: file.clone() });
-                    }
-                }
+                Parsed::Syntax(skipped) => in_a_row.skip(request, report, skipped, &file)?,
                 Parsed::Read(source) => return Err(read_error(&file, source)),
             }
         }
@@ -385,19 +422,56 @@ enum Parsed {
     Read(std::io::Error),
 }
 
+/// What the parser thread needs besides the parser and its input.
+struct Parsing {
+    file: String,
+    limits: TermLimits,
+    lines: LineCount,
+    renamer: Option<BlankNodeRenamer>,
+}
+
 /// Parses `reader`, sending batches of quads (renamed when asked) until the input ends, it
-/// cannot be read, or the receiver is gone.
+/// cannot be read, or the receiver is gone. A quad with a term over the store's limits is a
+/// bad statement like a syntax error.
 fn parse_ahead(
     parser: RdfParser,
     reader: Box<dyn Read + Send>,
-    renamer: Option<&BlankNodeRenamer>,
-    file: &str,
+    parsing: &Parsing,
     sender: &std::sync::mpsc::SyncSender<Parsed>,
 ) {
+    let Parsing {
+        file,
+        limits,
+        lines,
+        renamer,
+    } = parsing;
     let mut batch = Vec::with_capacity(PARSED_BATCH);
+    let mut quads = 0u64;
+    let flush = |batch: &mut Vec<Quad>| {
+        batch.is_empty() || sender.send(Parsed::Quads(std::mem::take(batch))).is_ok()
+    };
     for result in parser.for_reader(reader) {
         let message = match result {
             Ok(quad) => {
+                quads += 1;
+                if let Err(error) = check_quad(*limits, &quad) {
+                    if !flush(&mut batch) {
+                        return;
+                    }
+                    // The parsers give no position for a good statement.
+                    let location = format!(
+                        "{file}, quad {quads} (at or before line {})",
+                        lines.reached()
+                    );
+                    let message = error.to_string();
+                    if sender
+                        .send(Parsed::Syntax(Skipped { location, message }))
+                        .is_err()
+                    {
+                        return;
+                    }
+                    continue;
+                }
                 batch.push(match renamer {
                     Some(renamer) => renamer.quad(quad),
                     None => quad,
@@ -411,14 +485,15 @@ fn parse_ahead(
                 ))
             }
             Err(RdfParseError::Syntax(error)) => {
-                if !batch.is_empty()
-                    && sender
-                        .send(Parsed::Quads(std::mem::take(&mut batch)))
-                        .is_err()
-                {
+                if !flush(&mut batch) {
                     return;
                 }
-                Parsed::Syntax(describe(file, 0, &error))
+                let mut skipped = describe(file, 0, &error);
+                if error.location().is_none() {
+                    // RDF/XML's errors have no position.
+                    skipped.location = format!("{file} (at or before line {})", lines.reached());
+                }
+                Parsed::Syntax(skipped)
             }
             Err(RdfParseError::Io(error)) => {
                 let _ = sender.send(Parsed::Read(error));
@@ -434,129 +509,9 @@ fn parse_ahead(
     }
 }
 
-/// A lenient load of a line-based format: blocks of lines are parsed at once; a block with
-/// an error is parsed again line by line, so exactly the bad lines are skipped (a parser's own
-/// recovery can lose its place after, say, an unterminated string).
-fn load_lines(
-    sink: &mut Sink<'_, '_>,
-    reader: Box<dyn Read + Send>,
-    request: &LoadRequest,
-    format: RdfFormat,
-    report: &mut LoadReport,
-) -> Result<(), LoadError> {
-    let mut reader = BufReader::new(reader);
-    let mut block = Vec::new();
-    let mut first_line = 0u64;
-    loop {
-        block.clear();
-        let mut lines = 0;
-        while lines < BLOCK_LINES {
-            let read = reader
-                .read_until(b'\n', &mut block)
-                .map_err(|source| LoadError::Read {
-                    file: sink.file.clone(),
-                    source,
-                })?;
-            if read == 0 {
-                break;
-            }
-            lines += 1;
-        }
-        if lines == 0 {
-            return Ok(());
-        }
-        let parsed: Result<Vec<Quad>, RdfSyntaxError> =
-            parser_for(request, format)?.for_slice(&block).collect();
-        match parsed {
-            Ok(quads) => {
-                for quad in quads {
-                    sink.add(quad)?;
-                }
-            }
-            Err(_) => {
-                for (index, line) in block.split_inclusive(|byte| *byte == b'\n').enumerate() {
-                    let line_number = first_line + index as u64;
-                    let parsed: Result<Vec<Quad>, RdfSyntaxError> =
-                        parser_for(request, format)?.for_slice(line).collect();
-                    match parsed {
-                        Ok(quads) => {
-                            for quad in quads {
-                                sink.add(quad)?;
-                            }
-                        }
-                        Err(error) => {
-                            skip(request, report, describe(&sink.file, line_number, &error))?;
-                        }
-                    }
-                }
-            }
-        }
-        first_line += lines as u64;
-    }
-}
-
-/// Gives each input its own blank nodes without a table: a label maps to its keyed hash
-/// under a random key drawn for the input.
-struct BlankNodeRenamer {
-    hasher: TermHasher,
-}
-
-impl BlankNodeRenamer {
-    fn new() -> Self {
-        Self {
-            hasher: TermHasher::new(TermHasher::random_key()),
-        }
-    }
-
-    /// `b` and 32 hex digits: a valid label in every syntax, RDF/XML's `rdf:nodeID` (an XML
-    /// name, which cannot start with a digit) included.
-    fn node(&self, node: &BlankNode) -> BlankNode {
-        let id = u128::from_be_bytes(self.hasher.hash(node.as_str().as_bytes()));
-        BlankNode::new_unchecked(format!("b{id:032x}"))
-    }
-
-    fn subject(&self, subject: NamedOrBlankNode) -> NamedOrBlankNode {
-        match subject {
-            NamedOrBlankNode::BlankNode(node) => self.node(&node).into(),
-            other => other,
-        }
-    }
-
-    fn term(&self, term: Term) -> Term {
-        match term {
-            Term::BlankNode(node) => self.node(&node).into(),
-            Term::Triple(triple) => {
-                let Triple {
-                    subject,
-                    predicate,
-                    object,
-                } = *triple;
-                Term::Triple(Box::new(Triple::new(
-                    self.subject(subject),
-                    predicate,
-                    self.term(object),
-                )))
-            }
-            other => other,
-        }
-    }
-
-    fn quad(&self, quad: Quad) -> Quad {
-        Quad::new(
-            self.subject(quad.subject),
-            quad.predicate,
-            self.term(quad.object),
-            match quad.graph_name {
-                GraphName::BlankNode(node) => self.node(&node).into(),
-                other => other,
-            },
-        )
-    }
-}
-
 /// `file:line:column` (lines counted from `first_line` + 1) and the bare message of a
 /// syntax error.
-fn describe(file: &str, first_line: u64, error: &RdfSyntaxError) -> Skipped {
+pub(super) fn describe(file: &str, first_line: u64, error: &RdfSyntaxError) -> Skipped {
     let text = error.to_string();
     let message = match text.strip_prefix("Parser error") {
         Some(rest) => rest

@@ -1,8 +1,11 @@
 //! RDF in and out of a [`Store`](crate::store::Store): formats, loading (atomic, streaming,
 //! with progress) and dumping (streaming), all through `oxrdfio`.
 
+mod blank_nodes;
 mod dump;
 mod format;
+mod input;
+mod lines;
 mod load;
 mod load_record;
 mod xml_entities;

@@ -31,6 +31,9 @@ pub enum StoreError {
     /// A write on a store opened read-only.
     #[error("{0}")]
     ReadOnly(String),
+    /// A term over the store's [`TermLimits`](super::TermLimits).
+    #[error(transparent)]
+    TermTooLarge(#[from] super::TermTooLarge),
 }
 
 impl StoreError {

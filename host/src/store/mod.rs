@@ -78,6 +78,7 @@ pub mod encoding;
 mod error;
 pub mod index;
 mod layout;
+mod limits;
 mod reader;
 mod staged;
 mod transaction;
@@ -98,6 +99,7 @@ use encoding::TermHasher;
 use error::Context;
 pub use error::StoreError;
 use layout::{meta, note_key, read_counter, Tables};
+pub use limits::{TermLimit, TermLimits, TermTooLarge, MAX_TERM_TEXT_BYTES};
 pub use reader::{QuadIter, Snapshot};
 pub use transaction::Transaction;
 pub use verify::VerifyReport;
@@ -146,6 +148,7 @@ pub struct Store {
     /// The writer slot: one write transaction or load at a time.
     writer: Mutex<()>,
     terms: TermCache,
+    term_limits: TermLimits,
     counters: Arc<StoreCounters>,
     read_only: bool,
     load_pending: bool,
@@ -235,12 +238,18 @@ impl Store {
     ) -> Self {
         let counters = Arc::new(StoreCounters::default());
         backend.collector().attach(Arc::clone(&counters) as _);
+        let term_limits = TermLimits {
+            text_bytes: MAX_TERM_TEXT_BYTES,
+            stored_bytes: usize::try_from(backend.capabilities().max_value_size)
+                .unwrap_or(usize::MAX),
+        };
         Self {
             backend,
             tables,
             hasher: TermHasher::new(hash_key),
             writer: Mutex::new(()),
             terms: TermCache::default(),
+            term_limits,
             counters,
             read_only,
             load_pending,
@@ -252,6 +261,14 @@ impl Store {
     #[must_use]
     pub fn backend(&self) -> &Backend {
         &self.backend
+    }
+
+    /// How large a term this store takes ([`MAX_TERM_TEXT_BYTES`] and the backend's value
+    /// limit). Writes check every term against them ([`StoreError::TermTooLarge`]); loaders
+    /// check first to say where the term is.
+    #[must_use]
+    pub fn term_limits(&self) -> TermLimits {
+        self.term_limits
     }
 
     /// Whether the store was opened with [`Store::open_read_only`].

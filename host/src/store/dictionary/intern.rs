@@ -123,6 +123,7 @@ impl Interner {
                         Slot::Known(self.intern(at, &Term::Triple(Box::new(triple.clone())))?)
                     }
                     Some(term) => {
+                        at.store.term_limits.check(term)?;
                         let encoded = EncodedTerm::plain(term).ok_or_else(|| {
                             StoreError::InvalidInput("a term the store cannot encode".into())
                         })?;
@@ -152,8 +153,12 @@ impl Interner {
                 let object = self.intern(at, &triple.object)?;
                 EncodedTerm::triple(subject, predicate, object)
             }
-            other => EncodedTerm::plain(other.as_ref())
-                .ok_or_else(|| StoreError::InvalidInput("a term the store cannot encode".into()))?,
+            other => {
+                at.store.term_limits.check(other.as_ref())?;
+                EncodedTerm::plain(other.as_ref()).ok_or_else(|| {
+                    StoreError::InvalidInput("a term the store cannot encode".into())
+                })?
+            }
         };
         let hash = encoded.hash(&at.store.hasher);
         let ids = self.ids(at, &[Slot::Hashed(hash, encoded)])?;
