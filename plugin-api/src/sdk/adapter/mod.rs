@@ -5,16 +5,16 @@
 //! object and catches panics. The capability, size-limit and read-only checks live here too, so
 //! every plugin answers them the same way.
 //!
-//! Files: `mod.rs` (the instance state and the guard), `root.rs` (the root module and
-//! extensions), `backend.rs`, `txn.rs`, `cursor.rs` (the three trait objects).
+//! Files: `mod.rs` (the instance state and the guard), `panics.rs` (catching panics quietly),
+//! `root.rs` (the root module and extensions), `backend.rs`, `txn.rs`, `cursor.rs` (the three
+//! trait objects).
 
 mod backend;
 mod cursor;
+mod panics;
 mod root;
 mod txn;
 
-use std::any::Any;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
@@ -108,16 +108,6 @@ impl Instance {
     }
 }
 
-pub(super) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<&str>() {
-        (*text).to_owned()
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "a panic with a non-text payload".to_owned()
-    }
-}
-
 /// Runs `body` for `operation` unless `instance` is poisoned or closed, turning a panic into
 /// an `INTERNAL` error that poisons the instance.
 pub(super) fn guard<T>(
@@ -125,19 +115,16 @@ pub(super) fn guard<T>(
     operation: &str,
     body: impl FnOnce() -> Result<T, PluginError>,
 ) -> RResult<T, PluginError> {
-    let outcome = instance
-        .check()
-        .and_then(|()| match catch_unwind(AssertUnwindSafe(body)) {
-            Ok(result) => result,
-            Err(payload) => {
-                let message = panic_message(payload.as_ref());
-                let reason = format!("{operation} panicked: {message}");
-                let _ = instance.poison.set(reason.clone());
-                Err(PluginError::internal(format!(
-                    "{reason} (this instance is now poisoned)"
-                )))
-            }
-        });
+    let outcome = instance.check().and_then(|()| match panics::catch(body) {
+        Ok(result) => result,
+        Err(message) => {
+            let reason = format!("{operation} panicked: {message}");
+            let _ = instance.poison.set(reason.clone());
+            Err(PluginError::internal(format!(
+                "{reason} (this instance is now poisoned)"
+            )))
+        }
+    });
     outcome.into()
 }
 
@@ -146,21 +133,19 @@ pub(super) fn guard_entry<T>(
     operation: &str,
     body: impl FnOnce() -> Result<T, PluginError>,
 ) -> RResult<T, PluginError> {
-    match catch_unwind(AssertUnwindSafe(body)) {
+    match panics::catch(body) {
         Ok(result) => result.into(),
-        Err(payload) => RResult::RErr(PluginError::internal(format!(
-            "{operation} panicked: {}",
-            panic_message(payload.as_ref())
+        Err(message) => RResult::RErr(PluginError::internal(format!(
+            "{operation} panicked: {message}"
         ))),
     }
 }
 
 /// Drops `value` without letting a panic escape (a destructor runs across the boundary too).
 pub(super) fn drop_quietly<T>(instance: &Instance, what: &str, value: T) {
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(value))) {
-        let _ = instance.poison.set(format!(
-            "dropping a {what} panicked: {}",
-            panic_message(payload.as_ref())
-        ));
+    if let Err(message) = panics::catch(move || drop(value)) {
+        let _ = instance
+            .poison
+            .set(format!("dropping a {what} panicked: {message}"));
     }
 }

@@ -2,7 +2,6 @@
 //! extension interfaces.
 
 use std::marker::PhantomData;
-use std::panic::catch_unwind;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 
@@ -51,15 +50,15 @@ pub(super) fn info<P: Plugin>() -> PluginInfo {
 }
 
 extern "C" fn info_entry<P: Plugin>() -> PluginInfo {
-    match catch_unwind(info::<P>) {
+    match panics::catch(info::<P>) {
         Ok(info) => info,
-        Err(payload) => PluginInfo {
+        Err(message) => PluginInfo {
             name: RString::from("unknown"),
             version: RString::new(),
             api_version: crate::API_VERSION.into(),
             target: crate::BUILD_TARGET.into(),
             profile: RString::new(),
-            description: format!("describe() panicked: {}", panic_message(payload.as_ref())).into(),
+            description: format!("describe() panicked: {message}").into(),
             capabilities: Capabilities::new(0, 0, 0),
             config_keys: RVec::new(),
         },
@@ -104,7 +103,7 @@ extern "C" fn open_entry<P: Plugin>(request: OpenRequest) -> RResult<BackendBox,
 }
 
 extern "C" fn extension_entry<P: Plugin>(id: RStr<'_>) -> ROption<Extension> {
-    catch_unwind(|| {
+    panics::catch(|| {
         if id.as_str() == TEST_CONFIGS_V1 {
             P::full_config_for_tests().map(|_| Extension {
                 id: RStr::from_str(TEST_CONFIGS_V1),
@@ -132,7 +131,7 @@ impl<P: Plugin> TestConfigs<P> {
 }
 
 extern "C" fn full_config_entry<P: Plugin>() -> ROption<RString> {
-    catch_unwind(P::full_config_for_tests)
+    panics::catch(P::full_config_for_tests)
         .ok()
         .flatten()
         .map(RString::from)
