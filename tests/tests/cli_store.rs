@@ -284,10 +284,8 @@ fn a_load_killed_halfway_leaves_the_store_as_it_was() {
                 "{stem}: {calls} {op} calls for {partial} quads: {run:?}"
             );
         }
-        assert!(
-            run.stderr.contains("undoing an interrupted load"),
-            "{stem}: {run:?}"
-        );
+        // The outcome is the one line above; the undo's own log lines are at info level.
+        assert!(!run.stderr.contains("WARN"), "{stem}: {run:?}");
         let run = host(d, stem, &["count"]);
         assert_eq!(run.expect_success(), "2\n", "{stem}: {run:?}");
         assert!(run.stderr.is_empty(), "{stem}: {run:?}");

@@ -143,8 +143,43 @@ pub enum LoadError {
         message: String,
     },
     /// The store failed.
-    #[error("{0}; nothing was loaded")]
+    #[error("{}", store_failure(.0))]
     Store(#[from] StoreError),
+    /// The load failed, and undoing what it had committed failed too.
+    #[error("{}; {UNDO_FAILED} ({undo}): {UNDO_PENDING}", .cause.what_failed())]
+    NotUndone {
+        /// Why the load failed.
+        cause: Box<LoadError>,
+        /// Why the undo failed.
+        undo: StoreError,
+    },
+}
+
+const UNDO_FAILED: &str = "undoing what the load had committed failed too";
+const UNDO_PENDING: &str = "that part stays visible, flagged as an unfinished load, until `kgdb-host recover` (or any writing command) undoes it once the cause is gone";
+
+fn store_failure(error: &StoreError) -> String {
+    match error {
+        StoreError::LoadNotUndone { cause, undo } => {
+            format!("{cause}; {UNDO_FAILED} ({undo}): {UNDO_PENDING}")
+        }
+        other => format!("{other}; nothing was loaded"),
+    }
+}
+
+impl LoadError {
+    /// What went wrong, without what it means for the store.
+    fn what_failed(&self) -> String {
+        match self {
+            Self::Syntax { location, message } => format!("{location}: {message}"),
+            Self::TooManyErrors { file } => {
+                format!("{file}: gave up after {MAX_ERRORS_IN_A_ROW} bad statements in a row")
+            }
+            Self::Store(error) => error.to_string(),
+            Self::NotUndone { cause, .. } => cause.what_failed(),
+            other => other.to_string(),
+        }
+    }
 }
 
 /// Loads every source into `store`, atomically: on any error nothing is loaded.
@@ -152,6 +187,14 @@ pub enum LoadError {
 /// # Errors
 /// [`LoadError`].
 pub fn load(store: &Store, request: &LoadRequest) -> Result<LoadReport, LoadError> {
+    // Checked before anything is read: N-Triples and N-Quads never use a base IRI, so their
+    // parsers would not look at it.
+    if let Some(base) = &request.base_iri {
+        oxrdf::NamedNode::new(base.as_str()).map_err(|error| LoadError::BaseIri {
+            iri: base.clone(),
+            message: error.to_string(),
+        })?;
+    }
     let started = Instant::now();
     let progress = progress_bar(request);
     let mut bulk = store.bulk_load(request.options)?;
@@ -166,7 +209,16 @@ pub fn load(store: &Store, request: &LoadRequest) -> Result<LoadReport, LoadErro
             progress: &progress,
             started,
         };
-        load_source(&mut bulk, &input, &mut report)?;
+        if let Err(error) = load_source(&mut bulk, &input, &mut report) {
+            progress.finish_and_clear();
+            return Err(match bulk.rollback() {
+                Ok(()) => error,
+                Err(undo) => LoadError::NotUndone {
+                    cause: Box::new(error),
+                    undo,
+                },
+            });
+        }
     }
     progress.set_message("committing");
     report.summary = bulk.commit()?;

@@ -270,11 +270,33 @@ impl<'a> BulkLoad<'a> {
     /// # Errors
     /// Backend failures; the load is then undone.
     pub fn commit(mut self) -> Result<LoadSummary, StoreError> {
-        let result = self.finish();
-        if result.is_err() {
-            self.undo_now();
+        self.finish().map_err(|error| match self.undo_committed() {
+            Ok(()) => error,
+            Err(undo) => StoreError::LoadNotUndone {
+                cause: Box::new(error),
+                undo: Box::new(undo),
+            },
+        })
+    }
+
+    /// Gives the load up now: undoes every chunk it committed, as dropping it does, but
+    /// reports how that went.
+    ///
+    /// # Errors
+    /// The undo's failure: what the load committed then stays, flagged as an unfinished load
+    /// ([`Store::load_pending`]), until the next writing open of the store undoes it.
+    pub fn rollback(mut self) -> Result<(), StoreError> {
+        self.undo_committed()
+    }
+
+    /// Undoes the committed chunks once (nothing after the load finished or was undone).
+    fn undo_committed(&mut self) -> Result<(), StoreError> {
+        self.writer = None;
+        if self.finished {
+            return Ok(());
         }
-        result
+        self.finished = true;
+        undo(self.store).map(drop)
     }
 
     fn finish(&mut self) -> Result<LoadSummary, StoreError> {
@@ -302,22 +324,16 @@ impl<'a> BulkLoad<'a> {
         }
         Ok(self.summary)
     }
-
-    fn undo_now(&mut self) {
-        self.writer = None;
-        if !self.finished {
-            self.finished = true;
-            if let Err(error) = undo(self.store).map(drop) {
-                tracing::error!(
-                    "undoing the failed load stopped: {error}; the next writing open of the store resumes it"
-                );
-            }
-        }
-    }
 }
 
 impl Drop for BulkLoad<'_> {
+    /// Undoes what a load that did not finish committed; a failure is logged, and the next
+    /// writing open of the store resumes the undo ([`BulkLoad::rollback`] reports it instead).
     fn drop(&mut self) {
-        self.undo_now();
+        if let Err(error) = self.undo_committed() {
+            tracing::error!(
+                "undoing the failed load stopped: {error}; the next writing open of the store resumes it"
+            );
+        }
     }
 }

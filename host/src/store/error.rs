@@ -34,6 +34,15 @@ pub enum StoreError {
     /// A term over the store's [`TermLimits`](super::TermLimits).
     #[error(transparent)]
     TermTooLarge(#[from] super::TermTooLarge),
+    /// A load failed, and undoing what it had committed failed too: that part stays, flagged
+    /// as an unfinished load, until the next writing open of the store undoes it.
+    #[error("{cause}; undoing what the load had committed failed too ({undo})")]
+    LoadNotUndone {
+        /// Why the load failed.
+        cause: Box<StoreError>,
+        /// Why the undo failed.
+        undo: Box<StoreError>,
+    },
 }
 
 impl StoreError {

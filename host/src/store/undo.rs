@@ -53,7 +53,10 @@ pub(super) fn undo(store: &Store) -> Result<bool, StoreError> {
             "the store records an interrupted load, but its journal table `load.journal` is missing",
         ));
     }
-    tracing::warn!("undoing an interrupted load (terms from id {first_new_id} on)");
+    tracing::info!(
+        stage = "start",
+        "undoing a load that did not finish (terms from id {first_new_id} on)"
+    );
     let journal = store
         .backend
         .open_table(JOURNAL_TABLE, false)
@@ -89,6 +92,7 @@ pub(super) fn undo(store: &Store) -> Result<bool, StoreError> {
             break;
         }
         tracing::info!(
+            stage = "quads",
             quads = quads_removed,
             "undo: removed the load's quads so far"
         );
@@ -130,6 +134,8 @@ pub(super) fn undo(store: &Store) -> Result<bool, StoreError> {
             break;
         }
         tracing::info!(
+            stage = "terms",
+            quads = quads_removed,
             terms = terms_removed,
             "undo: removed the load's terms so far"
         );
@@ -139,6 +145,7 @@ pub(super) fn undo(store: &Store) -> Result<bool, StoreError> {
         .drop_table(JOURNAL_TABLE)
         .context("dropping the load journal")?;
     tracing::info!(
+        stage = "done",
         quads = quads_removed,
         terms = terms_removed,
         seconds = started.elapsed().as_secs_f64(),

@@ -14,6 +14,7 @@
 mod adapter;
 mod config;
 mod data_dir;
+mod disk;
 mod export;
 pub mod locks;
 mod log;
@@ -31,6 +32,7 @@ pub use serde;
 pub use adapter::root_module as __root_module;
 pub use config::{config_default, parse_config};
 pub use data_dir::{Claim, DataDir, Sharing, FORMAT_FILE, LOCK_FILE};
+pub use disk::{free_bytes, or_disk_full, LOW_SPACE_BYTES};
 pub use log::Logger;
 pub use scan::RangeScan;
 pub use tables::{no_table_named, unknown_table, TableRegistry};

@@ -244,6 +244,7 @@ impl StorageBackend for LmdbBackend {
                             ErrorCode::FULL,
                             format!("cannot create table `{name}`: every one of the max_tables slots is used; raise max_tables"),
                         )
+                        .with_key("max_tables")
                     } else {
                         e
                     }
@@ -323,10 +324,10 @@ impl StorageBackend for LmdbBackend {
     }
 
     fn flush(&self) -> Result<(), PluginError> {
-        self.shared()?
-            .env
-            .force_sync()
-            .map_err(|e| lmdb_error("syncing to disk", e))
+        let shared = self.shared()?;
+        shared.env.force_sync().map_err(|e| {
+            kgdb_plugin_api::sdk::or_disk_full(lmdb_error("syncing to disk", e), shared.env.path())
+        })
     }
 
     fn checkpoint(&self, dir: &Path) -> Result<(), PluginError> {

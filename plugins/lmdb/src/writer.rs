@@ -307,7 +307,11 @@ fn commit<'e>(
                 shared.grow_map()?;
                 txn = Some(restart(shared, log)?);
             }
-            Err(error) => return Err(lmdb_error("committing", error)),
+            Err(error) => {
+                // LMDB reports a write that found the disk full as `Input/output error`.
+                let error = lmdb_error("committing", error);
+                return Err(kgdb_plugin_api::sdk::or_disk_full(error, shared.env.path()));
+            }
         }
     }
     Err(PluginError::new(

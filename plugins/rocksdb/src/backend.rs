@@ -74,7 +74,15 @@ impl RocksBackend {
             table_options.set_bloom_filter(config.bloom_bits_per_key, false);
             table_options.set_whole_key_filtering(true);
         }
-        let mut cf_options = Options::default();
+        // Two settings for full disks (the Rust binding has no setters for them; the options
+        // string is RocksDB's own). No space reserved ahead with fallocate: RocksDB would
+        // reserve 1.1 write buffers for each new log and 4 MiB for each manifest, so that even a
+        // tiny write needs ~70 MB free. No flush of the logs' contents at open: it writes new
+        // table files before the logs can go, so that a store whose disk filled up could not
+        // be opened again until as much space as its unflushed logs was free.
+        let mut cf_options = Options::default()
+            .get_options_from_string("allow_fallocate=false;avoid_flush_during_recovery=true")
+            .map_err(|e| rocks_error("setting up the options", &e))?;
         cf_options.set_block_based_table_factory(&table_options);
         cf_options.set_compression_type(compression(config.compression));
         let write_buffer = usize::try_from(config.write_buffer_size.as_u64()).map_err(|_| {
