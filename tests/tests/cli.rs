@@ -268,6 +268,12 @@ fn a_plugin_method_that_panics() {
         .unwrap_or_else(|| panic!("a FAIL line: {run:#?}"));
     assert!(line.contains("put: internal: put panicked"), "{line}");
     assert!(line.contains("this instance is now poisoned"), "{line}");
+    // Where it panicked is in the message; the plugin's own panic report is not printed.
+    assert!(
+        line.contains("(at tests/fixtures/panic-plugin/src/lib.rs:"),
+        "{line}"
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     assert!(run.stdout.contains("0 plugins ok, 1 failed"), "{run:#?}");
 }
 
@@ -435,4 +441,57 @@ fn an_rdfxml_syntax_error_names_a_line() {
         ],
     )
     .expect_one_line_error(&["bad.rdf (at or before line 7)", "not an iri"]);
+}
+
+/// A base IRI that is not an absolute IRI is refused whatever the input's format.
+#[test]
+fn a_bad_base_iri_is_refused_before_loading() {
+    let dir = scratch();
+    std::fs::write(
+        dir.path().join("ok.nt"),
+        "<http://e/a> <http://e/p> \"x\" .\n",
+    )
+    .unwrap();
+    for base in ["not an iri", "relative/path"] {
+        Run::host(
+            dir.path(),
+            &[
+                "--plugin",
+                plugin_library("kgdb_plugin_memory").to_str().unwrap(),
+                "load",
+                "--base",
+                base,
+                "ok.nt",
+            ],
+        )
+        .expect_one_line_error(&["invalid base IRI", base]);
+    }
+}
+
+/// Too few LMDB tables for the store is an error at the config key, and raising it is enough.
+#[test]
+fn too_few_lmdb_tables_names_the_config_line() {
+    let dir = scratch();
+    let manifest = |max_tables: u32| {
+        format!(
+            "manifest_version = 1\ndefault = \"lmdb\"\n\n[[plugin]]\nname = \"lmdb\"\npath = {:?}\n[plugin.config]\nmax_tables = {max_tables}\n",
+            plugin_library("kgdb_plugin_lmdb")
+        )
+    };
+    std::fs::write(
+        dir.path().join("ok.nt"),
+        "<http://e/a> <http://e/p> \"x\" .\n",
+    )
+    .unwrap();
+    write_manifest(dir.path(), &manifest(2));
+    Run::host(dir.path(), &["load", "ok.nt"]).expect_one_line_error(&[
+        "plugins.toml:8:1: plugin[0].config.max_tables:",
+        "raise max_tables",
+    ]);
+    write_manifest(dir.path(), &manifest(64));
+    Run::host(dir.path(), &["load", "ok.nt"]).expect_success();
+    assert_eq!(
+        Run::host(dir.path(), &["count"]).expect_success().trim(),
+        "1"
+    );
 }

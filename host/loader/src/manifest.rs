@@ -347,10 +347,26 @@ impl Manifest {
         }
     }
 
-    /// An error about `entry`'s config key `key_path` (dotted, as plugins report it), located
-    /// at that key in the file, or at the entry when the key is not written there.
+    /// A config value `entry`'s plugin rejects, located at `key_path` (a dotted path inside
+    /// the entry's `config` table) or at the entry's `config` table or `name`.
     #[must_use]
     pub fn config_error(
+        &self,
+        entry: &PluginEntry,
+        key_path: &str,
+        message: &str,
+    ) -> ManifestError {
+        self.config_key_error(
+            entry,
+            key_path,
+            &format!("plugin `{}` rejects its config: {message}", entry.name),
+        )
+    }
+
+    /// Any error about config key `key_path` of `entry` (a value the plugin accepted but could
+    /// not work with, say), located like [`Manifest::config_error`].
+    #[must_use]
+    pub fn config_key_error(
         &self,
         entry: &PluginEntry,
         key_path: &str,
@@ -381,10 +397,7 @@ impl Manifest {
         ManifestError {
             file: self.file.clone(),
             location: Some(span.map_or((entry.line, 1), |span| line_col(&self.source, span.start))),
-            message: format!(
-                "{key}: plugin `{}` rejects its config: {message}",
-                entry.name
-            ),
+            message: format!("{key}: {message}"),
         }
     }
 

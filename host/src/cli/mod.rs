@@ -4,6 +4,7 @@ mod conformance;
 mod data;
 mod output;
 mod plugins;
+mod progress;
 mod report;
 mod session;
 mod stats;
@@ -123,7 +124,10 @@ impl Command {
 
 fn init_logging(verbose: u8) {
     use std::io::IsTerminal;
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::filter::{EnvFilter, Targets};
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::Layer;
     let level = match verbose {
         0 => "warn",
         1 => "info",
@@ -131,11 +135,19 @@ fn init_logging(verbose: u8) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let log = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_target(verbose >= 2)
+        .with_filter(filter);
+    // Long work in the store shows progress on a terminal whatever the verbosity.
+    let progress = std::io::stderr().is_terminal().then(|| {
+        progress::UndoProgress::default()
+            .with_filter(Targets::new().with_target(progress::UNDO_TARGET, tracing::Level::INFO))
+    });
+    let _ = tracing_subscriber::registry()
+        .with(log)
+        .with(progress)
         .try_init();
 }
 

@@ -8,8 +8,10 @@ use std::sync::Arc;
 
 use super::{Cli, Failure};
 use crate::plugin::stats::Collector;
-use crate::plugin::{Access, Backend, Capabilities, ChosenPlugin, PluginRegistry};
-use crate::store::Store;
+use crate::plugin::{
+    Access, Backend, BackendError, Capabilities, ChosenPlugin, LoadError, PluginRegistry,
+};
+use crate::store::{Store, StoreError};
 
 /// What a command does with the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +65,14 @@ impl Session {
         access: Access,
     ) -> Result<Backend, Failure> {
         let persistent = is_persistent(chosen);
-        let backend = chosen.open(persistent.then_some(cli.data_dir.as_path()), access)?;
+        let backend = chosen
+            .open(persistent.then_some(cli.data_dir.as_path()), access)
+            .map_err(|error| match &error {
+                LoadError::Open { source, .. } => self
+                    .at_config_key(chosen, source, &error)
+                    .map_or_else(|| Failure(error.to_string()), Failure),
+                _ => Failure(error.to_string()),
+            })?;
         self.opened.borrow_mut().push((
             chosen.plugin().details().name.clone(),
             Arc::clone(backend.collector()),
@@ -97,7 +106,13 @@ impl Session {
         } else {
             Store::open(backend)
         };
-        let store = opened.map_err(|error| Failure(located(persistent, data_dir, error)))?;
+        let store = opened.map_err(|error| {
+            let at_key = match &error {
+                StoreError::Backend { source, .. } => self.at_config_key(&chosen, source, &error),
+                _ => None,
+            };
+            Failure(at_key.unwrap_or_else(|| located(persistent, data_dir, error)))
+        })?;
         if store.load_pending() {
             eprintln!(
                 "warning: {}: a load into this store has not finished: it is running in another process, or it was interrupted (then `kgdb-host recover`, or any writing command, undoes it); what it committed so far is visible",
@@ -115,6 +130,31 @@ impl Session {
             chosen,
             persistent,
         })
+    }
+}
+
+impl Session {
+    /// An error the plugin tied to one of its config keys, pointed at that key in the
+    /// manifest (`plugins.toml:8:1: plugin[0].config.max_tables: …`); `None` when the error
+    /// names no config key or the plugin was not chosen from the manifest.
+    fn at_config_key(
+        &self,
+        chosen: &ChosenPlugin,
+        source: &BackendError,
+        error: &dyn std::fmt::Display,
+    ) -> Option<String> {
+        let top = source.key.split('.').next().filter(|key| !key.is_empty())?;
+        let details = chosen.plugin().details();
+        if !details.config_keys.iter().any(|key| key.name == top) {
+            return None;
+        }
+        let entry = chosen.resolved().entry.as_ref()?;
+        let manifest = self.registry.manifest()?;
+        Some(
+            manifest
+                .config_key_error(entry, &source.key, &error.to_string())
+                .to_string(),
+        )
     }
 }
 
