@@ -401,6 +401,22 @@ impl Manifest {
         }
     }
 
+    /// `file:line:column` of key `key` of `entry` (its `path`, say), or of the entry's `name`
+    /// when the key is not written there.
+    #[must_use]
+    pub fn entry_key_location(&self, entry: &PluginEntry, key: &str) -> String {
+        let path = [
+            KeySegment::Key("plugin".into()),
+            KeySegment::Index(entry.index),
+            KeySegment::Key(key.to_owned()),
+        ];
+        let (line, column) = DeTable::parse(&self.source)
+            .ok()
+            .and_then(|doc| key_span(doc.get_ref(), &path))
+            .map_or((entry.line, 1), |span| line_col(&self.source, span.start));
+        format!("{}:{line}:{column}", self.file.display())
+    }
+
     /// An error about `entry` as a whole, located at its `name`.
     #[must_use]
     pub fn entry_error(&self, entry: &PluginEntry, message: impl fmt::Display) -> ManifestError {

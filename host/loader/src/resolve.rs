@@ -165,15 +165,19 @@ pub fn resolve_entry(
     entry: &PluginEntry,
     search: &SearchPaths,
 ) -> Result<ResolvedPlugin, ResolveError> {
+    let at_path = || manifest.entry_key_location(entry, "path");
     let raw = entry
         .path_for_this_platform()
         .map_err(|problem| ResolveError {
             spec: entry.name.clone(),
-            summary: format!("{}:{}: {problem}", manifest.file.display(), entry.line),
+            summary: format!("{}: {problem}", at_path()),
             attempts: Vec::new(),
         })?;
     let path = manifest.base_dir().join(raw);
-    let library = resolve_location(&entry.name, &path, search)?;
+    let library = resolve_location(&entry.name, &path, search).map_err(|mut error| {
+        error.summary = format!("{}: {}", at_path(), error.summary);
+        error
+    })?;
     Ok(ResolvedPlugin {
         library,
         entry: Some(entry.clone()),

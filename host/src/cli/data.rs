@@ -44,7 +44,8 @@ pub struct LoadArgs {
     pub keep_blank_node_labels: bool,
     /// Quads per backend transaction (or batch, up to 16384): bounds the memory of a load;
     /// the load stays atomic
-    #[arg(long, value_name = "N", default_value_t = LoadOptions::default().chunk_quads)]
+    #[arg(long, value_name = "N", default_value_t = LoadOptions::default().chunk_quads,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub chunk_quads: usize,
     /// How the load writes: `transactions` (chunks, each a backend transaction), `batches`
     /// (atomic backend batches, no transaction bookkeeping), or `auto` (batches where the
@@ -172,6 +173,9 @@ fn parse_graph_name(text: &str) -> Result<NamedOrBlankNode, Failure> {
             "invalid graph `{text}`: {message} (a graph is an IRI such as <http://example.com/g>, a blank node, or `default`)"
         ))
     };
+    if text.starts_with('"') {
+        return Err(invalid("a literal cannot name a graph".into()));
+    }
     if !text.starts_with('<') && !text.starts_with("_:") {
         return NamedNode::new(text)
             .map(Into::into)

@@ -27,7 +27,20 @@ pub(crate) fn lmdb_error(context: &str, error: heed::Error) -> PluginError {
         heed::Error::Encoding(_) | heed::Error::Decoding(_) => ErrorCode::INTERNAL,
     };
     let retryable = matches!(&error, heed::Error::Mdb(MdbError::ReadersFull));
-    PluginError::new(code, format!("{context}: lmdb: {error}")).with_retryable(retryable)
+    // The config key whose limit was reached, so that the host can point at it.
+    let key = match &error {
+        heed::Error::Mdb(MdbError::DbsFull) => "max_tables",
+        heed::Error::Mdb(MdbError::ReadersFull) => "max_readers",
+        heed::Error::Mdb(MdbError::MapFull) => "max_map_size",
+        _ => "",
+    };
+    let error =
+        PluginError::new(code, format!("{context}: lmdb: {error}")).with_retryable(retryable);
+    if key.is_empty() {
+        error
+    } else {
+        error.with_key(key)
+    }
 }
 
 /// Whether LMDB says the memory map is full.
