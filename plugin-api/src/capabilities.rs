@@ -72,6 +72,9 @@ capability_bits! {
     SEND_TXN = 16, "send-txn";
     /// Every run of one `ingest_sorted` call becomes visible atomically, all or none.
     ATOMIC_MULTI_INGEST = 17, "atomic-multi-ingest";
+    /// Every block of data read from disk is checked against a checksum: bytes changed on
+    /// disk are reported as `CORRUPTION`, never returned as data (API 1.2).
+    CHECKSUMS = 18, "checksums";
 }
 
 impl Capabilities {

@@ -68,7 +68,8 @@ pub const CAPABILITIES: Capabilities = Capabilities::new(
         | Capabilities::REVERSE_SCAN
         | Capabilities::DELETE_RANGE
         | Capabilities::READ_ONLY_OPEN
-        | Capabilities::SEND_TXN,
+        | Capabilities::SEND_TXN
+        | Capabilities::CHECKSUMS,
     MAX_KEY_SIZE,
     MAX_VALUE_SIZE,
 );

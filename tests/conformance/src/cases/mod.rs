@@ -4,6 +4,7 @@
 mod batch;
 mod concurrency;
 mod crud;
+mod damage;
 mod durability;
 mod errors;
 mod prefix;
@@ -29,7 +30,7 @@ macro_rules! register {
 use register;
 
 /// Every category's cases, in [`Category::ALL`](crate::Category::ALL) order.
-pub(crate) const ALL: [&[crate::Case]; 8] = [
+pub(crate) const ALL: [&[crate::Case]; 9] = [
     crud::CASES,
     range::CASES,
     prefix::CASES,
@@ -38,4 +39,5 @@ pub(crate) const ALL: [&[crate::Case]; 8] = [
     durability::CASES,
     concurrency::CASES,
     errors::CASES,
+    damage::CASES,
 ];
