@@ -138,6 +138,7 @@ impl LmdbBackend {
             resize_wait: config.resize_wait(),
             resizes: AtomicU64::new(0),
             logger: options.logger,
+            map_lost: std::sync::OnceLock::new(),
         });
         let writer = if options.read_only {
             None
@@ -266,10 +267,7 @@ impl StorageBackend for LmdbBackend {
                     return Ok(false);
                 };
                 let db = *registry.get(id)?;
-                let mut wtxn = shared
-                    .env
-                    .write_txn()
-                    .map_err(|e| lmdb_error("dropping a table", e))?;
+                let mut wtxn = shared.write_txn("dropping a table")?;
                 // SAFETY: the handle is removed from the registry below while its write lock is
                 // held, so no transaction, cursor or the writer can use it again; every reader
                 // looks tables up through the registry on each call.

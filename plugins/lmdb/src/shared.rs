@@ -32,9 +32,29 @@ pub struct Shared {
     pub(crate) logger: Logger,
     /// Opened read-only: another process may be the writer.
     pub(crate) read_only: bool,
+    /// Set when growing the map failed and the old map could not be restored either: LMDB
+    /// then holds no map at all, and any transaction would touch unmapped memory.
+    pub(crate) map_lost: std::sync::OnceLock<String>,
 }
 
 impl Shared {
+    /// Refuses every transaction once the map is lost (see `map_lost`).
+    pub(crate) fn check_map(&self) -> Result<(), PluginError> {
+        if let Some(cause) = self.map_lost.get() {
+            return Err(PluginError::new(
+                ErrorCode::IO,
+                format!("the LMDB map is gone: remapping it failed ({cause}); close and reopen the store"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Begins an LMDB write transaction, unless the map is lost.
+    pub(crate) fn write_txn(&self, context: &str) -> Result<heed::RwTxn<'_>, PluginError> {
+        self.check_map()?;
+        self.env.write_txn().map_err(|e| lmdb_error(context, e))
+    }
+
     pub(crate) fn registry(&self) -> Result<RwLockReadGuard<'_, TableRegistry<Db>>, PluginError> {
         locks::read(&self.tables, TABLES)
     }
@@ -84,7 +104,16 @@ impl Shared {
             // its own, and it is the only thread that writes), and `exclusive` holds every read
             // transaction of this process out. Other processes are only readers (`kgdb.lock`
             // keeps a second writer out); LMDB tells them to adopt the new size themselves.
-            unsafe { self.env.resize(target) }.map_err(|e| lmdb_error("growing the map", e))
+            let outcome = unsafe { self.env.resize(target) };
+            if let Err(error) = &outcome {
+                // LMDB unmapped the old map before failing to map the new one, and a later
+                // `resize` would only record a size without mapping anything: the environment
+                // has no map until it is opened again.
+                let _ = self
+                    .map_lost
+                    .set(format!("growing it to {target} bytes: {error}"));
+            }
+            outcome.map_err(|e| lmdb_error("growing the map", e))
         })?;
         self.resizes.fetch_add(1, Ordering::Relaxed);
         self.logger.info(
@@ -112,7 +141,14 @@ impl Shared {
             // instance is read-only (no writer thread, no write transaction), and `exclusive`
             // holds every read transaction of this process out. A size of 0 adopts the size
             // the writing process recorded.
-            unsafe { self.env.resize(0) }.map_err(|e| lmdb_error("adopting the map size", e))
+            let outcome = unsafe { self.env.resize(0) };
+            if let Err(error) = &outcome {
+                // As in `grow_map`: LMDB holds no map after a failed remap.
+                let _ = self.map_lost.set(format!(
+                    "adopting the size another process grew it to: {error}"
+                ));
+            }
+            outcome.map_err(|e| lmdb_error("adopting the map size", e))
         })?;
         self.logger.debug(
             "kgdb_plugin_lmdb",
@@ -138,6 +174,7 @@ impl Snapshot {
     pub(crate) fn begin(shared: &Shared) -> Result<Self, PluginError> {
         let mut attempts = 0;
         loop {
+            shared.check_map()?;
             let token = shared.gate.enter()?;
             match shared.env.clone().static_read_txn() {
                 Ok(rtxn) => {

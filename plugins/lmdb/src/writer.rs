@@ -115,10 +115,7 @@ pub(crate) fn with_growth<T>(
     mut body: impl FnMut(&mut RwTxn<'_>) -> heed::Result<T>,
 ) -> Result<T, PluginError> {
     for _ in 0..MAX_GROWTHS {
-        let mut wtxn = shared
-            .env
-            .write_txn()
-            .map_err(|e| lmdb_error("beginning a write transaction", e))?;
+        let mut wtxn = shared.write_txn("beginning a write transaction")?;
         let outcome = body(&mut wtxn).and_then(|value| wtxn.commit().map(|()| value));
         match outcome {
             Ok(value) => return Ok(value),
@@ -248,10 +245,7 @@ impl Drop for Session {
 
 /// Begins an LMDB write transaction and replays `log` into it.
 fn restart<'e>(shared: &'e Shared, log: &WriteBatch) -> Result<RwTxn<'e>, PluginError> {
-    let mut txn = shared
-        .env
-        .write_txn()
-        .map_err(|e| lmdb_error("beginning a write transaction", e))?;
+    let mut txn = shared.write_txn("beginning a write transaction")?;
     if !log.is_empty() {
         let registry = shared.registry()?;
         apply_batch(&registry, &mut txn, log)
@@ -321,10 +315,10 @@ fn commit<'e>(
 }
 
 fn session(shared: &Shared, requests: &Receiver<Op>, started: &Sender<Result<(), PluginError>>) {
-    let mut txn = match shared.env.write_txn() {
+    let mut txn = match shared.write_txn("beginning a write transaction") {
         Ok(txn) => Some(txn),
         Err(error) => {
-            let _ = started.send(Err(lmdb_error("beginning a write transaction", error)));
+            let _ = started.send(Err(error));
             return;
         }
     };
