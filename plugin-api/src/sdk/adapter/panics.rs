@@ -22,11 +22,13 @@ fn install_hook() {
     INSTALL.call_once(|| {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
-            if CATCHING.with(Cell::get) > 0 {
+            // `try_with`: a destructor may call into the plugin while this thread's locals are
+            // being destroyed (a store kept in a thread local, dropped at thread exit).
+            if CATCHING.try_with(Cell::get).unwrap_or(0) > 0 {
                 let place = info
                     .location()
                     .map(|location| format!("{}:{}", location.file(), location.line()));
-                PLACE.with_borrow_mut(|slot| *slot = place);
+                let _ = PLACE.try_with(|slot| slot.replace(place));
             } else {
                 previous(info);
             }
@@ -37,13 +39,13 @@ fn install_hook() {
 /// Runs `body`, turning a panic into its message and place (`… at src/lib.rs:116`).
 pub(super) fn catch<T>(body: impl FnOnce() -> T) -> Result<T, String> {
     install_hook();
-    CATCHING.with(|depth| depth.set(depth.get() + 1));
-    PLACE.with_borrow_mut(|slot| *slot = None);
+    let _ = CATCHING.try_with(|depth| depth.set(depth.get() + 1));
+    let _ = PLACE.try_with(|slot| slot.replace(None));
     let outcome = panic::catch_unwind(AssertUnwindSafe(body));
-    CATCHING.with(|depth| depth.set(depth.get() - 1));
+    let _ = CATCHING.try_with(|depth| depth.set(depth.get().saturating_sub(1)));
     outcome.map_err(|payload| {
         let message = message(payload.as_ref());
-        match PLACE.with_borrow_mut(Option::take) {
+        match PLACE.try_with(|slot| slot.take()).ok().flatten() {
             Some(place) => format!("{message} (at {place})"),
             None => message,
         }
@@ -70,6 +72,30 @@ mod tests {
         assert!(error.starts_with("boom 7 (at "), "{error}");
         assert!(error.contains("panics.rs:"), "{error}");
         assert_eq!(catch(|| 5), Ok(5));
+    }
+
+    /// Found by the `load_rdf` fuzz target, which keeps its store in a thread local: at exit,
+    /// dropping the store called into the plugin after this module's thread locals were
+    /// destroyed, and the access aborted the process.
+    #[test]
+    fn catching_works_while_thread_locals_are_destroyed() {
+        struct CatchOnDrop;
+        impl Drop for CatchOnDrop {
+            fn drop(&mut self) {
+                assert_eq!(catch(|| 1), Ok(1));
+                assert!(catch(|| panic!("in a destructor")).is_err());
+            }
+        }
+        thread_local! {
+            static HOLDER: CatchOnDrop = const { CatchOnDrop };
+        }
+        std::thread::spawn(|| {
+            // The holder first, this module's locals second: destroyed the other way round.
+            HOLDER.with(|_| ());
+            assert_eq!(catch(|| 2), Ok(2));
+        })
+        .join()
+        .expect("the thread ends without a panic");
     }
 
     #[test]
