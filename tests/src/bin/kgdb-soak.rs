@@ -9,8 +9,8 @@
 //! The writers move money between 100 accounts (each transfer one transaction that reads two
 //! balances and rewrites them) and add and remove filler quads. Every reader, in one snapshot
 //! at a time, checks that the balances add up to the bank's total and that the store's exact
-//! count equals the quads it can read. At the end `verify` must be clean, and the resident
-//! memory after the first tenth of the run and at the end are printed.
+//! count equals the quads it can read. At the end `verify` must be clean; the resident memory
+//! at every tenth of the run is printed.
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -189,7 +189,7 @@ fn main() -> std::process::ExitCode {
     let checks = AtomicU64::new(0);
     let started = Instant::now();
     let duration = Duration::from_secs(seconds);
-    let mut early_memory = 0;
+    let mut samples: Vec<u64> = Vec::new();
     let outcome: Result<(), String> = std::thread::scope(|scope| {
         let mut handles = Vec::new();
         for id in 0..WRITERS as u64 {
@@ -207,10 +207,14 @@ fn main() -> std::process::ExitCode {
                 Ok(())
             }));
         }
-        std::thread::sleep(duration / 10);
-        early_memory = resident_bytes();
+        // Resident memory at every tenth of the run.
+        let mut next_sample = duration / 10;
         while started.elapsed() < duration && !handles.iter().any(|h| h.is_finished()) {
             std::thread::sleep(Duration::from_millis(100));
+            if started.elapsed() >= next_sample {
+                samples.push(resident_bytes());
+                next_sample += duration / 10;
+            }
         }
         stop.store(true, Ordering::Relaxed);
         handles.into_iter().try_for_each(|handle| {
@@ -219,7 +223,7 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| Err("a thread panicked".into()))
         })
     });
-    let late_memory = resident_bytes();
+    samples.push(resident_bytes());
     if let Err(error) = outcome {
         eprintln!("soak on {plugin} FAILED: {error}");
         return std::process::ExitCode::FAILURE;
@@ -230,16 +234,15 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::FAILURE;
     }
     let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    let memory: Vec<String> = samples.iter().map(|&b| format!("{:.0}", mib(b))).collect();
     println!(
-        "soak on {plugin}: {READERS} readers and {WRITERS} writers for {:.0} s: {} transfers committed, {} snapshot checks (sum and count) passed, verify clean ({} index entries, {} terms); resident memory {:.1} MiB after {} s, {:.1} MiB at the end",
+        "soak on {plugin}: {READERS} readers and {WRITERS} writers for {:.0} s: {} transfers committed, {} snapshot checks (sum and count) passed, verify clean ({} index entries, {} terms); resident memory at each tenth of the run (MiB): {}",
         started.elapsed().as_secs_f64(),
         transfers.load(Ordering::Relaxed),
         checks.load(Ordering::Relaxed),
         report.index_entries,
         report.terms,
-        mib(early_memory),
-        seconds / 10,
-        mib(late_memory),
+        memory.join(" "),
     );
     std::process::ExitCode::SUCCESS
 }
