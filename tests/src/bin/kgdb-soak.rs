@@ -4,6 +4,7 @@
 //! ```text
 //! cargo build --workspace
 //! cargo run -p kgdb-tests --bin kgdb-soak -- lmdb 60      # or rocksdb; SECONDS defaults to 60
+//! cargo run -p kgdb-tests --bin kgdb-soak -- rocksdb 120 'write_buffer_size = "4 MiB"'   # a config
 //! ```
 //!
 //! The writers move money between 100 accounts (each transfer one transaction that reads two
@@ -169,11 +170,13 @@ fn main() -> std::process::ExitCode {
     let mut args = std::env::args().skip(1);
     let plugin = args.next().unwrap_or_else(|| "lmdb".to_owned());
     let seconds: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(60);
+    // The plugin's config, as TOML (e.g. `write_buffer_size = "4 MiB"`).
+    let config = args.next().unwrap_or_default();
     let dir = tempfile::tempdir().expect("a scratch directory");
     let backend = kgdb_tests::open_backend(
         &format!("kgdb_plugin_{plugin}"),
         &dir.path().join("data"),
-        "",
+        &config,
     );
     let store = Store::open(backend).expect("the store opens");
     store
