@@ -218,3 +218,23 @@ pub fn shipped_targets() -> Vec<(&'static str, Target)> {
         ),
     ]
 }
+
+/// A small xorshift generator for the long-running tools: a run is repeatable from its seed.
+#[derive(Debug, Clone)]
+pub struct Xorshift(u64);
+
+impl Xorshift {
+    /// A generator from `seed` (any value; zero is made odd).
+    #[must_use]
+    pub fn new(seed: u64) -> Self {
+        Self(seed | 1)
+    }
+
+    /// A number below `n` (0 for `n` of 0 or 1).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n.max(1)
+    }
+}

@@ -18,19 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use kgdb_tests::{host_binary, plugin_library};
-
-/// A small xorshift generator: the run is repeatable from its seed.
-struct Random(u64);
-
-impl Random {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
-}
+use kgdb_tests::{host_binary, plugin_library, Xorshift};
 
 struct Store {
     dir: PathBuf,
@@ -116,7 +104,7 @@ struct Figures {
 
 fn round(
     store: &Store,
-    random: &mut Random,
+    random: &mut Xorshift,
     round: u64,
     expected: &mut u64,
     figures: &mut Figures,
@@ -208,7 +196,7 @@ fn main() -> ExitCode {
         dir: dir.path().to_owned(),
         library,
     };
-    let mut random = Random(seed | 1);
+    let mut random = Xorshift::new(seed);
     let mut expected = 0;
     let mut figures = Figures {
         kills: 0,

@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use kgdb_host::store::{GraphPattern, QuadPattern, Snapshot, Store, StoreError, Transaction};
+use kgdb_tests::Xorshift;
 use oxrdf::{Literal, NamedNode, NamedOrBlankNode, Quad, Term};
 
 const ACCOUNTS: u64 = 100;
@@ -112,19 +113,8 @@ fn resident_bytes() -> u64 {
         .map_or(0, |pages| pages * 4096)
 }
 
-struct Random(u64);
-
-impl Random {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
-}
-
 fn writer(store: &Store, id: u64, stop: &AtomicBool, transfers: &AtomicU64) -> Result<(), String> {
-    let mut random = Random(0x2545_F491_4F6C_DD1D ^ ((id + 1) * 0x9E37_79B9));
+    let mut random = Xorshift::new(0x2545_F491_4F6C_DD1D ^ ((id + 1) * 0x9E37_79B9));
     let mut filler = 0u64;
     while !stop.load(Ordering::Relaxed) {
         let from = random.below(ACCOUNTS);
