@@ -67,3 +67,64 @@ fn ingested_runs_are_visible_to_later_transactions_and_survive_reopen() {
     assert_eq!(count, 50_000);
     expect_code(f.backend.open_table("absent", false), ErrorCode::NOT_FOUND);
 }
+
+/// The sum of a whole-store statistic (the totals carry no `[table]` suffix).
+fn stat(f: &kgdb_conformance::Fixture, name: &str) -> u64 {
+    f.backend
+        .stats()
+        .unwrap()
+        .into_iter()
+        .find(|stat| stat.name == name)
+        .unwrap_or_else(|| panic!("no statistic {name}"))
+        .value
+}
+
+#[test]
+fn the_memtable_budget_flushes_before_any_table_fills_its_write_buffer() {
+    // Three tables, each written 3 MiB: under their 64 MiB write buffers, over the 1 MiB
+    // budget of all memtables together, which flushes the largest as it is reached.
+    let f = fixture(
+        "kgdb_plugin_rocksdb",
+        "write_buffer_size = \"64 MiB\"\nmemtable_budget = \"1 MiB\"",
+    );
+    let tables = [f.table("a"), f.table("b"), f.table("c")];
+    let value = vec![7u8; 1024];
+    for chunk in 0..30u32 {
+        let mut txn = f.write();
+        for i in 0..100u32 {
+            for table in tables {
+                txn.put(table, &(chunk * 100 + i).to_be_bytes(), &value)
+                    .unwrap();
+            }
+        }
+        txn.commit().unwrap();
+    }
+    // Flushes run in the background: wait for them to finish.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while stat(&f, "rocksdb.num-running-flushes") > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let on_disk = stat(&f, "rocksdb.live-sst-files-size");
+    // Active, unflushed and flushed-but-kept memtables.
+    let in_memtables = stat(&f, "rocksdb.size-all-mem-tables");
+    assert!(
+        on_disk > 0,
+        "nothing was flushed: {in_memtables} bytes in memtables"
+    );
+    // 9 MiB were written; without the budget the memtables would hold all of it, and so would
+    // flushed memtables kept for conflict checks if they were not bounded by the budget too.
+    // With both bounds they hold the few arena blocks of the three active memtables.
+    assert!(
+        in_memtables < 6 << 20,
+        "{in_memtables} bytes in memtables with a 1 MiB budget"
+    );
+    // Every row is still there.
+    let read = f.read();
+    for table in tables {
+        let rows = read
+            .scan(table, kgdb_host::plugin::ScanSpec::all())
+            .unwrap()
+            .count();
+        assert_eq!(rows, 3_000);
+    }
+}

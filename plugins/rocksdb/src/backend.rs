@@ -89,13 +89,20 @@ impl RocksBackend {
             PluginError::invalid_config("write_buffer_size", "larger than the address space")
         })?;
         cf_options.set_write_buffer_size(write_buffer);
-        // Optimistic transactions check conflicts against recent memtables; keep enough of them.
+        // Optimistic transactions check conflicts against recent memtables, so each table keeps
+        // some flushed ones (a transaction whose snapshot is older than what its tables keep
+        // fails with a retryable conflict). Kept memtables are outside the budget below, so
+        // they get a share of it: a thirty-second per table, at most one write buffer.
+        let budget = usize::try_from(config.memtable_budget.as_u64()).map_err(|_| {
+            PluginError::invalid_config("memtable_budget", "larger than the address space")
+        })?;
         cf_options.set_max_write_buffer_size_to_maintain(
-            i64::try_from(write_buffer)
-                .unwrap_or(i64::MAX)
-                .saturating_mul(2),
+            i64::try_from(write_buffer.min(budget / 32)).unwrap_or(i64::MAX),
         );
         let mut db_options = cf_options.clone();
+        // One bound for the memtables of every table together: without it each of the ~15
+        // tables could hold `write_buffer_size` before its first flush.
+        db_options.set_db_write_buffer_size(budget);
         db_options.create_if_missing(true);
         db_options.create_missing_column_families(true);
         db_options.set_max_open_files(config.max_open_files);
@@ -475,8 +482,10 @@ impl StorageBackend for RocksBackend {
             ("rocksdb.total-sst-files-size", "bytes"),
             ("rocksdb.estimate-pending-compaction-bytes", "bytes"),
             ("rocksdb.cur-size-all-mem-tables", "bytes"),
+            ("rocksdb.size-all-mem-tables", "bytes"),
+            ("rocksdb.estimate-table-readers-mem", "bytes"),
         ];
-        let mut totals = [0u64; 5];
+        let mut totals = [0u64; 7];
         let tables: Vec<(String, TableId)> = engine
             .registry()?
             .iter()
@@ -484,7 +493,7 @@ impl StorageBackend for RocksBackend {
             .collect();
         for (name, id) in tables {
             let family = engine.family(id)?;
-            let mut values = [0u64; 5];
+            let mut values = [0u64; 7];
             for (index, (property, unit)) in per_table.iter().enumerate() {
                 let value =
                     with_db!(&engine.db, db => db.property_int_value_cf(&family, *property))

@@ -25,6 +25,10 @@ kgdb_plugin_api::plugin_config! {
         /// Memtable size per table before it is flushed to an SST file.
         #[config(kind = "byte size", default = "\"64 MiB\"")]
         pub write_buffer_size: ByteSize,
+        /// Memory the memtables of all tables may hold together; when it is reached the
+        /// largest is flushed (RocksDB's write buffer manager).
+        #[config(kind = "byte size", default = "\"256 MiB\"")]
+        pub memtable_budget: ByteSize,
         /// Block compression of SST files.
         #[config(kind = "\"lz4\" | \"zstd\" | \"none\"", default = "\"lz4\"")]
         pub compression: Compression,
@@ -64,6 +68,15 @@ pub(crate) fn parse(text: &str) -> Result<RocksConfig, PluginError> {
             ),
         ));
     }
+    if config.memtable_budget.as_u64() < 64 * 1024 {
+        return Err(PluginError::invalid_config(
+            "memtable_budget",
+            format!(
+                "{} is too small: use at least 64 KiB",
+                config.memtable_budget
+            ),
+        ));
+    }
     if config.max_open_files == 0 || config.max_open_files < -1 {
         return Err(PluginError::invalid_config(
             "max_open_files",
@@ -88,14 +101,22 @@ mod tests {
         let config = parse("").unwrap();
         assert_eq!(config.block_cache_size, ByteSize::mib(64));
         assert_eq!(config.write_buffer_size, ByteSize::mib(64));
+        assert_eq!(config.memtable_budget, ByteSize::mib(256));
         assert_eq!(config.compression, Compression::Lz4);
         assert!(!config.sync);
         assert_eq!(config.max_open_files, 512);
         assert!((config.bloom_bits_per_key - 10.0).abs() < f64::EPSILON);
-        assert_eq!(RocksConfig::KEYS.len(), 6);
+        assert_eq!(RocksConfig::KEYS.len(), 7);
         assert_eq!(
             parse("compression = \"snappy\"").unwrap_err().key.as_str(),
             "compression"
         );
+    }
+
+    #[test]
+    fn a_memtable_budget_below_64_kib_is_refused() {
+        let error = parse("memtable_budget = \"1 KiB\"").unwrap_err();
+        assert_eq!(error.key.as_str(), "memtable_budget");
+        assert!(parse("memtable_budget = \"32 MiB\"").is_ok());
     }
 }

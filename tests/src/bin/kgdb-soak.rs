@@ -4,14 +4,16 @@
 //! ```text
 //! cargo build --workspace
 //! cargo run -p kgdb-tests --bin kgdb-soak -- lmdb 60      # or rocksdb; SECONDS defaults to 60
-//! cargo run -p kgdb-tests --bin kgdb-soak -- rocksdb 120 'write_buffer_size = "4 MiB"'   # a config
+//! cargo run -p kgdb-tests --bin kgdb-soak -- rocksdb 600 'memtable_budget = "32 MiB"'   # a config
 //! ```
 //!
 //! The writers move money between 100 accounts (each transfer one transaction that reads two
 //! balances and rewrites them) and add and remove filler quads. Every reader, in one snapshot
 //! at a time, checks that the balances add up to the bank's total and that the store's exact
-//! count equals the quads it can read. At the end `verify` must be clean; the resident memory
-//! at every tenth of the run is printed.
+//! count equals the quads it can read. At the end `verify` must be clean. At every tenth of the
+//! run it samples resident memory, the backend's own memory statistics (RocksDB: memtables,
+//! block cache, table readers) and what resident memory holds beyond them (`other`), which
+//! stays flat unless something leaks.
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -25,6 +27,18 @@ const ACCOUNTS: u64 = 100;
 const OPENING_BALANCE: i64 = 1_000;
 const READERS: usize = 8;
 const WRITERS: usize = 2;
+/// Filler quads each writer keeps.
+const FILLER_LIVE: u64 = 200;
+/// Filler names each writer cycles through (more than FILLER_LIVE, so that one is never added
+/// while it is still there).
+const FILLER_TERMS: u64 = 1_000;
+/// The backends' statistics of memory they hold, sampled beside the resident memory (those a
+/// backend does not report are left out).
+const MEMORY_STATS: [(&str, &str); 3] = [
+    ("rocksdb.size-all-mem-tables", "memtables"),
+    ("rocksdb.block-cache-usage", "block cache"),
+    ("rocksdb.estimate-table-readers-mem", "table readers"),
+];
 
 fn bank() -> NamedOrBlankNode {
     NamedNode::new_unchecked("http://soak.test/bank").into()
@@ -113,6 +127,34 @@ fn resident_bytes() -> u64 {
         .map_or(0, |pages| pages * 4096)
 }
 
+/// Writer `id`'s filler quad number `n` (one of FILLER_TERMS).
+fn filler_quad(id: u64, n: u64) -> Quad {
+    let n = n % FILLER_TERMS;
+    Quad::new(
+        NamedNode::new_unchecked(format!("http://soak.test/w{id}/f{n}")),
+        balance_predicate(),
+        Literal::from(n as i64),
+        oxrdf::GraphName::DefaultGraph,
+    )
+}
+
+/// One sample: resident memory and the backend's memory statistics, in bytes.
+fn memory_sample(store: &Store) -> Vec<(&'static str, u64)> {
+    let stats = store.backend().stats().unwrap_or_default();
+    let resident = resident_bytes();
+    let mut sample = vec![("resident", resident)];
+    for (name, label) in MEMORY_STATS {
+        if let Some(stat) = stats.iter().find(|stat| stat.name == name) {
+            sample.push((label, stat.value));
+        }
+    }
+    if sample.len() > 1 {
+        let engine: u64 = sample[1..].iter().map(|&(_, bytes)| bytes).sum();
+        sample.push(("other", resident.saturating_sub(engine)));
+    }
+    sample
+}
+
 fn writer(store: &Store, id: u64, stop: &AtomicBool, transfers: &AtomicU64) -> Result<(), String> {
     let mut random = Xorshift::new(0x2545_F491_4F6C_DD1D ^ ((id + 1) * 0x9E37_79B9));
     let mut filler = 0u64;
@@ -127,26 +169,14 @@ fn writer(store: &Store, id: u64, stop: &AtomicBool, transfers: &AtomicU64) -> R
                 txn.remove(&balance_quad(to, b))?;
                 txn.insert(&balance_quad(from, a - sum))?;
                 txn.insert(&balance_quad(to, b + sum))?;
-                // Filler: quads come and go, so that counts move.
+                // Filler: quads come and go, so that counts move. Each writer keeps its last
+                // FILLER_LIVE fillers and cycles through FILLER_TERMS names, so the working
+                // set (and the term caches) stay the same size and memory that grows is a leak
+                // or an engine buffer filling.
                 filler += 1;
-                let quad = Quad::new(
-                    NamedNode::new_unchecked(format!("http://soak.test/w{id}/f{filler}")),
-                    balance_predicate(),
-                    Literal::from(filler as i64),
-                    oxrdf::GraphName::DefaultGraph,
-                );
-                txn.insert(&quad)?;
-                if filler > 200 {
-                    let old = Quad::new(
-                        NamedNode::new_unchecked(format!(
-                            "http://soak.test/w{id}/f{}",
-                            filler - 200
-                        )),
-                        balance_predicate(),
-                        Literal::from((filler - 200) as i64),
-                        oxrdf::GraphName::DefaultGraph,
-                    );
-                    txn.remove(&old)?;
+                txn.insert(&filler_quad(id, filler))?;
+                if filler > FILLER_LIVE {
+                    txn.remove(&filler_quad(id, filler - FILLER_LIVE))?;
                 }
                 Ok(())
             })
@@ -182,7 +212,7 @@ fn main() -> std::process::ExitCode {
     let checks = AtomicU64::new(0);
     let started = Instant::now();
     let duration = Duration::from_secs(seconds);
-    let mut samples: Vec<u64> = Vec::new();
+    let mut samples: Vec<Vec<(&str, u64)>> = Vec::new();
     let outcome: Result<(), String> = std::thread::scope(|scope| {
         let mut handles = Vec::new();
         for id in 0..WRITERS as u64 {
@@ -205,7 +235,7 @@ fn main() -> std::process::ExitCode {
         while started.elapsed() < duration && !handles.iter().any(|h| h.is_finished()) {
             std::thread::sleep(Duration::from_millis(100));
             if started.elapsed() >= next_sample {
-                samples.push(resident_bytes());
+                samples.push(memory_sample(&store));
                 next_sample += duration / 10;
             }
         }
@@ -216,7 +246,7 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| Err("a thread panicked".into()))
         })
     });
-    samples.push(resident_bytes());
+    samples.push(memory_sample(&store));
     if let Err(error) = outcome {
         eprintln!("soak on {plugin} FAILED: {error}");
         return std::process::ExitCode::FAILURE;
@@ -227,15 +257,24 @@ fn main() -> std::process::ExitCode {
         return std::process::ExitCode::FAILURE;
     }
     let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
-    let memory: Vec<String> = samples.iter().map(|&b| format!("{:.0}", mib(b))).collect();
     println!(
-        "soak on {plugin}: {READERS} readers and {WRITERS} writers for {:.0} s: {} transfers committed, {} snapshot checks (sum and count) passed, verify clean ({} index entries, {} terms); resident memory at each tenth of the run (MiB): {}",
+        "soak on {plugin}: {READERS} readers and {WRITERS} writers for {:.0} s: {} transfers committed, {} snapshot checks (sum and count) passed, verify clean ({} index entries, {} terms); memory at each tenth of the run (MiB):",
         started.elapsed().as_secs_f64(),
         transfers.load(Ordering::Relaxed),
         checks.load(Ordering::Relaxed),
         report.index_entries,
         report.terms,
-        memory.join(" "),
     );
+    for (column, (label, _)) in samples[0].iter().enumerate() {
+        let figures: Vec<String> = samples
+            .iter()
+            .map(|sample| {
+                sample
+                    .get(column)
+                    .map_or("-".into(), |&(_, b)| format!("{:.0}", mib(b)))
+            })
+            .collect();
+        println!("  {label:<13} {}", figures.join(" "));
+    }
     std::process::ExitCode::SUCCESS
 }
