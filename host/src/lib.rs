@@ -10,6 +10,8 @@
 //! - [`store`]: the QuadStore (term dictionary, nine index orderings, exact counts),
 //!   its transactions and bulk loads, on any plugin.
 //! - [`rdf`]: loading and dumping RDF files (N-Triples, N-Quads, Turtle, TriG, RDF/XML…).
+//! - [`sparql`]: SPARQL 1.1 queries over a snapshot, evaluated at the level of term ids, and
+//!   their results in the W3C formats.
 //! - [`cli`]: the `kgdb-host` command line.
 //! - [`units`] and [`disk`]: numbers for people and sizes on disk, shared by the command line
 //!   and the benchmarks.
@@ -20,5 +22,6 @@ pub mod cli;
 pub mod disk;
 pub use kgdb_loader as plugin;
 pub mod rdf;
+pub mod sparql;
 pub mod store;
 pub mod units;

@@ -1,5 +1,7 @@
-//! Numbers for people: byte sizes (`1.5 MiB`) and counts with thousands separators
-//! (`348,063`), as the command line and the benchmarks print them.
+//! Numbers for people: byte sizes (`1.5 MiB`), counts with thousands separators (`348,063`)
+//! and durations (`30s`, `500ms`), as the command line reads and prints them.
+
+use std::time::Duration;
 
 /// `1.5 MiB`-style sizes for people.
 #[must_use]
@@ -34,6 +36,35 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// Reads a duration: a number with a unit, `ms`, `s`, `m` or `h` (`500ms`, `30s`, `1.5m`); a
+/// bare number is seconds.
+///
+/// # Errors
+/// A message naming what is wrong, for a text that is not a duration or is out of range.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let seconds_per_unit = match unit.trim() {
+        "ms" => 0.001,
+        "" | "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        other => {
+            return Err(format!(
+                "`{text}`: unknown unit `{other}` (use ms, s, m or h, e.g. 30s)"
+            ))
+        }
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (e.g. 30s, 500ms, 2m)"))?;
+    Duration::try_from_secs_f64(value * seconds_per_unit)
+        .map_err(|_| format!("`{text}` is out of range"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,5 +79,20 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(348_063), "348,063");
         assert_eq!(thousands(1_000_000), "1,000,000");
+    }
+
+    #[test]
+    fn durations_take_a_unit_or_are_seconds() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5m"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert!(parse_duration("10 parsecs")
+            .unwrap_err()
+            .contains("unknown unit"));
+        assert!(parse_duration("s").unwrap_err().contains("not a duration"));
+        assert!(parse_duration("1e999s").is_err());
+        assert!(parse_duration("").is_err());
     }
 }

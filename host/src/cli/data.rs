@@ -204,14 +204,21 @@ impl PatternArgs {
     }
 }
 
-pub(super) fn load(cli: &Cli, session: &Session, args: &LoadArgs) -> Result<ExitCode, Failure> {
+/// How the inputs of a load are named, for help texts.
+pub(super) const LOAD_FORMAT_HELP: &str =
+    "the format comes from each file's extension (nt, nq, ttl, trig, rdf, n3, jsonld; `.gz` allowed)";
+
+/// The sources of a load: files (or `-` for standard input, which needs `format`), each
+/// checked to exist and not be a directory.
+pub(super) fn load_sources(
+    files: &[PathBuf],
+    format: Option<&str>,
+) -> Result<Vec<Source>, Failure> {
     let mut sources = Vec::new();
-    for file in &args.files {
+    for file in files {
         if file.as_os_str() == "-" {
-            let format = args
-                .format
-                .as_deref()
-                .ok_or_else(|| Failure("reading stdin (`-`) needs --format".into()))?;
+            let format =
+                format.ok_or_else(|| Failure("reading stdin (`-`) needs --format".into()))?;
             sources.push(Source::Stdin(rdf::InputFormat {
                 format: rdf::format_by_name(format)?,
                 gzip: false,
@@ -232,10 +239,15 @@ pub(super) fn load(cli: &Cli, session: &Session, args: &LoadArgs) -> Result<Exit
             }
             sources.push(Source::File(
                 file.clone(),
-                rdf::format_for_path(file, args.format.as_deref())?,
+                rdf::format_for_path(file, format)?,
             ));
         }
     }
+    Ok(sources)
+}
+
+pub(super) fn load(cli: &Cli, session: &Session, args: &LoadArgs) -> Result<ExitCode, Failure> {
+    let sources = load_sources(&args.files, args.format.as_deref())?;
     let graph = args.graph.as_deref().map(parse_graph_name).transpose()?;
     let opened = session.open_store(cli, StoreUse::Create)?;
     let request = LoadRequest {

@@ -5,6 +5,7 @@ mod data;
 mod output;
 mod plugins;
 mod progress;
+mod query;
 mod report;
 mod session;
 mod stats;
@@ -79,6 +80,8 @@ pub enum Command {
     Count(data::CountArgs),
     /// List the named graphs with their quad counts
     Graphs,
+    /// Answer a SPARQL 1.1 query: `query 'SELECT * WHERE { ?s ?p ?o } LIMIT 10'`
+    Query(query::QueryArgs),
     /// Remove the quads matching a pattern
     Remove(PatternArgs),
     /// Remove every quad of one graph, or everything
@@ -111,6 +114,7 @@ impl Command {
             Self::Quads(_) => "quads",
             Self::Count(_) => "count",
             Self::Graphs => "graphs",
+            Self::Query(_) => "query",
             Self::Remove(_) => "remove",
             Self::Clear(_) => "clear",
             Self::Verify(_) => "verify",
@@ -245,6 +249,7 @@ fn run_command(cli: &Cli, session: &Session) -> Result<ExitCode, Failure> {
         Command::Quads(args) => data::quads(cli, session, args),
         Command::Count(args) => data::count(cli, session, args),
         Command::Graphs => data::graphs(cli, session),
+        Command::Query(args) => query::run(cli, session, args),
         Command::Remove(args) => data::remove(cli, session, args),
         Command::Clear(args) => data::clear(cli, session, args),
         Command::Verify(args) => data::verify(cli, session, args),

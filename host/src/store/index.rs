@@ -227,6 +227,8 @@ pub enum GraphIds {
     Any,
     /// The default graph only.
     Default,
+    /// Every named graph, not the default graph.
+    AnyNamed,
     /// One named graph.
     Named(TermId),
 }
@@ -313,6 +315,11 @@ pub fn plan(pattern: &IdPattern) -> Vec<Scan> {
     match pattern.graph {
         GraphIds::Default => vec![scan(triple_order(false))],
         GraphIds::Named(_) => vec![scan(graph_order(triple_order(true)))],
+        GraphIds::AnyNamed => vec![scan(if unbound {
+            Ordering::Gspo
+        } else {
+            triple_order(true)
+        })],
         GraphIds::Any => vec![
             scan(triple_order(false)),
             // The whole store: read the named graphs graph by graph.
@@ -369,7 +376,7 @@ mod tests {
             let graphs: Vec<GraphIds> = if bound(3) {
                 vec![GraphIds::Default, GraphIds::Named(TermId(7))]
             } else {
-                vec![GraphIds::Any]
+                vec![GraphIds::Any, GraphIds::AnyNamed]
             };
             for graph in graphs {
                 let pattern = IdPattern {
@@ -384,6 +391,7 @@ mod tests {
                     GraphIds::Default => vec![false],
                     GraphIds::Named(_) => vec![true],
                     GraphIds::Any => vec![false, true],
+                    GraphIds::AnyNamed => vec![true],
                 };
                 let named: Vec<bool> = scans.iter().map(|scan| scan.ordering.is_named()).collect();
                 assert_eq!(named, expected_named, "{pattern:?}");
@@ -418,10 +426,12 @@ mod tests {
         );
         assert_eq!(pick(false, true, true, GraphIds::Any), ["pos", "posg"]);
         assert_eq!(pick(false, false, false, GraphIds::Any), ["spo", "gspo"]);
+        assert_eq!(pick(false, false, false, GraphIds::AnyNamed), ["gspo"]);
+        assert_eq!(pick(false, true, false, GraphIds::AnyNamed), ["posg"]);
         assert_eq!(
             pick(false, false, true, GraphIds::Named(TermId(9))),
             ["gosp"]
         );
-        assert_eq!(seen.len(), 32);
+        assert_eq!(seen.len(), 40);
     }
 }

@@ -21,9 +21,9 @@ const SCAN_BATCH_BYTES: u64 = 1 << 20;
 /// A consistent read-only view of a [`Store`]: it sees the commits made before it began and
 /// none after.
 pub struct Snapshot<'a> {
-    store: &'a Store,
-    txn: BackendTxn,
-    generation: u64,
+    pub(super) store: &'a Store,
+    pub(super) txn: BackendTxn,
+    pub(super) generation: u64,
 }
 
 impl std::fmt::Debug for Snapshot<'_> {
@@ -46,7 +46,7 @@ impl<'a> Snapshot<'a> {
         })
     }
 
-    fn scope(&self) -> TermScope<'static> {
+    pub(super) fn scope(&self) -> TermScope<'static> {
         TermScope::snapshot(self.generation)
     }
 
