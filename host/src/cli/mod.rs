@@ -10,6 +10,7 @@ mod report;
 mod session;
 mod stats;
 mod status;
+mod update;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -82,6 +83,8 @@ pub enum Command {
     Graphs,
     /// Answer a SPARQL 1.1 query: `query 'SELECT * WHERE { ?s ?p ?o } LIMIT 10'`
     Query(query::QueryArgs),
+    /// Apply a SPARQL 1.1 update in one transaction: `update 'INSERT DATA { <a> <b> <c> }'`
+    Update(update::UpdateArgs),
     /// Remove the quads matching a pattern
     Remove(PatternArgs),
     /// Remove every quad of one graph, or everything
@@ -115,6 +118,7 @@ impl Command {
             Self::Count(_) => "count",
             Self::Graphs => "graphs",
             Self::Query(_) => "query",
+            Self::Update(_) => "update",
             Self::Remove(_) => "remove",
             Self::Clear(_) => "clear",
             Self::Verify(_) => "verify",
@@ -250,6 +254,7 @@ fn run_command(cli: &Cli, session: &Session) -> Result<ExitCode, Failure> {
         Command::Count(args) => data::count(cli, session, args),
         Command::Graphs => data::graphs(cli, session),
         Command::Query(args) => query::run(cli, session, args),
+        Command::Update(args) => update::run(cli, session, args),
         Command::Remove(args) => data::remove(cli, session, args),
         Command::Clear(args) => data::clear(cli, session, args),
         Command::Verify(args) => data::verify(cli, session, args),

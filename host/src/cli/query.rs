@@ -53,25 +53,30 @@ pub struct QueryArgs {
     pub data: Vec<PathBuf>,
 }
 
-/// The query text and the name errors give it.
-fn query_text(args: &QueryArgs) -> Result<(String, String), Failure> {
-    if let Some(file) = &args.file {
+/// The text of a query or update (`text`, `-` for standard input, or `file`) and the name
+/// errors give it.
+pub(super) fn request_text(
+    text: Option<&str>,
+    file: Option<&std::path::Path>,
+    what: &str,
+) -> Result<(String, String), Failure> {
+    if let Some(file) = file {
         let text = std::fs::read_to_string(file)
             .map_err(|error| Failure(format!("{}: {error}", file.display())))?;
         return Ok((text, file.display().to_string()));
     }
-    match args.query.as_deref() {
+    match text {
         Some("-") => {
             let mut text = String::new();
             std::io::stdin()
                 .read_to_string(&mut text)
                 .map_err(|error| {
-                    Failure(format!("reading the query from standard input: {error}"))
+                    Failure(format!("reading the {what} from standard input: {error}"))
                 })?;
             Ok((text, "standard input".to_owned()))
         }
-        Some(text) => Ok((text.to_owned(), "query".to_owned())),
-        None => Err(Failure("give a query, `-` or --file FILE".to_owned())),
+        Some(text) => Ok((text.to_owned(), what.to_owned())),
+        None => Err(Failure(format!("give the {what}, `-` or --file FILE"))),
     }
 }
 
@@ -133,7 +138,7 @@ fn is_closed_pipe(error: &SparqlError) -> bool {
 }
 
 pub(super) fn run(cli: &Cli, session: &Session, args: &QueryArgs) -> Result<ExitCode, Failure> {
-    let (text, source_name) = query_text(args)?;
+    let (text, source_name) = request_text(args.query.as_deref(), args.file.as_deref(), "query")?;
     let query = sparql::parse_query(&text, &source_name, args.base.as_deref())?;
     let output = output_format(args, &query)?;
     let usage = if args.data.is_empty() {

@@ -10,7 +10,7 @@ use spareval::{InternalQuad, QueryableDataset};
 
 use crate::store::encoding::TermId;
 use crate::store::index::{GraphIds, IdPattern};
-use crate::store::{Snapshot, StoreError, TermReader};
+use crate::store::{IdView, StoreError, TermReader};
 
 /// A term as the evaluator sees it: every term has exactly one form, so equality is term
 /// equality.
@@ -23,9 +23,9 @@ pub enum DatasetTerm {
     Unstored(Arc<Term>),
 }
 
-/// A [`Snapshot`] as a `spareval` dataset.
+/// A view of the store (a snapshot's, or a write transaction's) as a `spareval` dataset.
 pub struct StoreDataset<'a> {
-    snapshot: &'a Snapshot<'a>,
+    view: IdView<'a>,
     terms: RefCell<TermReader<'a>>,
 }
 
@@ -36,12 +36,12 @@ impl std::fmt::Debug for StoreDataset<'_> {
 }
 
 impl<'a> StoreDataset<'a> {
-    /// The dataset of `snapshot`: its default graph and its named graphs.
+    /// The dataset of `view`: its default graph and its named graphs.
     #[must_use]
-    pub fn new(snapshot: &'a Snapshot<'a>) -> Self {
+    pub fn new(view: IdView<'a>) -> Self {
         Self {
-            snapshot,
-            terms: RefCell::new(snapshot.term_reader()),
+            view,
+            terms: RefCell::new(view.term_reader()),
         }
     }
 }
@@ -79,10 +79,7 @@ impl<'a> QueryableDataset<'a> for StoreDataset<'a> {
             let graph = match graph_name {
                 None => GraphIds::AnyNamed,
                 Some(None) => GraphIds::Default,
-                Some(Some(graph)) => match bound_id(Some(graph))? {
-                    Some(id) => GraphIds::Named(id),
-                    None => GraphIds::AnyNamed,
-                },
+                Some(Some(graph)) => GraphIds::Named(bound_id(Some(graph))?.ok_or(())?),
             };
             Ok::<_, ()>(IdPattern {
                 subject: bound_id(subject)?,
@@ -91,10 +88,9 @@ impl<'a> QueryableDataset<'a> for StoreDataset<'a> {
                 graph,
             })
         })();
-        let snapshot: &'a Snapshot<'a> = self.snapshot;
         pattern
             .ok()
-            .map(|pattern| snapshot.encoded_quads(&pattern))
+            .map(|pattern| self.view.encoded_quads(&pattern))
             .into_iter()
             .flatten()
             .map(|quad| quad.map(internal_quad))
@@ -103,7 +99,7 @@ impl<'a> QueryableDataset<'a> for StoreDataset<'a> {
     fn internal_named_graphs(
         &self,
     ) -> impl Iterator<Item = Result<DatasetTerm, StoreError>> + use<'a> {
-        let graphs: Vec<Result<DatasetTerm, StoreError>> = match self.snapshot.named_graph_ids() {
+        let graphs: Vec<Result<DatasetTerm, StoreError>> = match self.view.named_graph_ids() {
             Ok(ids) => ids
                 .into_iter()
                 .map(|id| Ok(DatasetTerm::Stored(id)))
@@ -114,7 +110,7 @@ impl<'a> QueryableDataset<'a> for StoreDataset<'a> {
     }
 
     fn internalize_term(&self, term: Term) -> Result<DatasetTerm, StoreError> {
-        Ok(match self.snapshot.term_id(&term)? {
+        Ok(match self.view.term_id(&term)? {
             Some(id) => DatasetTerm::Stored(id),
             None => DatasetTerm::Unstored(Arc::new(term)),
         })

@@ -26,6 +26,10 @@ pub enum SparqlError {
     /// The evaluation ran past its time limit and was cancelled.
     #[error("the query ran longer than its time limit ({0:?}) and was cancelled")]
     Timeout(std::time::Duration),
+    /// An update operation failed (a graph that does not exist, a file `LOAD` cannot read); the
+    /// request changed nothing.
+    #[error("{0}; nothing was changed")]
+    Update(String),
     /// The evaluation failed (an unsupported feature such as `SERVICE`, a bad argument).
     #[error("evaluating the query: {0}")]
     Evaluation(String),

@@ -1,6 +1,7 @@
 //! SPARQL 1.1 over the QuadStore, on any plugin: queries are evaluated by `spareval` (the
 //! evaluator Oxigraph is built on) over a [`Snapshot`](crate::store::Snapshot) at the level of
-//! term ids ([`StoreDataset`]); results are written in the W3C formats by `sparesults`.
+//! term ids ([`StoreDataset`]); results are written in the W3C formats by `sparesults`;
+//! updates run in one store transaction per request ([`execute_update`]).
 //!
 //! ```no_run
 //! use kgdb_host::plugin::{OpenSettings, PluginLoader};
@@ -42,9 +43,11 @@ mod dataset;
 mod error;
 mod query;
 pub mod results;
+mod update;
 
 pub use dataset::{DatasetTerm, StoreDataset};
 pub use error::SparqlError;
 pub use query::{evaluate, parse_query, Evaluation, EvaluationContext, QueryOptions};
 pub use spareval::{QueryResults, QuerySolution};
-pub use spargebra::Query;
+pub use spargebra::{Query, Update};
+pub use update::{execute_update, parse_update, UpdateSummary};

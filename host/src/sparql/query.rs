@@ -155,7 +155,7 @@ pub fn evaluate<'a>(
     if options.union_default_graph && query.dataset().is_none() {
         prepared.dataset_mut().set_default_graph_as_union();
     }
-    let dataset = StoreDataset::new(snapshot);
+    let dataset = StoreDataset::new(snapshot.id_view());
     let (results, explanation) = if options.explain {
         let (results, explanation) = prepared.explain(dataset);
         (results, Some(explanation))

@@ -7,27 +7,77 @@ use std::collections::VecDeque;
 use kgdb_plugin_api::ScanSpec;
 use oxrdf::Term;
 
-use super::dictionary::{lookup, Resolver};
+use super::dictionary::{lookup, Resolver, TermScope};
 use super::encoding::{read_ids, TermId};
 use super::error::{Context, StoreError};
 use super::index::{plan, EncodedQuad, IdPattern};
 use super::reader::{EncodedScan, Snapshot};
+use super::transaction::Transaction;
+use super::Store;
+use crate::plugin::BackendTxn;
 
-impl<'a> Snapshot<'a> {
-    /// The id of `term`, or `None` when the store holds no such term (then no quad of the
-    /// snapshot contains it).
+/// A view of the store at the level of term ids: a snapshot's ([`Snapshot::id_view`]) or a
+/// write transaction's, its own writes included ([`Transaction::id_view`]).
+#[derive(Clone, Copy)]
+pub struct IdView<'t> {
+    store: &'t Store,
+    txn: &'t BackendTxn,
+    scope: TermScope<'t>,
+    /// Whether resolved terms go through the store's shared cache (snapshots only: a writer
+    /// may read its own uncommitted ids).
+    shares_terms: bool,
+}
+
+impl std::fmt::Debug for IdView<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdView")
+    }
+}
+
+impl Snapshot<'_> {
+    /// The snapshot at the level of term ids.
+    #[must_use]
+    pub fn id_view(&self) -> IdView<'_> {
+        IdView {
+            store: self.store,
+            txn: &self.txn,
+            scope: self.scope(),
+            shares_terms: true,
+        }
+    }
+}
+
+impl Transaction<'_> {
+    /// The transaction's view at the level of term ids, its own writes so far included.
+    ///
+    /// # Errors
+    /// Backend failures while handing buffered writes to the backend.
+    pub fn id_view(&mut self) -> Result<IdView<'_>, StoreError> {
+        let (store, txn, scope) = self.view_parts()?;
+        Ok(IdView {
+            store,
+            txn,
+            scope,
+            shares_terms: false,
+        })
+    }
+}
+
+impl<'t> IdView<'t> {
+    /// The id of `term`, or `None` when the view holds no such term (then no quad of the
+    /// view contains it).
     ///
     /// # Errors
     /// Backend failures; a term the store cannot encode.
     pub fn term_id(&self, term: &Term) -> Result<Option<TermId>, StoreError> {
-        lookup(self.store, &self.txn, self.scope(), term)
+        lookup(self.store, self.txn, self.scope, term)
     }
 
     /// The quads matching `pattern`, as ids, streamed in batches from the orderings' prefix
     /// scans (the default graph's quads first when the pattern covers both kinds of graph).
-    pub fn encoded_quads(&self, pattern: &IdPattern) -> EncodedQuads<'_> {
+    pub fn encoded_quads(&self, pattern: &IdPattern) -> EncodedQuads<'t> {
         EncodedQuads {
-            scan: EncodedScan::new(&self.txn, self.store.tables, plan(pattern)),
+            scan: EncodedScan::new(self.txn, self.store.tables, plan(pattern)),
             buffer: VecDeque::new(),
             done: false,
         }
@@ -51,17 +101,21 @@ impl<'a> Snapshot<'a> {
         Ok(ids)
     }
 
-    /// A reader of terms by id, with its own cache in front of the store's.
+    /// A reader of terms by id, with its own cache (in front of the store's, for a snapshot).
     #[must_use]
-    pub fn term_reader(&self) -> TermReader<'_> {
+    pub fn term_reader(&self) -> TermReader<'t> {
+        let resolver = match (self.shares_terms, self.scope.generation) {
+            (true, Some(generation)) => Resolver::shared(self.store, generation),
+            _ => Resolver::default(),
+        };
         TermReader {
-            snapshot: self,
-            resolver: Resolver::shared(self.store, self.generation),
+            view: *self,
+            resolver,
         }
     }
 }
 
-/// The quads of an id pattern, as ids ([`Snapshot::encoded_quads`]).
+/// The quads of an id pattern, as ids ([`IdView::encoded_quads`]).
 #[must_use = "an iterator does nothing unless consumed"]
 pub struct EncodedQuads<'t> {
     scan: EncodedScan<'t>,
@@ -96,10 +150,10 @@ impl Iterator for EncodedQuads<'_> {
     }
 }
 
-/// Turns ids of one snapshot into terms, through its own cache, the store's shared cache and
-/// batched reads of the dictionary ([`Snapshot::term_reader`]).
+/// Turns ids of one view into terms, through its own cache, the store's shared cache (for a
+/// snapshot) and batched reads of the dictionary ([`IdView::term_reader`]).
 pub struct TermReader<'t> {
-    snapshot: &'t Snapshot<'t>,
+    view: IdView<'t>,
     resolver: Resolver<'t>,
 }
 
@@ -116,7 +170,7 @@ impl TermReader<'_> {
     /// Backend failures; an id the dictionary lacks ([`StoreError::Corrupt`]).
     pub fn prefetch(&mut self, ids: impl IntoIterator<Item = TermId>) -> Result<(), StoreError> {
         self.resolver
-            .resolve_all(&self.snapshot.txn, &self.snapshot.store.tables, ids)
+            .resolve_all(self.view.txn, &self.view.store.tables, ids)
     }
 
     /// The term of `id`.

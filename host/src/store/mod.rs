@@ -99,7 +99,7 @@ use dictionary::TermCache;
 use encoding::TermHasher;
 use error::Context;
 pub use error::StoreError;
-pub use ids::{EncodedQuads, TermReader};
+pub use ids::{EncodedQuads, IdView, TermReader};
 use layout::{meta, note_key, read_counter, Tables};
 pub use limits::{TermLimit, TermLimits, TermTooLarge, MAX_TERM_TEXT_BYTES};
 pub use reader::{QuadIter, Snapshot};

@@ -372,6 +372,15 @@ impl<'a> Transaction<'a> {
     }
 
     /// The backend transaction, after flushing buffered writes.
+    /// What an id-level view of the transaction needs, its buffered writes handed to the
+    /// backend first.
+    pub(super) fn view_parts(
+        &mut self,
+    ) -> Result<(&'a Store, &BackendTxn, super::dictionary::TermScope<'_>), StoreError> {
+        self.flush()?;
+        Ok((self.store, &self.txn, self.staged.scope()))
+    }
+
     pub(super) fn backend_txn(&mut self) -> Result<&BackendTxn, StoreError> {
         self.flush()?;
         Ok(&self.txn)

@@ -1,0 +1,322 @@
+//! SPARQL 1.1 Update: every operation of a request in one store transaction, so a request
+//! changes everything it says or nothing.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use oxrdf::{BlankNode, GraphName, NamedNode, NamedOrBlankNode, Quad, Term};
+use oxrdfio::RdfParser;
+use spareval::{DeleteInsertQuad, QueryEvaluator};
+use spargebra::algebra::GraphTarget;
+use spargebra::{GraphUpdateOperation, SparqlParser, Update};
+
+use super::dataset::StoreDataset;
+use super::error::SparqlError;
+use crate::store::{GraphPattern, Store, Transaction};
+
+/// Quads inserted per call while loading a file.
+const LOAD_BATCH: usize = 1024;
+
+/// What a request changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UpdateSummary {
+    /// Quads the store did not hold before and holds now (counted per operation).
+    pub inserted: u64,
+    /// Quads the store held and no longer holds (counted per operation).
+    pub removed: u64,
+}
+
+/// Parses a SPARQL 1.1 update; `source_name` names the text in errors.
+///
+/// # Errors
+/// [`SparqlError::Syntax`] with line and column; [`SparqlError::BaseIri`].
+pub fn parse_update(
+    text: &str,
+    source_name: &str,
+    base_iri: Option<&str>,
+) -> Result<Update, SparqlError> {
+    let mut parser = SparqlParser::new();
+    if let Some(iri) = base_iri {
+        parser = parser
+            .with_base_iri(iri)
+            .map_err(|error| SparqlError::BaseIri {
+                iri: iri.to_owned(),
+                message: error.to_string(),
+            })?;
+    }
+    parser
+        .parse_update(text)
+        .map_err(|error| SparqlError::syntax(source_name, &error))
+}
+
+/// Runs every operation of `update` in one transaction and commits it; on any error nothing
+/// is changed.
+///
+/// Named graphs exist while they hold quads: `CREATE` of a graph that holds quads fails
+/// (unless `SILENT`) and otherwise leaves nothing behind; `CLEAR` and `DROP` of a named graph
+/// that holds none fail unless `SILENT`. `LOAD` reads `file:` IRIs only.
+///
+/// # Errors
+/// [`SparqlError::Update`] for an operation that fails without `SILENT`; evaluation and store
+/// failures.
+pub fn execute_update(store: &Store, update: &Update) -> Result<UpdateSummary, SparqlError> {
+    let mut txn = store.transaction()?;
+    let mut summary = UpdateSummary::default();
+    for operation in &update.operations {
+        apply(&mut txn, operation, update, &mut summary)?;
+    }
+    txn.commit()?;
+    Ok(summary)
+}
+
+fn apply(
+    txn: &mut Transaction<'_>,
+    operation: &GraphUpdateOperation,
+    update: &Update,
+    summary: &mut UpdateSummary,
+) -> Result<(), SparqlError> {
+    match operation {
+        GraphUpdateOperation::InsertData { data } => {
+            let mut fresh = FreshBlankNodes::default();
+            let quads: Vec<Quad> = data
+                .iter()
+                .map(|quad| {
+                    Quad::new(
+                        fresh.subject(&quad.subject),
+                        quad.predicate.clone(),
+                        fresh.term(&quad.object),
+                        graph_name(&quad.graph_name),
+                    )
+                })
+                .collect();
+            summary.inserted += txn.insert_all(&quads)?;
+        }
+        GraphUpdateOperation::DeleteData { data } => {
+            for quad in data {
+                let quad = Quad::new(
+                    quad.subject.clone(),
+                    quad.predicate.clone(),
+                    Term::from(quad.object.clone()),
+                    graph_name(&quad.graph_name),
+                );
+                summary.removed += u64::from(txn.remove(&quad)?);
+            }
+        }
+        GraphUpdateOperation::DeleteInsert {
+            delete,
+            insert,
+            using,
+            pattern,
+        } => {
+            let evaluator = QueryEvaluator::new();
+            let prepared = evaluator.prepare_delete_insert(
+                delete.clone(),
+                insert.clone(),
+                update.base_iri.clone(),
+                using.clone(),
+                pattern,
+            );
+            let changes: Vec<DeleteInsertQuad> = {
+                let dataset = StoreDataset::new(txn.id_view()?);
+                prepared
+                    .execute(dataset)
+                    .and_then(Iterator::collect)
+                    .map_err(|error| SparqlError::evaluation(error, None))?
+            };
+            let (mut deletes, mut inserts) = (Vec::new(), Vec::new());
+            for change in changes {
+                match change {
+                    DeleteInsertQuad::Delete(quad) => deletes.push(quad),
+                    DeleteInsertQuad::Insert(quad) => inserts.push(quad),
+                }
+            }
+            for quad in &deletes {
+                summary.removed += u64::from(txn.remove(quad)?);
+            }
+            summary.inserted += txn.insert_all(&inserts)?;
+        }
+        GraphUpdateOperation::Load {
+            silent,
+            source,
+            destination,
+        } => match load(txn, source, destination) {
+            Ok(inserted) => summary.inserted += inserted,
+            Err(_) if *silent => {}
+            Err(error) => return Err(error),
+        },
+        GraphUpdateOperation::Clear { silent, graph }
+        | GraphUpdateOperation::Drop { silent, graph } => {
+            let verb = if matches!(operation, GraphUpdateOperation::Clear { .. }) {
+                "CLEAR"
+            } else {
+                "DROP"
+            };
+            summary.removed += clear(txn, graph, *silent, verb)?;
+        }
+        GraphUpdateOperation::Create { silent, graph } => {
+            let exists = txn.graph_len(&GraphPattern::Named(graph.clone().into()))? > 0;
+            if exists && !silent {
+                return Err(SparqlError::Update(format!(
+                    "CREATE GRAPH {graph}: the graph already exists (use CREATE SILENT to ignore)"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The store's graph name of an update's quad.
+fn graph_name(name: &spargebra::term::GraphName) -> GraphName {
+    match name {
+        spargebra::term::GraphName::NamedNode(node) => node.clone().into(),
+        spargebra::term::GraphName::DefaultGraph => GraphName::DefaultGraph,
+    }
+}
+
+/// Blank nodes of one `INSERT DATA`: each label gets a fresh node, the same within the
+/// operation.
+#[derive(Default)]
+struct FreshBlankNodes(HashMap<BlankNode, BlankNode>);
+
+impl FreshBlankNodes {
+    fn node(&mut self, node: &BlankNode) -> BlankNode {
+        self.0.entry(node.clone()).or_default().clone()
+    }
+
+    fn subject(&mut self, subject: &NamedOrBlankNode) -> NamedOrBlankNode {
+        match subject {
+            NamedOrBlankNode::BlankNode(node) => self.node(node).into(),
+            other => other.clone(),
+        }
+    }
+
+    fn term(&mut self, term: &Term) -> Term {
+        match term {
+            Term::BlankNode(node) => self.node(node).into(),
+            Term::Triple(triple) => Term::Triple(Box::new(oxrdf::Triple::new(
+                self.subject(&triple.subject),
+                triple.predicate.clone(),
+                self.term(&triple.object),
+            ))),
+            other => other.clone(),
+        }
+    }
+}
+
+/// Empties `graph`; a named graph that holds nothing is an error unless `silent`.
+fn clear(
+    txn: &mut Transaction<'_>,
+    graph: &GraphTarget,
+    silent: bool,
+    verb: &str,
+) -> Result<u64, SparqlError> {
+    Ok(match graph {
+        GraphTarget::NamedNode(name) => {
+            let pattern = GraphPattern::Named(name.clone().into());
+            if txn.graph_len(&pattern)? == 0 {
+                if silent {
+                    return Ok(0);
+                }
+                return Err(SparqlError::Update(format!(
+                    "{verb} GRAPH {name}: the store has no such graph (use {verb} SILENT to ignore)"
+                )));
+            }
+            txn.clear(&pattern)?
+        }
+        GraphTarget::DefaultGraph => txn.clear(&GraphPattern::Default)?,
+        GraphTarget::NamedGraphs => clear_named_graphs(txn)?,
+        GraphTarget::AllGraphs => txn.clear(&GraphPattern::Default)? + clear_named_graphs(txn)?,
+    })
+}
+
+fn clear_named_graphs(txn: &mut Transaction<'_>) -> Result<u64, SparqlError> {
+    let mut removed = 0;
+    for (name, _) in txn.named_graphs()? {
+        removed += txn.clear(&GraphPattern::Named(name))?;
+    }
+    Ok(removed)
+}
+
+/// The local file a `file:` IRI names.
+fn file_path(source: &NamedNode) -> Result<PathBuf, SparqlError> {
+    let iri = source.as_str();
+    let rest = iri
+        .strip_prefix("file://")
+        .or_else(|| iri.strip_prefix("file:"))
+        .ok_or_else(|| {
+            SparqlError::Update(format!(
+                "LOAD {source}: only file: IRIs can be loaded (use LOAD SILENT to ignore)"
+            ))
+        })?;
+    let path = rest.strip_prefix("localhost").unwrap_or(rest);
+    let decoded = percent_decode(path).ok_or_else(|| {
+        SparqlError::Update(format!("LOAD {source}: the IRI's path is not valid UTF-8"))
+    })?;
+    Ok(PathBuf::from(decoded))
+}
+
+/// Decodes `%XX` escapes.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Loads a file into the transaction: its default-graph triples into `destination`, its named
+/// graphs as they are, its blank nodes fresh.
+fn load(
+    txn: &mut Transaction<'_>,
+    source: &NamedNode,
+    destination: &spargebra::term::GraphName,
+) -> Result<u64, SparqlError> {
+    let path = file_path(source)?;
+    let fail = |message: String| SparqlError::Update(format!("LOAD {source}: {message}"));
+    let input =
+        crate::rdf::format_for_path(&path, None).map_err(|error| fail(error.to_string()))?;
+    let file =
+        std::fs::File::open(&path).map_err(|error| fail(format!("{}: {error}", path.display())))?;
+    let file = std::io::BufReader::new(file);
+    let decoded: Box<dyn std::io::Read> = if input.gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    // RDF/XML entities are bounded as in every other load.
+    let reader: Box<dyn std::io::Read> = if input.format == oxrdfio::RdfFormat::RdfXml {
+        Box::new(crate::rdf::EntityGuard::new(decoded))
+    } else {
+        decoded
+    };
+    let parser = RdfParser::from_format(input.format)
+        .with_base_iri(source.as_str())
+        .map_err(|error| fail(error.to_string()))?
+        .rename_blank_nodes()
+        .for_reader(reader);
+    let destination = graph_name(destination);
+    let mut batch = Vec::with_capacity(LOAD_BATCH);
+    let mut inserted = 0;
+    for quad in parser {
+        let mut quad = quad.map_err(|error| fail(format!("{}: {error}", path.display())))?;
+        if quad.graph_name.is_default_graph() {
+            quad.graph_name = destination.clone();
+        }
+        batch.push(quad);
+        if batch.len() == LOAD_BATCH {
+            inserted += txn.insert_all(&batch)?;
+            batch.clear();
+        }
+    }
+    inserted += txn.insert_all(&batch)?;
+    Ok(inserted)
+}
