@@ -30,7 +30,7 @@ fn query(dir: &tempfile::TempDir, plugin: &str, args: &[&str]) -> Run {
     let mut all = vec!["query"];
     all.extend_from_slice(args);
     if plugin == "kgdb_plugin_memory" {
-        all.extend_from_slice(&["--data", "people.ttl", "graphs.trig"]);
+        all.extend_from_slice(&["--data", "people.ttl", "--data", "graphs.trig"]);
     }
     run_plugin(dir.path(), plugin, &all)
 }

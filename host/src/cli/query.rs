@@ -48,8 +48,9 @@ pub struct QueryArgs {
     /// Base IRI for relative IRIs in the query
     #[arg(long, value_name = "IRI")]
     pub base: Option<String>,
-    /// Load these RDF files into the store first (atomically), then query
-    #[arg(long, value_name = "FILE", num_args = 1.., help = format!("Load these RDF files into the store first (atomically), then query; {LOAD_FORMAT_HELP}"))]
+    /// Load this RDF file into the store first, then query; repeat for more files (one
+    /// atomic load)
+    #[arg(long, value_name = "FILE", help = format!("Load this RDF file into the store first, then query; repeat for more files (one atomic load); {LOAD_FORMAT_HELP}"))]
     pub data: Vec<PathBuf>,
 }
 
