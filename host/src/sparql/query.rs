@@ -65,18 +65,23 @@ pub fn parse_query(
     source_name: &str,
     base_iri: Option<&str>,
 ) -> Result<Query, SparqlError> {
-    let mut parser = SparqlParser::new();
-    if let Some(iri) = base_iri {
-        parser = parser
+    parser(base_iri)?
+        .parse_query(text)
+        .map_err(|error| SparqlError::syntax(source_name, &error))
+}
+
+/// A parser resolving relative IRIs against `base_iri`.
+pub(super) fn parser(base_iri: Option<&str>) -> Result<SparqlParser, SparqlError> {
+    let parser = SparqlParser::new();
+    match base_iri {
+        None => Ok(parser),
+        Some(iri) => parser
             .with_base_iri(iri)
             .map_err(|error| SparqlError::BaseIri {
                 iri: iri.to_owned(),
                 message: error.to_string(),
-            })?;
+            }),
     }
-    parser
-        .parse_query(text)
-        .map_err(|error| SparqlError::syntax(source_name, &error))
 }
 
 /// A query being evaluated: its results stream from the snapshot as they are read.

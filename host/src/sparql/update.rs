@@ -8,7 +8,7 @@ use oxrdf::{BlankNode, GraphName, NamedNode, NamedOrBlankNode, Quad, Term};
 use oxrdfio::RdfParser;
 use spareval::{DeleteInsertQuad, QueryEvaluator};
 use spargebra::algebra::GraphTarget;
-use spargebra::{GraphUpdateOperation, SparqlParser, Update};
+use spargebra::{GraphUpdateOperation, Update};
 
 use super::dataset::StoreDataset;
 use super::error::SparqlError;
@@ -35,16 +35,7 @@ pub fn parse_update(
     source_name: &str,
     base_iri: Option<&str>,
 ) -> Result<Update, SparqlError> {
-    let mut parser = SparqlParser::new();
-    if let Some(iri) = base_iri {
-        parser = parser
-            .with_base_iri(iri)
-            .map_err(|error| SparqlError::BaseIri {
-                iri: iri.to_owned(),
-                message: error.to_string(),
-            })?;
-    }
-    parser
+    super::query::parser(base_iri)?
         .parse_update(text)
         .map_err(|error| SparqlError::syntax(source_name, &error))
 }
