@@ -1,0 +1,123 @@
+//! Reading W3C test manifests (Turtle): the tests of a manifest and of the manifests it
+//! includes, each with its type, action and result, its IRIs resolved to local files.
+
+use std::path::{Path, PathBuf};
+
+use oxrdf::{Graph, NamedNode, NamedNodeRef, NamedOrBlankNode, Term, TermRef};
+use oxrdfio::{RdfFormat, RdfParser};
+
+const MF: &str = "http://www.w3.org/2001/sw/DataAccess/tests/test-manifest#";
+const RDF: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#";
+const RDFT: &str = "http://www.w3.org/ns/rdftest#";
+/// Where the suites are published; the local copy has the same layout.
+const PUBLISHED: &str = "https://w3c.github.io/rdf-tests/";
+
+/// One test of a manifest.
+#[derive(Debug, Clone)]
+pub struct Test {
+    /// The test's IRI.
+    pub id: String,
+    /// Its type, without the namespace (`PositiveSyntaxTest11`…).
+    pub kind: String,
+    /// The file it runs (a query or update), when its action is one file.
+    pub action: Option<PathBuf>,
+}
+
+fn node(iri: &str) -> NamedNode {
+    NamedNode::new_unchecked(iri)
+}
+
+/// The local file of a test IRI: `file:` IRIs as they are, the published prefix mapped to
+/// `root`.
+fn local_path(iri: &str, root: &Path) -> Option<PathBuf> {
+    if let Some(rest) = iri.strip_prefix(PUBLISHED) {
+        return Some(root.join(rest));
+    }
+    iri.strip_prefix("file://").map(PathBuf::from)
+}
+
+fn list<'g>(graph: &'g Graph, mut head: TermRef<'g>) -> Vec<Term> {
+    let (first, rest) = (node(&format!("{RDF}first")), node(&format!("{RDF}rest")));
+    let mut items = Vec::new();
+    while let TermRef::BlankNode(blank) = head {
+        let subject = NamedOrBlankNode::from(blank.into_owned());
+        let Some(item) = graph.object_for_subject_predicate(&subject, &first) else {
+            break;
+        };
+        items.push(item.into_owned());
+        match graph.object_for_subject_predicate(&subject, &rest) {
+            Some(next) => head = next,
+            None => break,
+        }
+    }
+    items
+}
+
+/// The tests of the manifest at `path` and of every manifest it includes, in order; tests the
+/// W3C rejected are left out. `root` is the local copy of the published suites.
+///
+/// # Panics
+/// When a manifest cannot be read or parsed.
+pub fn tests(path: &Path, root: &Path) -> Vec<Test> {
+    let base = format!("file://{}", path.display());
+    let file =
+        std::fs::File::open(path).unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let graph: Graph = RdfParser::from_format(RdfFormat::Turtle)
+        .with_base_iri(&base)
+        .expect("a file IRI")
+        .for_reader(std::io::BufReader::new(file))
+        .map(|quad| quad.map(oxrdf::Triple::from))
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let manifest = NamedOrBlankNode::from(node(&base));
+    let mut found = Vec::new();
+    if let Some(includes) =
+        graph.object_for_subject_predicate(&manifest, &node(&format!("{MF}include")))
+    {
+        for included in list(&graph, includes) {
+            if let Term::NamedNode(iri) = included {
+                let included_path = local_path(iri.as_str(), root)
+                    .unwrap_or_else(|| panic!("{}: cannot map {iri}", path.display()));
+                found.extend(tests(&included_path, root));
+            }
+        }
+    }
+    let rejected = node(&format!("{RDFT}Rejected"));
+    if let Some(entries) =
+        graph.object_for_subject_predicate(&manifest, &node(&format!("{MF}entries")))
+    {
+        for entry in list(&graph, entries) {
+            let Term::NamedNode(id) = entry else { continue };
+            let subject = NamedOrBlankNode::from(id.clone());
+            let approval =
+                graph.object_for_subject_predicate(&subject, &node(&format!("{RDFT}approval")));
+            if approval == Some(TermRef::from(rejected.as_ref())) {
+                continue;
+            }
+            let kind = graph
+                .object_for_subject_predicate(&subject, &node(&format!("{RDF}type")))
+                .and_then(|kind| match kind {
+                    TermRef::NamedNode(kind) => Some(local_name(kind)),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            let action = graph
+                .object_for_subject_predicate(&subject, &node(&format!("{MF}action")))
+                .and_then(|action| match action {
+                    TermRef::NamedNode(file) => local_path(file.as_str(), root),
+                    _ => None,
+                });
+            found.push(Test {
+                id: id.into_string(),
+                kind,
+                action,
+            });
+        }
+    }
+    found
+}
+
+fn local_name(iri: NamedNodeRef<'_>) -> String {
+    let text = iri.as_str();
+    text.rsplit(['#', '/']).next().unwrap_or(text).to_owned()
+}
