@@ -9,6 +9,7 @@ use oxrdfio::{RdfFormat, RdfParser};
 const MF: &str = "http://www.w3.org/2001/sw/DataAccess/tests/test-manifest#";
 const RDF: &str = "http://www.w3.org/1999/02/22-rdf-syntax-ns#";
 const RDFT: &str = "http://www.w3.org/ns/rdftest#";
+const QT: &str = "http://www.w3.org/2001/sw/DataAccess/tests/test-query#";
 /// Where the suites are published; the local copy has the same layout.
 const PUBLISHED: &str = "https://w3c.github.io/rdf-tests/";
 
@@ -21,6 +22,14 @@ pub struct Test {
     pub kind: String,
     /// The file it runs (a query or update), when its action is one file.
     pub action: Option<PathBuf>,
+    /// An evaluation test's query (`qt:query` of its action).
+    pub query: Option<PathBuf>,
+    /// Files loaded into the default graph (`qt:data`).
+    pub data: Vec<PathBuf>,
+    /// Files loaded into named graphs, each named by its IRI (`qt:graphData`).
+    pub graph_data: Vec<(String, PathBuf)>,
+    /// The expected result file (`mf:result`).
+    pub result: Option<PathBuf>,
 }
 
 fn node(iri: &str) -> NamedNode {
@@ -101,9 +110,37 @@ pub fn tests(path: &Path, root: &Path) -> Vec<Test> {
                     _ => None,
                 })
                 .unwrap_or_default();
-            let action = graph
-                .object_for_subject_predicate(&subject, &node(&format!("{MF}action")))
-                .and_then(|action| match action {
+            let action_term =
+                graph.object_for_subject_predicate(&subject, &node(&format!("{MF}action")));
+            let action = action_term.and_then(|action| match action {
+                TermRef::NamedNode(file) => local_path(file.as_str(), root),
+                _ => None,
+            });
+            let (mut query, mut data, mut graph_data) = (None, Vec::new(), Vec::new());
+            if let Some(TermRef::BlankNode(blank)) = action_term {
+                let action = NamedOrBlankNode::from(blank.into_owned());
+                let files = |predicate: &str| -> Vec<String> {
+                    graph
+                        .objects_for_subject_predicate(&action, &node(&format!("{QT}{predicate}")))
+                        .filter_map(|term| match term {
+                            TermRef::NamedNode(iri) => Some(iri.as_str().to_owned()),
+                            _ => None,
+                        })
+                        .collect()
+                };
+                query = files("query").first().and_then(|iri| local_path(iri, root));
+                data = files("data")
+                    .iter()
+                    .filter_map(|iri| local_path(iri, root))
+                    .collect();
+                graph_data = files("graphData")
+                    .into_iter()
+                    .filter_map(|iri| Some((iri.clone(), local_path(&iri, root)?)))
+                    .collect();
+            }
+            let result = graph
+                .object_for_subject_predicate(&subject, &node(&format!("{MF}result")))
+                .and_then(|result| match result {
                     TermRef::NamedNode(file) => local_path(file.as_str(), root),
                     _ => None,
                 });
@@ -111,6 +148,10 @@ pub fn tests(path: &Path, root: &Path) -> Vec<Test> {
                 id: id.into_string(),
                 kind,
                 action,
+                query,
+                data,
+                graph_data,
+                result,
             });
         }
     }
