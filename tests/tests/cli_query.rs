@@ -266,6 +266,32 @@ fn a_syntax_error_is_one_line_with_line_and_column() {
 }
 
 #[test]
+fn deep_nesting_is_refused_and_long_chains_do_not_overflow_the_stack() {
+    let dir = loaded("kgdb_plugin_lmdb");
+    // 20,000 nested groups overflowed the stack and aborted the process before the bound.
+    let deep = format!(
+        "SELECT * WHERE {{{}{}}}",
+        "{".repeat(20_000),
+        "}".repeat(20_000)
+    );
+    std::fs::write(dir.path().join("deep.rq"), deep).unwrap();
+    query(&dir, "kgdb_plugin_lmdb", &["--file", "deep.rq"])
+        .expect_one_line_error(&["deep.rq:1:272:", "nest deeper than 256"]);
+    // A chain of 2,000 UNIONs (no brackets deeper than 2) recurses 2,000 levels: it runs.
+    let chain = format!(
+        "SELECT (COUNT(*) AS ?n) WHERE {{ {} }}",
+        vec!["{ ?s <http://example.com/age> ?o }"; 2_000].join(" UNION ")
+    );
+    std::fs::write(dir.path().join("chain.rq"), chain).unwrap();
+    let run = query(
+        &dir,
+        "kgdb_plugin_lmdb",
+        &["--file", "chain.rq", "--format", "csv"],
+    );
+    assert_eq!(run.expect_success(), "n\r\n4000\r\n");
+}
+
+#[test]
 fn a_query_past_its_time_limit_is_cancelled() {
     let dir = loaded("kgdb_plugin_lmdb");
     // A cross product of 6^12 rows: it would run for hours.

@@ -177,8 +177,13 @@ pub fn main() -> ExitCode {
         Err(error) => return usage_error(&error),
     };
     init_logging(cli.verbose);
-    let _command = tracing::info_span!("command", name = cli.command.name()).entered();
-    match run(&cli) {
+    // Every command runs on a thread with room for deep SPARQL requests (see
+    // `sparql::with_sparql_stack`); its span is entered there.
+    let outcome = crate::sparql::with_sparql_stack(|| {
+        let _command = tracing::info_span!("command", name = cli.command.name()).entered();
+        run(&cli)
+    });
+    match outcome {
         Ok(code) => code,
         Err(Failure(message)) => {
             eprintln!("error: {message}");

@@ -41,12 +41,14 @@
 
 mod dataset;
 mod error;
+mod nesting;
 mod query;
 pub mod results;
 mod update;
 
 pub use dataset::{DatasetTerm, StoreDataset};
 pub use error::SparqlError;
+pub use nesting::{with_sparql_stack, MAX_NESTING, SPARQL_STACK_BYTES};
 pub use query::{evaluate, parse_query, Evaluation, EvaluationContext, QueryOptions};
 pub use spareval::{QueryResults, QuerySolution};
 pub use spargebra::{Query, Update};

@@ -65,6 +65,7 @@ pub fn parse_query(
     source_name: &str,
     base_iri: Option<&str>,
 ) -> Result<Query, SparqlError> {
+    super::nesting::check(text, source_name)?;
     parser(base_iri)?
         .parse_query(text)
         .map_err(|error| SparqlError::syntax(source_name, &error))

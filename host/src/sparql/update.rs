@@ -35,6 +35,7 @@ pub fn parse_update(
     source_name: &str,
     base_iri: Option<&str>,
 ) -> Result<Update, SparqlError> {
+    super::nesting::check(text, source_name)?;
     super::query::parser(base_iri)?
         .parse_update(text)
         .map_err(|error| SparqlError::syntax(source_name, &error))

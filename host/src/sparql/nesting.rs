@@ -1,0 +1,149 @@
+//! Deep texts and the stack: the parser, the optimiser and the evaluator recurse once per level
+//! of brackets and once per operator of a chain (`UNION`, `||`, `/`…), so a text of a few
+//! thousand nested `{` or a long chain would overflow a thread's stack and abort the process.
+//! Brackets are bounded before parsing ([`MAX_NESTING`]); chains get room from
+//! [`with_sparql_stack`], which the command line runs every request in.
+
+use super::error::SparqlError;
+
+/// The deepest nesting of `{`, `(` and `[` a query or update may have. Real queries stay far
+/// below; the parser and evaluator handle far more on a thread's default stack.
+pub const MAX_NESTING: usize = 256;
+
+/// The stack of a thread that parses and evaluates SPARQL: reserved address space, touched
+/// only as deep as a request recurses (a chain of 30,000 `UNION`s needs about 100 MiB in a
+/// debug build).
+pub const SPARQL_STACK_BYTES: usize = 1 << 30;
+
+/// Runs `work` on a thread with a [`SPARQL_STACK_BYTES`] stack and returns what it returns.
+///
+/// # Panics
+/// When the thread cannot be started, or `work` panics (the panic is passed on).
+pub fn with_sparql_stack<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .name("sparql".into())
+            .stack_size(SPARQL_STACK_BYTES)
+            .spawn_scoped(scope, work)
+            .expect("starting a thread for the SPARQL request");
+        match handle.join() {
+            Ok(value) => value,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
+/// Refuses `text` when its brackets (outside strings, IRIs and comments) nest deeper than
+/// [`MAX_NESTING`], naming `source_name`, the line and the column of the bracket that is one
+/// too deep.
+pub(super) fn check(text: &str, source_name: &str) -> Result<(), SparqlError> {
+    let bytes = text.as_bytes();
+    let (mut depth, mut line, mut line_start, mut i) = (0usize, 1usize, 0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => {
+                line += 1;
+                line_start = i + 1;
+            }
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            quote @ (b'"' | b'\'') => {
+                let long = bytes[i..].starts_with(&[quote; 3]);
+                i += if long { 3 } else { 1 };
+                while i < bytes.len() {
+                    if bytes[i] == b'\\' {
+                        i += 2;
+                        continue;
+                    }
+                    if bytes[i] == b'\n' {
+                        line += 1;
+                        line_start = i + 1;
+                    }
+                    if long && bytes[i..].starts_with(&[quote; 3]) {
+                        i += 3;
+                        break;
+                    }
+                    if !long && bytes[i] == quote {
+                        i += 1;
+                        break;
+                    }
+                    i += 1;
+                }
+                continue;
+            }
+            // An IRI (`<` then IRIREF characters then `>`); otherwise `<` is an operator.
+            b'<' => {
+                let end = bytes[i + 1..]
+                    .iter()
+                    .position(|&b| b == b'>' || b <= b' ' || b"<\"{}|^`\\".contains(&b));
+                if let Some(end) = end {
+                    if bytes[i + 1 + end] == b'>' {
+                        i += end + 2;
+                        continue;
+                    }
+                }
+            }
+            b'{' | b'(' | b'[' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    let column = text[line_start..i].chars().count() + 1;
+                    return Err(SparqlError::Syntax {
+                        location: format!("{source_name}:{line}:{column}"),
+                        message: format!(
+                            "brackets nest deeper than {MAX_NESTING} levels, more than kgdb accepts"
+                        ),
+                    });
+                }
+            }
+            b'}' | b')' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deep_nesting_is_refused_at_the_bracket_one_too_deep() {
+        let deep = format!(
+            "SELECT * WHERE {}{}",
+            "{".repeat(MAX_NESTING + 1),
+            "}".repeat(MAX_NESTING + 1)
+        );
+        let error = check(&deep, "q").unwrap_err().to_string();
+        assert!(
+            error.starts_with(&format!("q:1:{}:", 16 + MAX_NESTING)),
+            "{error}"
+        );
+        let fine = format!(
+            "SELECT * WHERE {}{}",
+            "{".repeat(MAX_NESTING),
+            "}".repeat(MAX_NESTING)
+        );
+        check(&fine, "q").unwrap();
+    }
+
+    #[test]
+    fn brackets_in_strings_iris_and_comments_do_not_count() {
+        let many = "(".repeat(2 * MAX_NESTING);
+        for text in [
+            format!("SELECT * WHERE {{ ?s ?p \"{many}\" }}"),
+            format!("SELECT * WHERE {{ ?s ?p '''{many}\n{many}''' }}"),
+            format!("SELECT * WHERE {{ ?s ?p <http://x/{many}> }}"),
+            format!("SELECT * WHERE {{ # {many}\n ?s ?p ?o }}"),
+        ] {
+            check(&text, "q").unwrap();
+        }
+        // `<` as an operator does not hide what follows.
+        let deep = format!("SELECT * WHERE {{ FILTER(?a < {}1", "(".repeat(MAX_NESTING));
+        assert!(check(&deep, "q").is_err());
+    }
+}
