@@ -15,22 +15,37 @@ pub const MAX_NESTING: usize = 256;
 /// debug build).
 pub const SPARQL_STACK_BYTES: usize = 1 << 30;
 
-/// Runs `work` on a thread with a [`SPARQL_STACK_BYTES`] stack and returns what it returns.
+/// Runs `work` on a thread with a [`SPARQL_STACK_BYTES`] stack and returns what it returns;
+/// where no such thread can be started (the address space is limited, as under `ulimit -v`),
+/// runs it on the calling thread.
 ///
 /// # Panics
-/// When the thread cannot be started, or `work` panics (the panic is passed on).
+/// When `work` panics (the panic is passed on).
 pub fn with_sparql_stack<T: Send>(work: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|scope| {
-        let handle = std::thread::Builder::new()
+    let slot = std::sync::Mutex::new(Some(work));
+    let take = || {
+        slot.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    };
+    let done = std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
             .name("sparql".into())
             .stack_size(SPARQL_STACK_BYTES)
-            .spawn_scoped(scope, work)
-            .expect("starting a thread for the SPARQL request");
-        match handle.join() {
-            Ok(value) => value,
-            Err(panic) => std::panic::resume_unwind(panic),
+            .spawn_scoped(scope, || take().map(|work| work()));
+        match spawned.map(|handle| handle.join()) {
+            Ok(Ok(value)) => value,
+            Ok(Err(panic)) => std::panic::resume_unwind(panic),
+            Err(_) => None,
         }
-    })
+    });
+    match done {
+        Some(value) => value,
+        None => match take() {
+            Some(work) => work(),
+            None => unreachable!("the work ran on the thread or is still here"),
+        },
+    }
 }
 
 /// Refuses `text` when its brackets (outside strings, IRIs and comments) nest deeper than
