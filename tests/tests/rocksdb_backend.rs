@@ -99,23 +99,28 @@ fn the_memtable_budget_flushes_before_any_table_fills_its_write_buffer() {
         }
         txn.commit().unwrap();
     }
-    // Flushes run in the background: wait for them to finish.
+    // Flushes run in the background, and flushed memtables are freed once trimmed: wait (up
+    // to a minute, on a busy machine) for the memtables to come down. 9 MiB were written;
+    // without the budget the memtables would hold all of it, and so would flushed memtables
+    // kept for conflict checks if they were not bounded by the budget too. With both bounds
+    // they hold the few arena blocks of the three active memtables.
+    let bound = 6 << 20;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while stat(&f, "rocksdb.num-running-flushes") > 0 && std::time::Instant::now() < deadline {
+    let (on_disk, in_memtables) = loop {
+        let on_disk = stat(&f, "rocksdb.live-sst-files-size");
+        // Active, unflushed and flushed-but-kept memtables.
+        let in_memtables = stat(&f, "rocksdb.size-all-mem-tables");
+        if (on_disk > 0 && in_memtables < bound) || std::time::Instant::now() > deadline {
+            break (on_disk, in_memtables);
+        }
         std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let on_disk = stat(&f, "rocksdb.live-sst-files-size");
-    // Active, unflushed and flushed-but-kept memtables.
-    let in_memtables = stat(&f, "rocksdb.size-all-mem-tables");
+    };
     assert!(
         on_disk > 0,
         "nothing was flushed: {in_memtables} bytes in memtables"
     );
-    // 9 MiB were written; without the budget the memtables would hold all of it, and so would
-    // flushed memtables kept for conflict checks if they were not bounded by the budget too.
-    // With both bounds they hold the few arena blocks of the three active memtables.
     assert!(
-        in_memtables < 6 << 20,
+        in_memtables < bound,
         "{in_memtables} bytes in memtables with a 1 MiB budget"
     );
     // Every row is still there.
