@@ -58,26 +58,19 @@ fn normalized(term: Term) -> Term {
     };
     let value = literal.value();
     let datatype = literal.datatype();
+    fn canonical_form<T: FromStr + std::fmt::Display>(value: &str) -> Option<String> {
+        T::from_str(value).ok().map(|v| v.to_string())
+    }
     let canonical = if datatype == xsd::INTEGER {
-        oxsdatatypes::Integer::from_str(value)
-            .ok()
-            .map(|v| v.to_string())
+        canonical_form::<oxsdatatypes::Integer>(value)
     } else if datatype == xsd::DECIMAL {
-        oxsdatatypes::Decimal::from_str(value)
-            .ok()
-            .map(|v| v.to_string())
+        canonical_form::<oxsdatatypes::Decimal>(value)
     } else if datatype == xsd::DOUBLE {
-        oxsdatatypes::Double::from_str(value)
-            .ok()
-            .map(|v| v.to_string())
+        canonical_form::<oxsdatatypes::Double>(value)
     } else if datatype == xsd::FLOAT {
-        oxsdatatypes::Float::from_str(value)
-            .ok()
-            .map(|v| v.to_string())
+        canonical_form::<oxsdatatypes::Float>(value)
     } else if datatype == xsd::BOOLEAN {
-        oxsdatatypes::Boolean::from_str(value)
-            .ok()
-            .map(|v| v.to_string())
+        canonical_form::<oxsdatatypes::Boolean>(value)
     } else {
         None
     };
