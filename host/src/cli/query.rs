@@ -133,11 +133,6 @@ fn watchdog(timeout: std::time::Duration) {
     });
 }
 
-/// A write error that is a closed pipe ends the command quietly.
-fn is_closed_pipe(error: &SparqlError) -> bool {
-    matches!(error, SparqlError::Output(io) if io.kind() == std::io::ErrorKind::BrokenPipe)
-}
-
 pub(super) fn run(cli: &Cli, session: &Session, args: &QueryArgs) -> Result<ExitCode, Failure> {
     let (text, source_name) = request_text(args.query.as_deref(), args.file.as_deref(), "query")?;
     let query = sparql::parse_query(&text, &source_name, args.base.as_deref())?;
@@ -196,10 +191,8 @@ pub(super) fn run(cli: &Cli, session: &Session, args: &QueryArgs) -> Result<Exit
         )),
     };
     match written {
-        Err(error) if is_closed_pipe(&error) => {}
-        Err(SparqlError::Output(error)) => {
-            return Err(Failure(format!("writing to standard output: {error}")))
-        }
+        // A closed pipe ends the command quietly; any other write error is its error line.
+        Err(SparqlError::Output(error)) => super::output::result(Err(error))?,
         Err(error) => return Err(error.into()),
         Ok(_) => {}
     }

@@ -27,6 +27,13 @@ enum Outcome {
 /// One solution: its bound variables and their values.
 type Row = Vec<(Variable, Term)>;
 
+fn row(solution: &sparesults::QuerySolution) -> Row {
+    solution
+        .iter()
+        .map(|(variable, value)| (variable.clone(), value.clone()))
+        .collect()
+}
+
 fn file_iri(path: &Path) -> String {
     format!("file://{}", path.display())
 }
@@ -200,13 +207,7 @@ fn expected(path: &Path, ordered: bool) -> Result<Outcome, String> {
             ReaderQueryResultsParserOutput::Boolean(value) => Ok(Outcome::Boolean(value)),
             ReaderQueryResultsParserOutput::Solutions(solutions) => {
                 let rows = solutions
-                    .map(|solution| {
-                        solution.map(|s| {
-                            s.iter()
-                                .map(|(v, t)| (v.clone(), t.clone()))
-                                .collect::<Vec<_>>()
-                        })
-                    })
+                    .map(|solution| solution.map(|s| row(&s)))
                     .collect::<Result<Vec<_>, _>>()
                     .map_err(|e| format!("{}: {e}", path.display()))?;
                 Ok(canonical(solutions_dataset(rows, ordered)))
@@ -270,13 +271,7 @@ pub fn run(
         QueryResults::Boolean(value) => Outcome::Boolean(value),
         QueryResults::Solutions(solutions) => {
             let rows = solutions
-                .map(|solution| {
-                    solution.map(|s| {
-                        s.iter()
-                            .map(|(v, t)| (v.clone(), t.clone()))
-                            .collect::<Vec<_>>()
-                    })
-                })
+                .map(|solution| solution.map(|s| row(&s)))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| context.error(e).to_string())?;
             canonical(solutions_dataset(rows, ordered))
