@@ -15,3 +15,16 @@ pub use format::{format_by_name, format_for_path, FormatError, InputFormat};
 pub use load::{load, LoadError, LoadReport, LoadRequest, Skipped, Source};
 pub use load_record::{last_load, LastLoad, LAST_LOAD_NOTE};
 pub use xml_entities::{EntityGuard, EntityLimit, MAX_ENTITY_BYTES, MAX_TEXT_BYTES};
+
+/// Opens an RDF file for parsing as every load does: buffered, decompressed when `.gz`, its
+/// RDF/XML entities bounded.
+///
+/// # Errors
+/// [`LoadError::Open`] when the file cannot be opened.
+pub fn open_file(
+    path: &std::path::Path,
+    format: InputFormat,
+) -> Result<Box<dyn std::io::Read + Send>, LoadError> {
+    let source = Source::File(path.to_owned(), format);
+    Ok(input::open(&source, &indicatif::ProgressBar::hidden())?.reader)
+}

@@ -276,20 +276,7 @@ fn load(
     let fail = |message: String| SparqlError::Update(format!("LOAD {source}: {message}"));
     let input =
         crate::rdf::format_for_path(&path, None).map_err(|error| fail(error.to_string()))?;
-    let file =
-        std::fs::File::open(&path).map_err(|error| fail(format!("{}: {error}", path.display())))?;
-    let file = std::io::BufReader::new(file);
-    let decoded: Box<dyn std::io::Read> = if input.gzip {
-        Box::new(flate2::read::MultiGzDecoder::new(file))
-    } else {
-        Box::new(file)
-    };
-    // RDF/XML entities are bounded as in every other load.
-    let reader: Box<dyn std::io::Read> = if input.format == oxrdfio::RdfFormat::RdfXml {
-        Box::new(crate::rdf::EntityGuard::new(decoded))
-    } else {
-        decoded
-    };
+    let reader = crate::rdf::open_file(&path, input).map_err(|error| fail(error.to_string()))?;
     let parser = RdfParser::from_format(input.format)
         .with_base_iri(source.as_str())
         .map_err(|error| fail(error.to_string()))?
