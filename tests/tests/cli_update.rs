@@ -185,6 +185,47 @@ fn load_reads_file_iris_into_a_graph_and_create_refuses_an_existing_graph() {
 }
 
 #[test]
+fn create_tracks_an_empty_graph_until_drop_and_clear_keeps_a_graph() {
+    let dir = loaded();
+    let graphs = "SELECT ?g { GRAPH ?g { } } ORDER BY ?g";
+    let created = run(&dir, &["update", "CREATE GRAPH <http://example.com/empty>"]);
+    assert_eq!(
+        created.expect_success(),
+        "inserted 0 quads, removed 0 quads; the store holds 3 quads\n"
+    );
+    assert_eq!(csv(&dir, graphs), "g\r\nhttp://example.com/empty\r\n");
+    run(&dir, &["update", "CREATE GRAPH <http://example.com/empty>"])
+        .expect_one_line_error(&["CREATE GRAPH <http://example.com/empty>", "already exists"]);
+    run(&dir, &["update", "CLEAR GRAPH <http://example.com/empty>"]).expect_success();
+    run(&dir, &["verify"]).expect_success();
+    // CLEAR of a graph holding quads keeps it, empty.
+    run(
+        &dir,
+        &["update", "INSERT DATA { GRAPH <http://example.com/full> { <http://example.com/s> <http://example.com/p> 1 } } ; CLEAR GRAPH <http://example.com/full>"],
+    )
+    .expect_success();
+    assert_eq!(
+        csv(&dir, graphs),
+        "g\r\nhttp://example.com/empty\r\nhttp://example.com/full\r\n"
+    );
+    run(&dir, &["update", "CREATE GRAPH <http://example.com/full>"])
+        .expect_one_line_error(&["already exists"]);
+    run(
+        &dir,
+        &[
+            "update",
+            "DROP GRAPH <http://example.com/empty> ; DROP GRAPH <http://example.com/full>",
+        ],
+    )
+    .expect_success();
+    assert_eq!(csv(&dir, graphs), "g\r\n");
+    run(&dir, &["update", "DROP GRAPH <http://example.com/empty>"])
+        .expect_one_line_error(&["no such graph"]);
+    run(&dir, &["verify"]).expect_success();
+    assert_eq!(count(&dir), "3");
+}
+
+#[test]
 fn a_syntax_error_names_the_line_and_column_and_changes_nothing() {
     let dir = loaded();
     std::fs::write(

@@ -44,9 +44,10 @@ pub fn parse_update(
 /// Runs every operation of `update` in one transaction and commits it; on any error nothing
 /// is changed.
 ///
-/// Named graphs exist while they hold quads: `CREATE` of a graph that holds quads fails
-/// (unless `SILENT`) and otherwise leaves nothing behind; `CLEAR` and `DROP` of a named graph
-/// that holds none fail unless `SILENT`. `LOAD` reads `file:` IRIs only.
+/// A named graph exists from `CREATE GRAPH` or its first quad until `DROP GRAPH` (`CLEAR`
+/// keeps it, empty), or until a `DELETE` takes its last quad: `CREATE` of an existing graph
+/// and `CLEAR` or `DROP` of a missing one fail unless `SILENT`. `LOAD` reads `file:` IRIs
+/// only.
 ///
 /// # Errors
 /// [`SparqlError::Update`] for an operation that fails without `SILENT`; evaluation and store
@@ -136,18 +137,14 @@ fn apply(
             Err(_) if *silent => {}
             Err(error) => return Err(error),
         },
-        GraphUpdateOperation::Clear { silent, graph }
-        | GraphUpdateOperation::Drop { silent, graph } => {
-            let verb = if matches!(operation, GraphUpdateOperation::Clear { .. }) {
-                "CLEAR"
-            } else {
-                "DROP"
-            };
-            summary.removed += clear(txn, graph, *silent, verb)?;
+        GraphUpdateOperation::Clear { silent, graph } => {
+            summary.removed += clear(txn, graph, *silent)?;
+        }
+        GraphUpdateOperation::Drop { silent, graph } => {
+            summary.removed += drop(txn, graph, *silent)?;
         }
         GraphUpdateOperation::Create { silent, graph } => {
-            let exists = txn.graph_len(&GraphPattern::Named(graph.clone().into()))? > 0;
-            if exists && !silent {
+            if !txn.create_graph(&graph.clone().into())? && !silent {
                 return Err(SparqlError::Update(format!(
                     "CREATE GRAPH {graph}: the graph already exists (use CREATE SILENT to ignore)"
                 )));
@@ -195,38 +192,72 @@ impl FreshBlankNodes {
     }
 }
 
-/// Empties `graph`; a named graph that holds nothing is an error unless `silent`.
-fn clear(
-    txn: &mut Transaction<'_>,
-    graph: &GraphTarget,
-    silent: bool,
-    verb: &str,
-) -> Result<u64, SparqlError> {
-    Ok(match graph {
-        GraphTarget::NamedNode(name) => {
-            let pattern = GraphPattern::Named(name.clone().into());
-            if txn.graph_len(&pattern)? == 0 {
-                if silent {
-                    return Ok(0);
-                }
-                return Err(SparqlError::Update(format!(
-                    "{verb} GRAPH {name}: the store has no such graph (use {verb} SILENT to ignore)"
-                )));
-            }
-            txn.clear(&pattern)?
-        }
-        GraphTarget::DefaultGraph => txn.clear(&GraphPattern::Default)?,
-        GraphTarget::NamedGraphs => clear_named_graphs(txn)?,
-        GraphTarget::AllGraphs => txn.clear(&GraphPattern::Default)? + clear_named_graphs(txn)?,
-    })
+/// The error of `CLEAR` or `DROP` of a named graph the store does not have.
+fn no_such_graph(verb: &str, name: &NamedNode) -> SparqlError {
+    SparqlError::Update(format!(
+        "{verb} GRAPH {name}: the store has no such graph (use {verb} SILENT to ignore)"
+    ))
 }
 
-fn clear_named_graphs(txn: &mut Transaction<'_>) -> Result<u64, SparqlError> {
+/// Empties `graph`, which goes on existing (empty); a named graph the store does not have is
+/// an error unless `silent`.
+fn clear(txn: &mut Transaction<'_>, graph: &GraphTarget, silent: bool) -> Result<u64, SparqlError> {
+    let names = match graph {
+        GraphTarget::NamedNode(name) => {
+            if !txn.graph_exists(&name.clone().into())? {
+                return if silent {
+                    Ok(0)
+                } else {
+                    Err(no_such_graph("CLEAR", name))
+                };
+            }
+            vec![NamedOrBlankNode::from(name.clone())]
+        }
+        GraphTarget::DefaultGraph => return Ok(txn.clear(&GraphPattern::Default)?),
+        GraphTarget::NamedGraphs | GraphTarget::AllGraphs => named_graphs(txn)?,
+    };
     let mut removed = 0;
-    for (name, _) in txn.named_graphs()? {
-        removed += txn.clear(&GraphPattern::Named(name))?;
+    if matches!(graph, GraphTarget::AllGraphs) {
+        removed += txn.clear(&GraphPattern::Default)?;
+    }
+    for name in names {
+        removed += txn.clear(&GraphPattern::Named(name.clone()))?;
+        txn.create_graph(&name)?;
     }
     Ok(removed)
+}
+
+/// Removes `graph` and its quads (the default graph is emptied); a named graph the store does
+/// not have is an error unless `silent`.
+fn drop(txn: &mut Transaction<'_>, graph: &GraphTarget, silent: bool) -> Result<u64, SparqlError> {
+    let names = match graph {
+        GraphTarget::NamedNode(name) => {
+            return match txn.drop_graph(&name.clone().into())? {
+                Some(removed) => Ok(removed),
+                None if silent => Ok(0),
+                None => Err(no_such_graph("DROP", name)),
+            };
+        }
+        GraphTarget::DefaultGraph => return Ok(txn.clear(&GraphPattern::Default)?),
+        GraphTarget::NamedGraphs | GraphTarget::AllGraphs => named_graphs(txn)?,
+    };
+    let mut removed = 0;
+    if matches!(graph, GraphTarget::AllGraphs) {
+        removed += txn.clear(&GraphPattern::Default)?;
+    }
+    for name in names {
+        removed += txn.drop_graph(&name)?.unwrap_or(0);
+    }
+    Ok(removed)
+}
+
+/// The names of the store's named graphs, empty ones included.
+fn named_graphs(txn: &mut Transaction<'_>) -> Result<Vec<NamedOrBlankNode>, SparqlError> {
+    Ok(txn
+        .named_graphs()?
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect())
 }
 
 /// The local file a `file:` IRI names.

@@ -83,7 +83,8 @@ impl<'t> IdView<'t> {
         }
     }
 
-    /// The ids of the named graphs that hold at least one quad.
+    /// The ids of the named graphs: those holding quads and the empty ones `CREATE GRAPH`
+    /// made.
     ///
     /// # Errors
     /// Backend failures; a malformed key.

@@ -9,7 +9,7 @@
 //! | `quads.spo`, `quads.pos`, `quads.osp` | 3 ids | empty (default graph) |
 //! | `quads.spog` … `quads.gosp` | 4 ids | empty (named graphs, six orderings) |
 //! | `store.meta` | counter name | counter (format, next id, quads, terms, dictionary generation…), and notes |
-//! | `store.graphs` | graph id | quads in that named graph |
+//! | `store.graphs` | graph id | quads in that named graph (0: an empty graph made by `CREATE GRAPH`) |
 //! | `load.journal` | quad | empty: quads a chunked load added, until it ends |
 //!
 //! # Term ids

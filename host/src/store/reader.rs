@@ -66,7 +66,8 @@ impl<'a> Snapshot<'a> {
         graph_len(self.store, &self.txn, self.scope(), graph)
     }
 
-    /// The named graphs holding at least one quad, with their quad counts.
+    /// The named graphs, with their quad counts: those holding quads and the empty ones
+    /// [`Transaction::create_graph`](super::Transaction::create_graph) made.
     ///
     /// # Errors
     /// Backend failures.

@@ -110,6 +110,22 @@ impl Staged {
         Ok(inserted)
     }
 
+    /// The id of `term`, interned when the dictionary lacks it.
+    pub fn intern(
+        &mut self,
+        store: &Store,
+        txn: &BackendTxn,
+        term: &oxrdf::Term,
+    ) -> Result<TermId, StoreError> {
+        let mut at = Interned {
+            store,
+            txn,
+            generation: self.cache_generation(),
+            pending: &mut self.pending,
+        };
+        self.interner.intern(&mut at, term)
+    }
+
     /// Marks which of `quads` exist (read from the backend for those the writer does not know
     /// about yet).
     fn check_existence(

@@ -6,6 +6,7 @@ use kgdb_plugin_api::{ScanSpec, TableId, TxnOptions};
 use oxrdf::{NamedOrBlankNode, Quad, QuadRef, Term};
 
 use super::dictionary::lookup;
+use super::encoding::{encode_count, key_of};
 use super::error::{Context, StoreError};
 use super::index::{plan, EncodedQuad, GraphIds, IdPattern};
 use super::layout::{meta, read_counter};
@@ -241,7 +242,8 @@ impl<'a> Transaction<'a> {
         apply(base, delta, "graph quads")
     }
 
-    /// The named graphs holding quads, this transaction's writes included.
+    /// The named graphs (those holding quads and the empty ones
+    /// [`Transaction::create_graph`] made), this transaction's writes included.
     ///
     /// # Errors
     /// Backend failures.
@@ -249,6 +251,75 @@ impl<'a> Transaction<'a> {
         self.staged.write_counters(self.store, &self.txn)?;
         self.flush()?;
         reader::named_graphs(&self.txn, &self.store.tables)
+    }
+
+    /// Whether the named graph `name` exists: it holds quads, or it was created empty by
+    /// [`Transaction::create_graph`] and has not held any since.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub fn graph_exists(&mut self, name: &NamedOrBlankNode) -> Result<bool, StoreError> {
+        self.staged.write_counters(self.store, &self.txn)?;
+        self.flush()?;
+        let Some(id) = lookup(
+            self.store,
+            &self.txn,
+            self.staged.scope(),
+            &Term::from(name.clone()),
+        )?
+        else {
+            return Ok(false);
+        };
+        Ok(self
+            .txn
+            .get(self.store.tables.graphs, &key_of(&[id]))
+            .context("reading a graph counter")?
+            .is_some())
+    }
+
+    /// Creates the empty named graph `name` (SPARQL's `CREATE GRAPH`); `false` when it exists
+    /// already. An empty graph is listed by `named_graphs` with no quads until it is dropped
+    /// or until it has held quads and lost the last of them.
+    ///
+    /// # Errors
+    /// Backend failures; a name the store cannot hold.
+    pub fn create_graph(&mut self, name: &NamedOrBlankNode) -> Result<bool, StoreError> {
+        if self.graph_exists(name)? {
+            return Ok(false);
+        }
+        let id = self
+            .staged
+            .intern(self.store, &self.txn, &Term::from(name.clone()))?;
+        self.staged
+            .pending
+            .put(self.store.tables.graphs, &key_of(&[id]), &encode_count(0));
+        self.flush()?;
+        Ok(true)
+    }
+
+    /// Removes the named graph `name` and its quads (SPARQL's `DROP GRAPH`); returns how many
+    /// quads went, or `None` when the graph did not exist.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub fn drop_graph(&mut self, name: &NamedOrBlankNode) -> Result<Option<u64>, StoreError> {
+        if !self.graph_exists(name)? {
+            return Ok(None);
+        }
+        let removed = self.clear(&GraphPattern::Named(name.clone()))?;
+        self.staged.write_counters(self.store, &self.txn)?;
+        if let Some(id) = lookup(
+            self.store,
+            &self.txn,
+            self.staged.scope(),
+            &Term::from(name.clone()),
+        )? {
+            self.staged
+                .pending
+                .delete(self.store.tables.graphs, &key_of(&[id]));
+        }
+        self.flush()?;
+        Ok(Some(removed))
     }
 
     /// Commits every write atomically.
