@@ -5,7 +5,7 @@
 //! with one triple per bound variable, plus its position when order matters) compared after
 //! canonicalisation, which finds the blank node mapping.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use kgdb_host::sparql::{self, QueryOptions, QueryResults};
 use kgdb_host::store::Store;
@@ -18,7 +18,7 @@ const RS: &str = "http://www.w3.org/2001/sw/DataAccess/tests/result-set#";
 
 /// Expected or actual results, in comparable form.
 #[derive(Debug, PartialEq, Eq)]
-enum Outcome {
+pub enum Outcome {
     Boolean(bool),
     /// Solutions or a graph, as a canonical dataset.
     Dataset(Box<Dataset>),
@@ -34,11 +34,11 @@ fn row(solution: &sparesults::QuerySolution) -> Row {
         .collect()
 }
 
-fn file_iri(path: &Path) -> String {
+pub fn file_iri(path: &Path) -> String {
     format!("file://{}", path.display())
 }
 
-fn parse_rdf(path: &Path) -> Result<Vec<Quad>, String> {
+pub fn parse_rdf(path: &Path) -> Result<Vec<Quad>, String> {
     let format = RdfFormat::from_extension(
         path.extension()
             .and_then(|e| e.to_str())
@@ -113,7 +113,7 @@ fn solutions_dataset(solutions: impl IntoIterator<Item = Row>, ordered: bool) ->
     dataset
 }
 
-fn canonical(dataset: Dataset) -> Outcome {
+pub fn canonical(dataset: Dataset) -> Outcome {
     let mut dataset: Dataset = dataset
         .iter()
         .map(|quad| {
@@ -224,26 +224,37 @@ fn expected(path: &Path, ordered: bool) -> Result<Outcome, String> {
     Ok(canonical(quads.into_iter().collect()))
 }
 
-/// A fresh store holding the test's data.
-fn store_with_data(
-    open: &dyn Fn() -> (Store, tempfile::TempDir),
-    test: &super::manifest::Test,
-) -> Result<(Store, tempfile::TempDir), String> {
-    let (store, dir) = open();
+/// The quads of a test's files: `data` in the default graph, each of `graph_data` in its named
+/// graph.
+pub fn dataset_quads(
+    data: &[PathBuf],
+    graph_data: &[(String, PathBuf)],
+) -> Result<Vec<Quad>, String> {
     let mut quads = Vec::new();
-    for path in &test.data {
+    for path in data {
         quads.extend(parse_rdf(path)?.into_iter().map(|mut q| {
             q.graph_name = GraphName::DefaultGraph;
             q
         }));
     }
-    for (name, path) in &test.graph_data {
+    for (name, path) in graph_data {
         let graph = GraphName::from(NamedNode::new_unchecked(name));
         quads.extend(parse_rdf(path)?.into_iter().map(|mut q| {
             q.graph_name = graph.clone();
             q
         }));
     }
+    Ok(quads)
+}
+
+/// A fresh store holding the test's data.
+pub fn store_with_data(
+    open: &dyn Fn() -> (Store, tempfile::TempDir),
+    data: &[PathBuf],
+    graph_data: &[(String, PathBuf)],
+) -> Result<(Store, tempfile::TempDir), String> {
+    let (store, dir) = open();
+    let quads = dataset_quads(data, graph_data)?;
     store
         .update(1, |txn| txn.insert_all(&quads))
         .map_err(|e| format!("loading the test data: {e}"))?;
@@ -262,7 +273,7 @@ pub fn run(
     let query = sparql::parse_query(&text, "query", Some(&file_iri(query_path)))
         .map_err(|e| e.to_string())?;
     let ordered = text.to_ascii_uppercase().contains("ORDER BY");
-    let (store, _dir) = store_with_data(open, test)?;
+    let (store, _dir) = store_with_data(open, &test.data, &test.graph_data)?;
     let snapshot = store.snapshot().map_err(|e| e.to_string())?;
     let (results, context) = sparql::evaluate(&snapshot, &query, &QueryOptions::default())
         .map_err(|e| e.to_string())?
