@@ -422,9 +422,10 @@ fn an_impossible_lmdb_map_size_names_its_line() {
     ]);
 }
 
-/// RDF/XML's parser gives no position: the message still says how far into the file it is.
+/// RDF/XML's parser gives no position with its errors: its byte offset (just past the tag at
+/// fault) is turned into a line and column.
 #[test]
-fn an_rdfxml_syntax_error_names_a_line() {
+fn an_rdfxml_syntax_error_names_a_line_and_column() {
     let dir = scratch();
     std::fs::write(
         dir.path().join("bad.rdf"),
@@ -440,7 +441,7 @@ fn an_rdfxml_syntax_error_names_a_line() {
             "bad.rdf",
         ],
     )
-    .expect_one_line_error(&["bad.rdf (at or before line 7)", "not an iri"]);
+    .expect_one_line_error(&["bad.rdf:4:37: ", "not an iri"]);
 }
 
 /// A base IRI that is not an absolute IRI is refused whatever the input's format.

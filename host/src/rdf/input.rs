@@ -2,10 +2,10 @@
 //! decompressed, guarded (RDF/XML entities), and its lines counted for messages about
 //! statements the parser gives no position for.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufReader, Read};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use indicatif::ProgressBar;
 use oxrdfio::RdfFormat;
@@ -21,15 +21,75 @@ pub(super) struct Input {
     pub lines: LineCount,
 }
 
+/// How many bytes before the reader's position the line index keeps line ends for: a parser
+/// that reports a byte offset (RDF/XML's) lags that little behind its reader.
+const LINE_WINDOW_BYTES: u64 = 1 << 20;
+
 /// Line ends read so far, shared between the reader and whoever reports an error.
 #[derive(Debug, Clone, Default)]
-pub(super) struct LineCount(Arc<AtomicU64>);
+pub(super) struct LineCount(Arc<Mutex<LineIndex>>);
+
+/// The line ends of an input: counted since the start, with the offsets of the recent ones.
+#[derive(Debug, Default)]
+struct LineIndex {
+    /// Bytes read.
+    bytes: u64,
+    /// Line ends before the window.
+    ends_before: u64,
+    /// Offsets of the line ends in the last [`LINE_WINDOW_BYTES`] read.
+    recent_ends: VecDeque<u64>,
+}
 
 impl LineCount {
+    fn index(&self) -> std::sync::MutexGuard<'_, LineIndex> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// The line the reader has reached (1-based): a statement the parser just returned lies
     /// on it or before it, since parsers read ahead.
     pub fn reached(&self) -> u64 {
-        self.0.load(Ordering::Relaxed) + 1
+        let index = self.index();
+        index.ends_before + index.recent_ends.len() as u64 + 1
+    }
+
+    /// The 1-based line and column (in bytes) of byte `offset`, when it lies in the recent
+    /// window the index keeps.
+    pub fn position(&self, offset: u64) -> Option<(u64, u64)> {
+        let index = self.index();
+        if offset > index.bytes {
+            return None;
+        }
+        let before = index.recent_ends.partition_point(|end| *end < offset);
+        let line_start = match before {
+            0 if index.ends_before == 0 => 0,
+            // The line began before the window: its start is no longer known.
+            0 => return None,
+            _ => index.recent_ends[before - 1] + 1,
+        };
+        Some((
+            index.ends_before + before as u64 + 1,
+            offset - line_start + 1,
+        ))
+    }
+
+    fn record(&self, read: &[u8]) {
+        let mut index = self.index();
+        let start = index.bytes;
+        for (at, _) in read.iter().enumerate().filter(|(_, byte)| **byte == b'\n') {
+            index.recent_ends.push_back(start + at as u64);
+        }
+        index.bytes += read.len() as u64;
+        let window_start = index.bytes.saturating_sub(LINE_WINDOW_BYTES);
+        while index
+            .recent_ends
+            .front()
+            .is_some_and(|end| *end < window_start)
+        {
+            index.recent_ends.pop_front();
+            index.ends_before += 1;
+        }
     }
 }
 
@@ -42,8 +102,7 @@ struct CountLines<R> {
 impl<R: Read> Read for CountLines<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let read = self.inner.read(buf)?;
-        let ends = buf[..read].iter().filter(|byte| **byte == b'\n').count();
-        self.lines.0.fetch_add(ends as u64, Ordering::Relaxed);
+        self.lines.record(&buf[..read]);
         Ok(read)
     }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use oxrdf::{GraphName, GraphNameRef, NamedOrBlankNode, Quad};
 use oxrdfio::{RdfFormat, RdfParseError, RdfParser, RdfSyntaxError};
+use oxrdfxml::{RdfXmlParseError, RdfXmlParser};
 
 use super::blank_nodes::BlankNodeRenamer;
 use super::format::InputFormat;
@@ -374,13 +375,30 @@ pub(super) fn parser_for(request: &LoadRequest, format: RdfFormat) -> Result<Rdf
                 message: error.to_string(),
             })?;
     }
-    if let Some(graph) = &request.graph {
-        parser = parser.with_default_graph(match graph.clone() {
-            NamedOrBlankNode::NamedNode(node) => GraphName::from(node),
-            NamedOrBlankNode::BlankNode(node) => GraphName::from(node),
-        });
+    Ok(parser.with_default_graph(default_graph(request)))
+}
+
+/// The graph the request's default-graph triples go to.
+fn default_graph(request: &LoadRequest) -> GraphName {
+    match request.graph.clone() {
+        Some(NamedOrBlankNode::NamedNode(node)) => GraphName::from(node),
+        Some(NamedOrBlankNode::BlankNode(node)) => GraphName::from(node),
+        None => GraphName::DefaultGraph,
     }
-    Ok(parser)
+}
+
+/// An RDF/XML parser with the request's base IRI.
+fn rdf_xml_parser_for(request: &LoadRequest) -> Result<RdfXmlParser, LoadError> {
+    let parser = RdfXmlParser::new();
+    match &request.base_iri {
+        Some(base) => parser
+            .with_base_iri(base.as_str())
+            .map_err(|error| LoadError::BaseIri {
+                iri: base.clone(),
+                message: error.to_string(),
+            }),
+        None => Ok(parser),
+    }
 }
 
 fn load_source(
@@ -421,6 +439,11 @@ fn load_source(
             limits,
             lines: input.lines,
             renamer,
+        };
+        let parser = if format == RdfFormat::RdfXml {
+            InputParser::RdfXml(rdf_xml_parser_for(request)?, default_graph(request))
+        } else {
+            InputParser::Any(parser)
         };
         scope.spawn(move || parse_ahead(parser, input.reader, &parsing, &sender));
         let mut in_a_row = SkippedInARow::default();
@@ -482,11 +505,72 @@ struct Parsing {
     renamer: Option<BlankNodeRenamer>,
 }
 
+/// The parser of one input.
+enum InputParser {
+    /// Any format, through oxrdfio.
+    Any(RdfParser),
+    /// RDF/XML through its own parser, whose byte position places its errors (they carry no
+    /// position), and the graph its triples go to.
+    RdfXml(RdfXmlParser, GraphName),
+}
+
+/// Why the parser of an input stopped on a statement.
+enum ParseFailure {
+    /// Not RDF: where and why.
+    Syntax(Skipped),
+    /// The input could not be read.
+    Read(std::io::Error),
+}
+
+/// The quads of `reader`, each error placed at `file:line:column` where the parser can tell,
+/// at the line the reader reached otherwise.
+fn quads_of<'a>(
+    parser: InputParser,
+    reader: Box<dyn Read + Send>,
+    file: &'a str,
+    lines: &'a LineCount,
+) -> Box<dyn Iterator<Item = Result<Quad, ParseFailure>> + 'a> {
+    match parser {
+        InputParser::Any(parser) => Box::new(parser.for_reader(reader).map(move |result| {
+            result.map_err(|error| match error {
+                RdfParseError::Syntax(error) => {
+                    let mut skipped = describe(file, 0, &error);
+                    if error.location().is_none() {
+                        skipped.location =
+                            format!("{file} (at or before line {})", lines.reached());
+                    }
+                    ParseFailure::Syntax(skipped)
+                }
+                RdfParseError::Io(error) => ParseFailure::Read(error),
+            })
+        })),
+        InputParser::RdfXml(parser, graph) => {
+            let mut triples = parser.for_reader(reader);
+            Box::new(std::iter::from_fn(move || {
+                Some(match triples.next()? {
+                    Ok(triple) => Ok(triple.in_graph(graph.clone())),
+                    Err(RdfXmlParseError::Syntax(error)) => {
+                        let location = match lines.position(triples.buffer_position()) {
+                            Some((line, column)) => format!("{file}:{line}:{column}"),
+                            None => format!("{file} (at or before line {})", lines.reached()),
+                        };
+                        Err(ParseFailure::Syntax(Skipped {
+                            location,
+                            message: error.to_string(),
+                        }))
+                    }
+                    Err(RdfXmlParseError::Io(error)) => Err(ParseFailure::Read(error)),
+                })
+            }))
+        }
+    }
+}
+
 /// Parses `reader`, sending batches of quads (renamed when asked) until the input ends, it
 /// cannot be read, or the receiver is gone. A quad with a term over the store's limits is a
 /// bad statement like a syntax error.
 fn parse_ahead(
-    parser: RdfParser,
+    parser: InputParser,
     reader: Box<dyn Read + Send>,
     parsing: &Parsing,
     sender: &std::sync::mpsc::SyncSender<Parsed>,
@@ -502,7 +586,7 @@ fn parse_ahead(
     let flush = |batch: &mut Vec<Quad>| {
         batch.is_empty() || sender.send(Parsed::Quads(std::mem::take(batch))).is_ok()
     };
-    for result in parser.for_reader(reader) {
+    for result in quads_of(parser, reader, file, lines) {
         let message = match result {
             Ok(quad) => {
                 quads += 1;
@@ -536,18 +620,13 @@ fn parse_ahead(
                     Vec::with_capacity(PARSED_BATCH),
                 ))
             }
-            Err(RdfParseError::Syntax(error)) => {
+            Err(ParseFailure::Syntax(skipped)) => {
                 if !flush(&mut batch) {
                     return;
                 }
-                let mut skipped = describe(file, 0, &error);
-                if error.location().is_none() {
-                    // RDF/XML's errors have no position.
-                    skipped.location = format!("{file} (at or before line {})", lines.reached());
-                }
                 Parsed::Syntax(skipped)
             }
-            Err(RdfParseError::Io(error)) => {
+            Err(ParseFailure::Read(error)) => {
                 let _ = sender.send(Parsed::Read(error));
                 return;
             }
