@@ -141,3 +141,41 @@ pub(super) fn open(source: &Source, progress: &ProgressBar) -> Result<Input, Loa
     };
     Ok(Input { reader, lines })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{LineCount, LINE_WINDOW_BYTES};
+
+    #[test]
+    fn a_byte_offset_becomes_a_line_and_column() {
+        let lines = LineCount::default();
+        lines.record(b"ab\ncde\n");
+        lines.record(b"fg");
+        assert_eq!(lines.position(0), Some((1, 1)));
+        assert_eq!(
+            lines.position(2),
+            Some((1, 3)),
+            "the line end is on its line"
+        );
+        assert_eq!(lines.position(3), Some((2, 1)));
+        assert_eq!(lines.position(8), Some((3, 2)));
+        assert_eq!(lines.position(9), Some((3, 3)), "the end of the input");
+        assert_eq!(lines.position(10), None, "past what was read");
+        assert_eq!(lines.reached(), 3);
+    }
+
+    #[test]
+    fn an_offset_on_a_line_begun_before_the_window_has_no_position() {
+        let lines = LineCount::default();
+        lines.record(b"x\n");
+        let long = vec![b'y'; usize::try_from(LINE_WINDOW_BYTES).unwrap() + 10];
+        lines.record(&long);
+        lines.record(b"\nz");
+        assert_eq!(lines.reached(), 3);
+        // The second line's start (offset 2) left the window: no column can be told.
+        assert_eq!(lines.position(100), None);
+        // The third line's start is in it.
+        let third = 2 + long.len() as u64 + 1;
+        assert_eq!(lines.position(third), Some((3, 1)));
+    }
+}
