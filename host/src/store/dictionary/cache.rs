@@ -10,11 +10,14 @@ use oxrdf::Term;
 use rustc_hash::FxHashMap as HashMap;
 
 use super::super::encoding::{TermHash, TermId};
+use super::cached_bytes;
 
 /// Term ids the shared cache holds before it starts over.
 const SHARED_TERM_IDS_LIMIT: usize = 1 << 20;
 /// Resolved terms the shared cache holds before it starts over.
 const SHARED_TERMS_LIMIT: usize = 1 << 19;
+/// Bytes of resolved terms ([`cached_bytes`]) the shared cache holds before it starts over.
+const SHARED_TERM_BYTES_LIMIT: usize = 32 << 20;
 
 /// Committed term ids and resolved terms of one dictionary generation.
 #[derive(Debug, Default)]
@@ -27,6 +30,8 @@ struct CacheState {
     generation: u64,
     ids: HashMap<TermHash, TermId>,
     terms: HashMap<TermId, Term>,
+    /// [`cached_bytes`] of `terms`.
+    term_bytes: usize,
 }
 
 impl TermCache {
@@ -42,6 +47,7 @@ impl TermCache {
             state.generation = generation;
             state.ids.clear();
             state.terms.clear();
+            state.term_bytes = 0;
         }
     }
 
@@ -74,27 +80,31 @@ impl TermCache {
         }
     }
 
-    /// Moves the cached terms of `ids` into `out`, for a view of `generation`; returns the ids
-    /// not cached.
+    /// Copies the cached terms of `ids` into `out`, for a view of `generation`; returns the
+    /// ids not cached and the [`cached_bytes`] copied.
     pub fn take_terms(
         &self,
         generation: u64,
         ids: Vec<TermId>,
         out: &mut HashMap<TermId, Term>,
-    ) -> Vec<TermId> {
+    ) -> (Vec<TermId>, usize) {
         let state = self.state();
         if state.generation != generation || state.terms.is_empty() {
-            return ids;
+            return (ids, 0);
         }
-        ids.into_iter()
+        let mut bytes = 0;
+        let missing = ids
+            .into_iter()
             .filter(|id| match state.terms.get(id) {
                 Some(term) => {
+                    bytes += cached_bytes(term);
                     out.insert(*id, term.clone());
                     false
                 }
                 None => true,
             })
-            .collect()
+            .collect();
+        (missing, bytes)
     }
 
     /// Caches terms a snapshot of `generation` read from the dictionary.
@@ -104,9 +114,13 @@ impl TermCache {
             return;
         }
         for (id, term) in terms {
-            if state.terms.len() >= SHARED_TERMS_LIMIT {
+            if state.terms.len() >= SHARED_TERMS_LIMIT
+                || state.term_bytes >= SHARED_TERM_BYTES_LIMIT
+            {
                 state.terms.clear();
+                state.term_bytes = 0;
             }
+            state.term_bytes += cached_bytes(&term);
             state.terms.insert(id, term);
         }
     }
@@ -133,11 +147,30 @@ mod tests {
         assert_eq!(cache.ids(4, [&[1; 16]]), vec![None]);
         cache.remember_terms(4, vec![(TermId(1), Term::from(oxrdf::Literal::from("a")))]);
         let mut out = HashMap::default();
-        let missing = cache.take_terms(4, vec![TermId(1), TermId(2)], &mut out);
+        let (missing, bytes) = cache.take_terms(4, vec![TermId(1), TermId(2)], &mut out);
         assert_eq!(missing, vec![TermId(2)]);
         assert_eq!(out.len(), 1);
+        assert!(bytes > 1, "the bytes of the term copied: {bytes}");
         cache.observe(5);
-        let missing = cache.take_terms(5, vec![TermId(1)], &mut out);
-        assert_eq!(missing, vec![TermId(1)]);
+        let (missing, bytes) = cache.take_terms(5, vec![TermId(1)], &mut out);
+        assert_eq!((missing, bytes), (vec![TermId(1)], 0));
+    }
+
+    #[test]
+    fn long_terms_make_the_cache_start_over_by_their_bytes() {
+        let cache = TermCache::default();
+        cache.observe(1);
+        let long = Term::from(oxrdf::Literal::from("x".repeat(1 << 20)));
+        let terms: Vec<(TermId, Term)> = (1..=60).map(|id| (TermId(id), long.clone())).collect();
+        cache.remember_terms(1, terms);
+        let mut out = HashMap::default();
+        let (missing, _) = cache.take_terms(1, (1..=60).map(TermId).collect(), &mut out);
+        // 60 MiB of terms against a 32 MiB bound: the cache started over on the way.
+        assert!(
+            !missing.is_empty() && missing.len() < 60,
+            "{} missing",
+            missing.len()
+        );
+        assert!(out.len() <= 32, "{} cached", out.len());
     }
 }

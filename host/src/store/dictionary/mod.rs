@@ -41,6 +41,28 @@ impl TermScope<'static> {
     }
 }
 
+/// Roughly the bytes a resolved term takes in a cache (its text, its struct and its table
+/// slot): what bounds the caches, since one long literal costs as much as thousands of IRIs.
+pub(super) fn cached_bytes(term: &oxrdf::Term) -> usize {
+    /// The term's struct, its allocation header and its hash table slot, about.
+    const OVERHEAD: usize = 96;
+    OVERHEAD
+        + match term {
+            oxrdf::Term::NamedNode(node) => node.as_str().len(),
+            oxrdf::Term::BlankNode(node) => node.as_str().len(),
+            oxrdf::Term::Literal(literal) => {
+                literal.value().len()
+                    + literal.language().map_or(0, str::len)
+                    + literal.datatype().as_str().len()
+            }
+            oxrdf::Term::Triple(triple) => {
+                triple.subject.to_string().len()
+                    + triple.predicate.as_str().len()
+                    + cached_bytes(&triple.object)
+            }
+        }
+}
+
 /// Reads a `term2id` value.
 pub(super) fn decode_id_value(bytes: &[u8]) -> Result<TermId, StoreError> {
     let (id, rest) = super::encoding::read_id(bytes)?;

@@ -7,15 +7,20 @@ use super::super::encoding::{key_of, DecodedTerm, EncodedTerm, TermId};
 use super::super::error::{Context, StoreError};
 use super::super::layout::Tables;
 use super::super::Store;
+use super::cached_bytes;
 use crate::plugin::BackendTxn;
 
 /// Resolved terms one view keeps before it starts over.
 const VIEW_TERMS_LIMIT: usize = 1 << 18;
+/// Bytes of resolved terms ([`cached_bytes`]) one view keeps before it starts over.
+const VIEW_TERM_BYTES_LIMIT: usize = 8 << 20;
 
 /// Turns ids into terms, with a bounded cache; triple terms are resolved part by part.
 #[derive(Debug, Default)]
 pub(in crate::store) struct Resolver<'s> {
     cache: HashMap<TermId, Term>,
+    /// [`cached_bytes`] of `cache`, about (a term replaced is counted twice).
+    cached_bytes: usize,
     /// The store's shared id-to-term cache and the generation of the view: read before the
     /// dictionary, filled from it. Only snapshots share (a writer may read its own
     /// uncommitted ids).
@@ -27,6 +32,7 @@ impl<'s> Resolver<'s> {
     pub fn shared(store: &'s Store, generation: u64) -> Self {
         Self {
             cache: HashMap::default(),
+            cached_bytes: 0,
             shared: Some((store, generation)),
         }
     }
@@ -41,8 +47,9 @@ impl<'s> Resolver<'s> {
         tables: &Tables,
         ids: impl IntoIterator<Item = TermId>,
     ) -> Result<(), StoreError> {
-        if self.cache.len() > VIEW_TERMS_LIMIT {
+        if self.cache.len() > VIEW_TERMS_LIMIT || self.cached_bytes > VIEW_TERM_BYTES_LIMIT {
             self.cache.clear();
+            self.cached_bytes = 0;
         }
         let mut requested: rustc_hash::FxHashSet<TermId> = rustc_hash::FxHashSet::default();
         let mut missing: Vec<TermId> = ids
@@ -50,7 +57,9 @@ impl<'s> Resolver<'s> {
             .filter(|id| !self.cache.contains_key(id) && requested.insert(*id))
             .collect();
         if let Some((store, generation)) = self.shared {
-            missing = store.terms.take_terms(generation, missing, &mut self.cache);
+            let (rest, bytes) = store.terms.take_terms(generation, missing, &mut self.cache);
+            missing = rest;
+            self.cached_bytes += bytes;
         }
         let mut fetched: Vec<(TermId, Term)> = Vec::new();
         let mut triples: Vec<(TermId, [TermId; 3])> = Vec::new();
@@ -74,6 +83,7 @@ impl<'s> Resolver<'s> {
                         if self.shared.is_some() {
                             fetched.push((*id, term.clone()));
                         }
+                        self.cached_bytes += cached_bytes(&term);
                         self.cache.insert(*id, term);
                     }
                     DecodedTerm::Triple(s, p, o) => {
@@ -95,9 +105,13 @@ impl<'s> Resolver<'s> {
             let mut waiting = Vec::new();
             for (id, [s, p, o]) in triples {
                 if [s, p, o].iter().all(|part| self.cache.contains_key(part)) {
-                    let triple =
-                        Triple::new(self.subject(s)?, self.predicate(p)?, self.term(o)?.clone());
-                    self.cache.insert(id, Term::Triple(Box::new(triple)));
+                    let triple = Term::Triple(Box::new(Triple::new(
+                        self.subject(s)?,
+                        self.predicate(p)?,
+                        self.term(o)?.clone(),
+                    )));
+                    self.cached_bytes += cached_bytes(&triple);
+                    self.cache.insert(id, triple);
                 } else {
                     waiting.push((id, [s, p, o]));
                 }
