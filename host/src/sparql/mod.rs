@@ -52,4 +52,4 @@ pub use nesting::{with_sparql_stack, MAX_NESTING, SPARQL_STACK_BYTES};
 pub use query::{evaluate, parse_query, Evaluation, EvaluationContext, QueryOptions};
 pub use spareval::{QueryResults, QuerySolution};
 pub use spargebra::{Query, Update};
-pub use update::{execute_update, parse_update, UpdateSummary};
+pub use update::{execute_update, execute_update_in, parse_update, UpdateSummary};

@@ -54,11 +54,25 @@ pub fn parse_update(
 /// failures.
 pub fn execute_update(store: &Store, update: &Update) -> Result<UpdateSummary, SparqlError> {
     let mut txn = store.transaction()?;
+    let summary = execute_update_in(&mut txn, update)?;
+    txn.commit()?;
+    Ok(summary)
+}
+
+/// Runs every operation of `update` in `txn`, which the caller commits or drops (a dry run, or
+/// an update made atomic with other writes). On an error, drop the transaction: operations
+/// before the failing one are in it.
+///
+/// # Errors
+/// As [`execute_update`].
+pub fn execute_update_in(
+    txn: &mut Transaction<'_>,
+    update: &Update,
+) -> Result<UpdateSummary, SparqlError> {
     let mut summary = UpdateSummary::default();
     for operation in &update.operations {
-        apply(&mut txn, operation, update, &mut summary)?;
+        apply(txn, operation, update, &mut summary)?;
     }
-    txn.commit()?;
     Ok(summary)
 }
 
