@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Reproduces BENCHMARKS.md's tables: kgdb's memory, lmdb and rocksdb plugins next to Oxigraph
-# (pyoxigraph's loaders, and the `oxigraph` crate for look-ups), on the shared data sets and
-# the synthetic 1M and 10M sets, plus the plugin-boundary micro-benchmarks.
+# (pyoxigraph's loaders, and the `oxigraph` crate for look-ups and SPARQL queries), on the
+# shared data sets and the synthetic 1M and 10M sets, the SPARQL query benchmark
+# (bench/queries/), the peak memory of a 5M-row SELECT, and the plugin-boundary
+# micro-benchmarks.
 #
 #   bench/run.sh            # everything (about an hour on 2 cores, most of it the first build)
 #
@@ -95,6 +97,42 @@ for file in "${sets[@]}"; do
     fi
 done
 
+# The SPARQL query benchmark: the named queries of bench/queries/ over the first synthetic set
+# and brick, on lmdb and rocksdb and, on the same data in the same run, Oxigraph.
+first_size=${sizes%% *}
+for pair in "synth-${first_size,,}:bench/queries/synth.rq" "brick:bench/queries/brick.rq"; do
+    name=${pair%%:*}
+    queries=$root/${pair#*:}
+    if [[ $name == brick ]]; then file=$data/brick.nq.gz; else file=$out/data/$name.nq.gz; fi
+    for plugin in lmdb rocksdb; do
+        wanted "$out/$name.sparql-kgdb-$plugin.json" || continue
+        step "$name: SPARQL queries on kgdb $plugin"
+        "$bin/kgdb-bench" sparql --plugin "$plugin" --data "$file" --queries "$queries" \
+            --work-dir "$work" --json "$out/$name.sparql-kgdb-$plugin.json"
+    done
+    if ! skipped oxigraph && wanted "$out/$name.sparql-oxigraph-rs.json"; then
+        step "$name: SPARQL queries on the oxigraph crate"
+        "$oxigraph_bin" --data "$file" --queries "$queries" --work-dir "$work/oxigraph" \
+            --json "$out/$name.sparql-oxigraph-rs.json"
+    fi
+done
+
+# Peak resident memory of `kgdb-host query` streaming a SELECT of 5 million rows to a pipe.
+rss_data=$out/data/synth-5m.nq.gz
+[[ -f $rss_data ]] || "$bin/kgdb-synth" --quads 5M --seed 42 --output "$rss_data"
+for plugin in lmdb rocksdb; do
+    wanted "$out/select-5m-$plugin.txt" || continue
+    step "peak RSS of a 5M-row SELECT on $plugin"
+    rm -rf "$work/rss-$plugin"
+    "$bin/kgdb-host" --plugin "$plugin" --data-dir "$work/rss-$plugin" load "$rss_data" > /dev/null
+    /usr/bin/time -f '%M' -o "$work/rss-$plugin.kib" "$bin/kgdb-host" --plugin "$plugin" \
+        --data-dir "$work/rss-$plugin" query --format tsv \
+        'SELECT ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } }' | wc -l > "$work/rss-$plugin.rows"
+    printf '%s: %s rows (with the header), peak RSS %s MiB\n' "$plugin" "$(cat "$work/rss-$plugin.rows")" \
+        "$(( $(cat "$work/rss-$plugin.kib") / 1024 ))" > "$out/select-5m-$plugin.txt"
+    rm -rf "$work/rss-$plugin"
+done
+
 if ! skipped boundary; then
     for plugin in memory lmdb rocksdb; do
         wanted "$out/boundary-$plugin.json" || continue
@@ -109,6 +147,10 @@ step "report"
     echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(lscpu | sed -n 's/^Model name: *//p'), $(uname -sr); $(date -u +%F)."
     echo
     "$bin/kgdb-bench" report "$out"/*.json
+    echo
+    echo "### A SELECT of 5 million rows streamed by \`kgdb-host query --format tsv\`"
+    echo
+    cat "$out"/select-5m-*.txt | sed 's/^/- /'
 } > "$out/tables.md"
 rm -rf "$work"
 echo "wrote $out/tables.md" >&2

@@ -5,6 +5,7 @@
 //! [`workload`]), [`report`] renders results next to Oxigraph's as markdown.
 
 pub mod report;
+pub mod sparql;
 pub mod store;
 pub mod synth;
 pub mod workload;

@@ -160,6 +160,18 @@ impl StoreBench<'_> {
         })
     }
 
+    /// A store holding the data file, bulk-loaded and compacted (where the engine compacts),
+    /// as the look-ups measure it; the directory it lives in, to remove once done.
+    ///
+    /// # Errors
+    /// Any failure of the plugin, the store or the file.
+    pub fn loaded(&self) -> Result<(Store, PathBuf), BenchError> {
+        let dir = self.fresh_dir("queries")?;
+        let (store, _) = self.load(&dir, LoadPath::Auto)?;
+        self.compact(&store, &dir)?;
+        Ok((store, dir))
+    }
+
     fn fresh_dir(&self, what: &str) -> Result<PathBuf, BenchError> {
         let name = Path::new(self.plugin)
             .file_name()
@@ -311,7 +323,11 @@ pub fn file_name(path: &Path) -> String {
     )
 }
 
-fn remove_dir(dir: &Path) -> Result<(), BenchError> {
+/// Removes a benchmark directory (nothing when it does not exist).
+///
+/// # Errors
+/// The removal failed.
+pub fn remove_dir(dir: &Path) -> Result<(), BenchError> {
     match std::fs::remove_dir_all(dir) {
         Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(BenchError::Io {
             file: dir.display().to_string(),

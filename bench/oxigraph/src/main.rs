@@ -7,21 +7,26 @@
 //! one unmeasured pass, then one measured pass; each look-up is one `Store::quads_for_pattern`
 //! call (which takes its own snapshot) reading at most `--limit` results. It writes the same
 //! JSON as `kgdb-bench store`, for `kgdb-bench report`.
+//!
+//! With `--queries FILE.rq` it runs the query benchmark instead: the same bulk load, then every
+//! named query timed as `kgdb-bench sparql` times it, written as the same JSON.
 
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 use kgdb_bench::report::OXIGRAPH_RS;
+use kgdb_bench::sparql::{read_queries, time_query, Repetitions, SparqlRun};
 use kgdb_bench::store::{
     bytes_on_disk, file_name, peak_rss, reset_peak_rss, time_shapes, LoadFigures, StoreRun,
 };
 use kgdb_bench::workload::read_constants;
 use oxigraph::io::{RdfFormat, RdfParser};
 use oxigraph::model::{GraphNameRef, NamedOrBlankNodeRef, Quad};
+use oxigraph::sparql::{QueryResults, SparqlEvaluator};
 use oxigraph::store::Store;
 
 /// Oxigraph side of the store benchmark.
@@ -30,9 +35,18 @@ struct Cli {
     /// The RDF file (N-Quads, N-Triples, Turtle, TriG; `.gz` too)
     #[arg(long)]
     data: PathBuf,
-    /// Constants from `kgdb-bench workload`
-    #[arg(long)]
-    workload: PathBuf,
+    /// Constants from `kgdb-bench workload` (the look-up benchmark)
+    #[arg(long, required_unless_present = "queries")]
+    workload: Option<PathBuf>,
+    /// Named queries (`bench/queries/*.rq`): run the query benchmark instead of the look-ups
+    #[arg(long, conflicts_with = "workload")]
+    queries: Option<PathBuf>,
+    /// Measured runs per query (after one unmeasured run)
+    #[arg(long, default_value_t = 20)]
+    runs: usize,
+    /// Stop a query's runs (at 3 or more) once they took this many seconds
+    #[arg(long, default_value_t = 30)]
+    budget_seconds: u64,
     /// Where the store is built (removed afterwards)
     #[arg(long, default_value = "bench-work/oxigraph")]
     work_dir: PathBuf,
@@ -55,7 +69,11 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli) -> Result<(), String> {
-    let constants = read_constants(&cli.workload).map_err(|e| e.to_string())?;
+    if let Some(queries) = &cli.queries {
+        return run_queries(cli, queries);
+    }
+    let workload = cli.workload.as_ref().ok_or("--workload or --queries is needed")?;
+    let constants = read_constants(workload).map_err(|e| e.to_string())?;
     let _ = std::fs::remove_dir_all(&cli.work_dir);
     let store =
         Store::open(&cli.work_dir).map_err(|e| format!("{}: {e}", cli.work_dir.display()))?;
@@ -119,6 +137,67 @@ fn run(cli: &Cli) -> Result<(), String> {
     let _ = std::fs::remove_dir_all(&cli.work_dir);
     let text = serde_json::to_string_pretty(&run).map_err(|e| e.to_string())?;
     std::fs::write(&cli.json, text + "\n").map_err(|e| format!("{}: {e}", cli.json.display()))
+}
+
+/// The query benchmark: the data bulk-loaded as for the look-ups, then every query of the file
+/// timed as `kgdb-bench sparql` times it (parse, evaluate, read every result).
+fn run_queries(cli: &Cli, queries: &Path) -> Result<(), String> {
+    let queries = read_queries(queries)?;
+    let _ = std::fs::remove_dir_all(&cli.work_dir);
+    let store =
+        Store::open(&cli.work_dir).map_err(|e| format!("{}: {e}", cli.work_dir.display()))?;
+    let mut loader = store.bulk_loader();
+    loader
+        .load_ok_quads::<String, Box<dyn std::error::Error>>(parse(&cli.data)?)
+        .map_err(|e| format!("{}: {e}", cli.data.display()))?;
+    loader.commit().map_err(|e| e.to_string())?;
+    store.flush().map_err(|e| e.to_string())?;
+    let quads = store.len().map_err(|e| e.to_string())? as u64;
+    eprintln!("oxigraph: loaded {quads} quads");
+    let repetitions = Repetitions {
+        runs: cli.runs,
+        budget: Duration::from_secs(cli.budget_seconds),
+    };
+    let mut run = SparqlRun::new(OXIGRAPH_RS, &file_name(&cli.data), quads);
+    for query in &queries {
+        eprintln!("oxigraph: {}", query.name);
+        run.queries.push(time_query(&query.name, repetitions, || {
+            evaluate(&store, &query.text)
+        })?);
+    }
+    drop(store);
+    let _ = std::fs::remove_dir_all(&cli.work_dir);
+    let text = serde_json::to_string_pretty(&run).map_err(|e| e.to_string())?;
+    std::fs::write(&cli.json, text + "\n").map_err(|e| format!("{}: {e}", cli.json.display()))
+}
+
+/// Parses and evaluates one query, reading every result.
+fn evaluate(store: &Store, text: &str) -> Result<u64, String> {
+    let results = SparqlEvaluator::new()
+        .parse_query(text)
+        .map_err(|e| e.to_string())?
+        .on_store(store)
+        .execute()
+        .map_err(|e| e.to_string())?;
+    Ok(match results {
+        QueryResults::Boolean(value) => u64::from(value),
+        QueryResults::Solutions(solutions) => {
+            let mut count = 0;
+            for solution in solutions {
+                std::hint::black_box(solution.map_err(|e| e.to_string())?);
+                count += 1;
+            }
+            count
+        }
+        QueryResults::Graph(triples) => {
+            let mut count = 0;
+            for triple in triples {
+                std::hint::black_box(triple.map_err(|e| e.to_string())?);
+                count += 1;
+            }
+            count
+        }
+    })
 }
 
 /// The quads of an RDF file, blank node labels as written (Oxigraph's own file loading renames

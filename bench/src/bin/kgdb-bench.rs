@@ -3,15 +3,19 @@
 //! - `kgdb-bench workload --data FILE --output W.nq`: draw the look-up constants (seeded).
 //! - `kgdb-bench store --plugin P --data FILE --workload W.nq --json OUT.json`: load (bulk and
 //!   transactional), measure disk, peak RSS, a full scan and the 16 look-up shapes.
+//! - `kgdb-bench sparql --plugin P --data FILE --queries Q.rq --json OUT.json`: time the named
+//!   queries of a query file over the loaded store (median and p99 of repeated runs).
 //! - `kgdb-bench report RESULT.json... --output TABLES.md`: markdown tables with ratios.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use kgdb_bench::report::{self, BoundaryRow};
-use kgdb_bench::store::{StoreBench, StoreRun};
+use kgdb_bench::sparql::{self, Repetitions, SparqlRun};
+use kgdb_bench::store::{file_name, remove_dir, StoreBench, StoreRun};
 use kgdb_bench::workload;
 use kgdb_host::plugin::PluginRegistry;
 
@@ -66,6 +70,33 @@ enum Command {
         /// Skip the transactional-path load
         #[arg(long)]
         no_transactional: bool,
+        /// Write the results as JSON here (else to stdout)
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
+    /// Time the named queries of a `.rq` file on one plugin over one data file
+    Sparql {
+        /// Plugin: a name from the manifest or a path
+        #[arg(long)]
+        plugin: String,
+        /// The plugin manifest [default: $KGDB_CONFIG, else ./plugins.toml]
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The RDF file
+        #[arg(long, value_name = "FILE")]
+        data: PathBuf,
+        /// The queries: each starts at a `#@ NAME` line (bench/queries/*.rq)
+        #[arg(long, value_name = "FILE")]
+        queries: PathBuf,
+        /// Where the store is built (removed afterwards)
+        #[arg(long, value_name = "DIR", default_value = "bench-work")]
+        work_dir: PathBuf,
+        /// Measured runs per query (after one unmeasured run)
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        /// Stop a query's runs (at 3 or more) once they took this many seconds
+        #[arg(long, default_value_t = 30)]
+        budget_seconds: u64,
         /// Write the results as JSON here (else to stdout)
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
@@ -144,8 +175,51 @@ fn run(command: Command) -> Result<(), String> {
             let text = serde_json::to_string_pretty(&result).map_err(|e| e.to_string())?;
             write_out(json.as_deref(), &text)
         }
+        Command::Sparql {
+            plugin,
+            config,
+            data,
+            queries,
+            work_dir,
+            runs,
+            budget_seconds,
+            json,
+        } => {
+            let queries = sparql::read_queries(&queries)?;
+            std::fs::create_dir_all(&work_dir)
+                .map_err(|e| format!("{}: {e}", work_dir.display()))?;
+            let registry =
+                PluginRegistry::discover(config.as_deref()).map_err(|e| e.to_string())?;
+            let bench = StoreBench {
+                registry: &registry,
+                plugin: &plugin,
+                data: &data,
+                constants: &[],
+                limit: 1,
+                work_dir: &work_dir,
+                transactional: false,
+            };
+            let failed = |e: &dyn std::fmt::Display| format!("{plugin} on {}: {e}", data.display());
+            let (store, dir) = bench.loaded().map_err(|e| failed(&e))?;
+            let quads = store.counts().map_err(|e| failed(&e))?.quads;
+            let mut run = SparqlRun::new(&format!("kgdb {plugin}"), &file_name(&data), quads);
+            run.queries = sparql::run_on_kgdb(
+                &store,
+                &queries,
+                Repetitions {
+                    runs,
+                    budget: Duration::from_secs(budget_seconds),
+                },
+            )
+            .map_err(|e| failed(&e))?;
+            store.close().map_err(|e| failed(&e))?;
+            remove_dir(&dir).map_err(|e| failed(&e))?;
+            let text = serde_json::to_string_pretty(&run).map_err(|e| e.to_string())?;
+            write_out(json.as_deref(), &text)
+        }
         Command::Report { results, output } => {
             let mut runs: Vec<StoreRun> = Vec::new();
+            let mut query_runs: Vec<SparqlRun> = Vec::new();
             let mut boundary: Vec<BoundaryRow> = Vec::new();
             for file in &results {
                 let text = std::fs::read_to_string(file)
@@ -157,11 +231,21 @@ fn run(command: Command) -> Result<(), String> {
                     boundary.extend(
                         serde_json::from_str::<Vec<BoundaryRow>>(&text).map_err(not_a_result)?,
                     );
+                } else if let Ok(run) = serde_json::from_str::<SparqlRun>(&text) {
+                    query_runs.push(run);
                 } else {
                     runs.push(serde_json::from_str(&text).map_err(not_a_result)?);
                 }
             }
-            let mut text = report::markdown(&runs);
+            let mut text = if runs.is_empty() {
+                String::new()
+            } else {
+                report::markdown(&runs)
+            };
+            if !query_runs.is_empty() {
+                text.push('\n');
+                text.push_str(&sparql::markdown(&query_runs));
+            }
             if !boundary.is_empty() {
                 text.push('\n');
                 text.push_str(&report::boundary_markdown(&boundary));
