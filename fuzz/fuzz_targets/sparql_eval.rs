@@ -68,19 +68,19 @@ fn query(store: &Store, text: &str, union_default_graph: bool) {
         return;
     };
     let snapshot = store.snapshot().expect("a snapshot");
-    let options = QueryOptions {
-        timeout: Some(Duration::from_secs(1)),
-        union_default_graph,
-        ..QueryOptions::default()
-    };
+    let mut options = QueryOptions::default().with_timeout(Duration::from_secs(1));
+    if union_default_graph {
+        options = options.with_union_default_graph();
+    }
     let Ok(evaluation) = sparql::evaluate(&snapshot, &query, &options) else {
         return;
     };
-    match evaluation.into_parts().0 {
+    let (results, _context) = evaluation.into_parts();
+    match results {
         QueryResults::Boolean(_) => {}
         QueryResults::Solutions(solutions) => solutions.take(BATCH_RESULTS).for_each(drop),
         QueryResults::Graph(triples) => triples.take(BATCH_RESULTS).for_each(drop),
-    }
+    };
 }
 
 fn update(store: &Store, text: &str) {
