@@ -48,7 +48,7 @@ mod update;
 
 pub use dataset::{DatasetTerm, StoreDataset};
 pub use error::SparqlError;
-pub use nesting::{with_sparql_stack, MAX_NESTING, SPARQL_STACK_BYTES};
+pub use nesting::{with_sparql_stack, MAX_BACKTRACKING_CALLS, MAX_NESTING, SPARQL_STACK_BYTES};
 pub use query::{evaluate, parse_query, Evaluation, EvaluationContext, QueryOptions};
 pub use spareval::{QueryResults, QuerySolution};
 pub use spargebra::{Query, Update};
