@@ -152,10 +152,10 @@ fn apply(
             Err(error) => return Err(error),
         },
         GraphUpdateOperation::Clear { silent, graph } => {
-            summary.removed += clear(txn, graph, *silent)?;
+            summary.removed += empty_graphs(txn, graph, *silent, Emptying::Clear)?;
         }
         GraphUpdateOperation::Drop { silent, graph } => {
-            summary.removed += drop(txn, graph, *silent)?;
+            summary.removed += empty_graphs(txn, graph, *silent, Emptying::Drop)?;
         }
         GraphUpdateOperation::Create { silent, graph } => {
             if !txn.create_graph(&graph.clone().into())? && !silent {
@@ -213,16 +213,35 @@ fn no_such_graph(verb: &str, name: &NamedNode) -> SparqlError {
     ))
 }
 
-/// Empties `graph`, which goes on existing (empty); a named graph the store does not have is
-/// an error unless `silent`.
-fn clear(txn: &mut Transaction<'_>, graph: &GraphTarget, silent: bool) -> Result<u64, SparqlError> {
+/// What `CLEAR` and `DROP` do to a named graph: empty it, or remove it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Emptying {
+    /// `CLEAR`: the graph goes on existing, empty.
+    Clear,
+    /// `DROP`: the graph is gone.
+    Drop,
+}
+
+/// Empties `graph` (the default graph, one named graph, the named ones or all) as `how` says;
+/// a named graph the store does not have is an error unless `silent`. Returns the quads
+/// removed.
+fn empty_graphs(
+    txn: &mut Transaction<'_>,
+    graph: &GraphTarget,
+    silent: bool,
+    how: Emptying,
+) -> Result<u64, SparqlError> {
     let names = match graph {
         GraphTarget::NamedNode(name) => {
             if !txn.graph_exists(&name.clone().into())? {
+                let verb = match how {
+                    Emptying::Clear => "CLEAR",
+                    Emptying::Drop => "DROP",
+                };
                 return if silent {
                     Ok(0)
                 } else {
-                    Err(no_such_graph("CLEAR", name))
+                    Err(no_such_graph(verb, name))
                 };
             }
             vec![NamedOrBlankNode::from(name.clone())]
@@ -235,32 +254,14 @@ fn clear(txn: &mut Transaction<'_>, graph: &GraphTarget, silent: bool) -> Result
         removed += txn.clear(&GraphPattern::Default)?;
     }
     for name in names {
-        removed += txn.clear(&GraphPattern::Named(name.clone()))?;
-        txn.create_graph(&name)?;
-    }
-    Ok(removed)
-}
-
-/// Removes `graph` and its quads (the default graph is emptied); a named graph the store does
-/// not have is an error unless `silent`.
-fn drop(txn: &mut Transaction<'_>, graph: &GraphTarget, silent: bool) -> Result<u64, SparqlError> {
-    let names = match graph {
-        GraphTarget::NamedNode(name) => {
-            return match txn.drop_graph(&name.clone().into())? {
-                Some(removed) => Ok(removed),
-                None if silent => Ok(0),
-                None => Err(no_such_graph("DROP", name)),
-            };
-        }
-        GraphTarget::DefaultGraph => return Ok(txn.clear(&GraphPattern::Default)?),
-        GraphTarget::NamedGraphs | GraphTarget::AllGraphs => named_graphs(txn)?,
-    };
-    let mut removed = 0;
-    if matches!(graph, GraphTarget::AllGraphs) {
-        removed += txn.clear(&GraphPattern::Default)?;
-    }
-    for name in names {
-        removed += txn.drop_graph(&name)?.unwrap_or(0);
+        removed += match how {
+            Emptying::Clear => {
+                let cleared = txn.clear(&GraphPattern::Named(name.clone()))?;
+                txn.create_graph(&name)?;
+                cleared
+            }
+            Emptying::Drop => txn.drop_graph(&name)?.unwrap_or(0),
+        };
     }
     Ok(removed)
 }
