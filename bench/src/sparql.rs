@@ -285,21 +285,20 @@ fn evaluate_on_kgdb(
         sparql::evaluate(&snapshot, &parsed, &QueryOptions::default())?.into_parts();
     Ok(match results {
         QueryResults::Boolean(value) => u64::from(value),
-        QueryResults::Solutions(solutions) => {
-            let mut count = 0;
-            for solution in solutions {
-                std::hint::black_box(solution.map_err(|e| context.error(e))?);
-                count += 1;
-            }
-            count
-        }
-        QueryResults::Graph(triples) => {
-            let mut count = 0;
-            for triple in triples {
-                std::hint::black_box(triple.map_err(|e| context.error(e))?);
-                count += 1;
-            }
-            count
-        }
+        QueryResults::Solutions(solutions) => read_all(solutions).map_err(|e| context.error(e))?,
+        QueryResults::Graph(triples) => read_all(triples).map_err(|e| context.error(e))?,
     })
+}
+
+/// Reads every result of `results` (kept from the optimiser), returning how many there were.
+///
+/// # Errors
+/// The first failed result's error.
+pub fn read_all<T, E>(results: impl Iterator<Item = Result<T, E>>) -> Result<u64, E> {
+    let mut count = 0;
+    for result in results {
+        std::hint::black_box(result?);
+        count += 1;
+    }
+    Ok(count)
 }

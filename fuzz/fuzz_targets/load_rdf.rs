@@ -6,14 +6,14 @@
 //! Needs `KGDB_FUZZ_PLUGIN`: the path of the memory plugin's library (`fuzz/run` sets it).
 #![no_main]
 
-use std::cell::RefCell;
-use std::path::PathBuf;
+#[path = "memory_store.rs"]
+mod memory_store;
 
-use kgdb_host::plugin::{OpenSettings, PluginLoader};
 use kgdb_host::rdf::{dump, load, DumpRequest, InputFormat, LoadRequest, Source};
 use kgdb_host::store::{GraphPattern, LoadOptions, Store};
 use libfuzzer_sys::fuzz_target;
 use oxrdfio::RdfFormat;
+use std::cell::RefCell;
 
 const FORMATS: [RdfFormat; 7] = [
     RdfFormat::NTriples,
@@ -33,22 +33,8 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let path = std::env::var_os("KGDB_FUZZ_PLUGIN")
-        .map(PathBuf::from)
-        .expect("KGDB_FUZZ_PLUGIN names the memory plugin's library (fuzz/run sets it)");
-    let plugin = PluginLoader::new()
-        .load(&path, None, "fuzz")
-        .unwrap_or_else(|error| panic!("loading {}: {error}", path.display()));
-    let backend = plugin
-        .open(&OpenSettings {
-            data_dir: None,
-            config: String::new(),
-            read_only: false,
-            create: true,
-        })
-        .unwrap_or_else(|error| panic!("opening the memory plugin: {error}"));
     Fixture {
-        store: Store::open(backend).expect("a store on the memory plugin"),
+        store: memory_store::memory_store(),
         // In memory where the machine has it: the input is written afresh for every run.
         dir: tempfile::tempdir_in("/dev/shm")
             .or_else(|_| tempfile::tempdir())

@@ -7,11 +7,12 @@
 //! Needs `KGDB_FUZZ_PLUGIN`: the path of the memory plugin's library (`fuzz/run` sets it).
 #![no_main]
 
+#[path = "memory_store.rs"]
+mod memory_store;
+
 use std::cell::RefCell;
-use std::path::PathBuf;
 use std::time::Duration;
 
-use kgdb_host::plugin::{OpenSettings, PluginLoader};
 use kgdb_host::sparql::{
     self, execute_update_in, parse_query, parse_update, with_sparql_stack, QueryOptions,
     QueryResults,
@@ -34,21 +35,7 @@ ex:g2 { ex:bob ex:wrote <<( ex:alice ex:knows ex:bob )>> . ex:tea ex:price 2.50 
 const BATCH_RESULTS: usize = 10_000;
 
 fn store() -> Store {
-    let path = std::env::var_os("KGDB_FUZZ_PLUGIN")
-        .map(PathBuf::from)
-        .expect("KGDB_FUZZ_PLUGIN names the memory plugin's library (fuzz/run sets it)");
-    let plugin = PluginLoader::new()
-        .load(&path, None, "fuzz")
-        .unwrap_or_else(|error| panic!("loading {}: {error}", path.display()));
-    let backend = plugin
-        .open(&OpenSettings {
-            data_dir: None,
-            config: String::new(),
-            read_only: false,
-            create: true,
-        })
-        .unwrap_or_else(|error| panic!("opening the memory plugin: {error}"));
-    let store = Store::open(backend).expect("a store on the memory plugin");
+    let store = memory_store::memory_store();
     let quads: Vec<oxrdf::Quad> = oxrdfio::RdfParser::from_format(oxrdfio::RdfFormat::TriG)
         .for_slice(DATA)
         .collect::<Result<_, _>>()
@@ -94,7 +81,11 @@ fn update(store: &Store, text: &str) {
             txn.counts().expect("the transaction's counts");
         }
     }
-    assert_eq!(store.counts().expect("counts"), before, "a dropped update changed the store");
+    assert_eq!(
+        store.counts().expect("counts"),
+        before,
+        "a dropped update changed the store"
+    );
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use kgdb_bench::report::OXIGRAPH_RS;
-use kgdb_bench::sparql::{read_queries, time_query, Repetitions, SparqlRun};
+use kgdb_bench::sparql::{read_all, read_queries, time_query, Repetitions, SparqlRun};
 use kgdb_bench::store::{
     bytes_on_disk, file_name, peak_rss, reset_peak_rss, time_shapes, LoadFigures, StoreRun,
 };
@@ -179,25 +179,11 @@ fn evaluate(store: &Store, text: &str) -> Result<u64, String> {
         .on_store(store)
         .execute()
         .map_err(|e| e.to_string())?;
-    Ok(match results {
-        QueryResults::Boolean(value) => u64::from(value),
-        QueryResults::Solutions(solutions) => {
-            let mut count = 0;
-            for solution in solutions {
-                std::hint::black_box(solution.map_err(|e| e.to_string())?);
-                count += 1;
-            }
-            count
-        }
-        QueryResults::Graph(triples) => {
-            let mut count = 0;
-            for triple in triples {
-                std::hint::black_box(triple.map_err(|e| e.to_string())?);
-                count += 1;
-            }
-            count
-        }
-    })
+    match results {
+        QueryResults::Boolean(value) => Ok(u64::from(value)),
+        QueryResults::Solutions(solutions) => read_all(solutions).map_err(|e| e.to_string()),
+        QueryResults::Graph(triples) => read_all(triples).map_err(|e| e.to_string()),
+    }
 }
 
 /// The quads of an RDF file, blank node labels as written (Oxigraph's own file loading renames

@@ -247,6 +247,18 @@ pub fn dataset_quads(
     Ok(quads)
 }
 
+/// Every quad the store holds.
+pub fn store_quads(store: &Store) -> Result<Dataset, String> {
+    store
+        .snapshot()
+        .and_then(|snapshot| {
+            snapshot
+                .quads_for_pattern(&kgdb_host::store::QuadPattern::default())?
+                .collect::<Result<Dataset, _>>()
+        })
+        .map_err(|e| format!("reading the store: {e}"))
+}
+
 /// A fresh store holding the test's data.
 pub fn store_with_data(
     open: &dyn Fn() -> (Store, tempfile::TempDir),

@@ -7,11 +7,12 @@
 use std::path::Path;
 
 use kgdb_host::rdf::{self, LoadError, LoadRequest, Source};
-use kgdb_host::store::{QuadPattern, Store};
+use kgdb_host::store::Store;
 use oxrdf::dataset::CanonicalizationAlgorithm;
 use oxrdf::Dataset;
 use oxrdfio::{RdfFormat, RdfParser};
 
+use super::evaluation::store_quads;
 use super::manifest::{published, Test};
 
 /// What a test of the RDF suites asks for.
@@ -43,14 +44,7 @@ pub fn expectation(kind: &str) -> Option<Expectation> {
 
 /// Every quad of the store, canonicalised (blank nodes named by the dataset's shape).
 fn canonical_store(store: &Store) -> Result<Dataset, String> {
-    let mut dataset: Dataset = store
-        .snapshot()
-        .and_then(|snapshot| {
-            snapshot
-                .quads_for_pattern(&QuadPattern::default())?
-                .collect::<Result<Dataset, _>>()
-        })
-        .map_err(|e| format!("reading the store: {e}"))?;
+    let mut dataset = store_quads(store)?;
     dataset.canonicalize(CanonicalizationAlgorithm::Unstable);
     Ok(dataset)
 }

@@ -4,10 +4,10 @@
 //! value as in the query tests).
 
 use kgdb_host::sparql;
-use kgdb_host::store::{QuadPattern, Store};
+use kgdb_host::store::Store;
 use oxrdf::Dataset;
 
-use super::evaluation::{canonical, dataset_quads, file_iri, store_with_data};
+use super::evaluation::{canonical, dataset_quads, file_iri, store_quads, store_with_data};
 use super::manifest::Test;
 
 /// Runs one update evaluation test.
@@ -19,14 +19,7 @@ pub fn run(test: &Test, open: &dyn Fn() -> (Store, tempfile::TempDir)) -> Result
         .map_err(|e| e.to_string())?;
     let (store, _dir) = store_with_data(open, &test.data, &test.graph_data)?;
     sparql::execute_update(&store, &update).map_err(|e| format!("the update failed: {e}"))?;
-    let actual: Dataset = store
-        .snapshot()
-        .and_then(|snapshot| {
-            snapshot
-                .quads_for_pattern(&QuadPattern::default())?
-                .collect::<Result<Dataset, _>>()
-        })
-        .map_err(|e| format!("reading the store: {e}"))?;
+    let actual = store_quads(&store)?;
     let expected: Dataset =
         dataset_quads(&test.expected_store.data, &test.expected_store.graph_data)?
             .into_iter()
