@@ -29,9 +29,12 @@ const LINE_WINDOW_BYTES: u64 = 1 << 20;
 #[derive(Debug, Clone, Default)]
 pub(super) struct LineCount(Arc<Mutex<LineIndex>>);
 
-/// The line ends of an input: counted since the start, with the offsets of the recent ones.
+/// The line ends of an input: counted since the start, with the offsets of the recent ones
+/// when positions are wanted.
 #[derive(Debug, Default)]
 struct LineIndex {
+    /// Whether offsets are kept ([`LineCount::with_positions`]).
+    positions: bool,
     /// Bytes read.
     bytes: u64,
     /// Line ends before the window.
@@ -41,6 +44,15 @@ struct LineIndex {
 }
 
 impl LineCount {
+    /// A count that also keeps the offsets of recent line ends, for a parser that reports byte
+    /// offsets ([`LineCount::position`]); the others only count.
+    pub fn with_positions() -> Self {
+        Self(Arc::new(Mutex::new(LineIndex {
+            positions: true,
+            ..LineIndex::default()
+        })))
+    }
+
     fn index(&self) -> std::sync::MutexGuard<'_, LineIndex> {
         self.0
             .lock()
@@ -55,10 +67,10 @@ impl LineCount {
     }
 
     /// The 1-based line and column (in bytes) of byte `offset`, when it lies in the recent
-    /// window the index keeps.
+    /// window the index keeps (never without [`LineCount::with_positions`]).
     pub fn position(&self, offset: u64) -> Option<(u64, u64)> {
         let index = self.index();
-        if offset > index.bytes {
+        if !index.positions || offset > index.bytes {
             return None;
         }
         let before = index.recent_ends.partition_point(|end| *end < offset);
@@ -76,6 +88,11 @@ impl LineCount {
 
     fn record(&self, read: &[u8]) {
         let mut index = self.index();
+        if !index.positions {
+            index.bytes += read.len() as u64;
+            index.ends_before += read.iter().filter(|byte| **byte == b'\n').count() as u64;
+            return;
+        }
         let start = index.bytes;
         for (at, _) in read.iter().enumerate().filter(|(_, byte)| **byte == b'\n') {
             index.recent_ends.push_back(start + at as u64);
@@ -128,7 +145,12 @@ pub(super) fn open(source: &Source, progress: &ProgressBar) -> Result<Input, Loa
     } else {
         Box::new(counted)
     };
-    let lines = LineCount::default();
+    // RDF/XML's parser reports byte offsets, which need the recent line ends to place.
+    let lines = if format.format == RdfFormat::RdfXml {
+        LineCount::with_positions()
+    } else {
+        LineCount::default()
+    };
     let counted_lines = CountLines {
         inner: decoded,
         lines: lines.clone(),
@@ -148,7 +170,7 @@ mod tests {
 
     #[test]
     fn a_byte_offset_becomes_a_line_and_column() {
-        let lines = LineCount::default();
+        let lines = LineCount::with_positions();
         lines.record(b"ab\ncde\n");
         lines.record(b"fg");
         assert_eq!(lines.position(0), Some((1, 1)));
@@ -166,7 +188,7 @@ mod tests {
 
     #[test]
     fn an_offset_on_a_line_begun_before_the_window_has_no_position() {
-        let lines = LineCount::default();
+        let lines = LineCount::with_positions();
         lines.record(b"x\n");
         let long = vec![b'y'; usize::try_from(LINE_WINDOW_BYTES).unwrap() + 10];
         lines.record(&long);
@@ -177,5 +199,18 @@ mod tests {
         // The third line's start is in it.
         let third = 2 + long.len() as u64 + 1;
         assert_eq!(lines.position(third), Some((3, 1)));
+    }
+
+    #[test]
+    fn a_plain_count_counts_lines_and_keeps_no_offsets() {
+        let lines = LineCount::default();
+        lines.record(
+            b"ab
+cde
+",
+        );
+        lines.record(b"fg");
+        assert_eq!(lines.reached(), 3);
+        assert_eq!(lines.position(3), None);
     }
 }

@@ -370,12 +370,32 @@ pub(super) fn parser_for(request: &LoadRequest, format: RdfFormat) -> Result<Rdf
     if let Some(base) = &request.base_iri {
         parser = parser
             .with_base_iri(base.as_str())
-            .map_err(|error| LoadError::BaseIri {
-                iri: base.clone(),
-                message: error.to_string(),
-            })?;
+            .map_err(|error| base_iri_error(base, &error))?;
     }
     Ok(parser.with_default_graph(default_graph(request)))
+}
+
+/// The error of a base IRI that is not an IRI.
+fn base_iri_error(base: &str, error: &impl std::fmt::Display) -> LoadError {
+    LoadError::BaseIri {
+        iri: base.to_owned(),
+        message: error.to_string(),
+    }
+}
+
+/// The parser of one input of `format`: RDF/XML through its own parser, any other format
+/// through oxrdfio's.
+fn input_parser(request: &LoadRequest, format: RdfFormat) -> Result<InputParser, LoadError> {
+    if format != RdfFormat::RdfXml {
+        return Ok(InputParser::Any(parser_for(request, format)?));
+    }
+    let mut parser = RdfXmlParser::new();
+    if let Some(base) = &request.base_iri {
+        parser = parser
+            .with_base_iri(base.as_str())
+            .map_err(|error| base_iri_error(base, &error))?;
+    }
+    Ok(InputParser::RdfXml(parser, default_graph(request)))
 }
 
 /// The graph the request's default-graph triples go to.
@@ -384,20 +404,6 @@ fn default_graph(request: &LoadRequest) -> GraphName {
         Some(NamedOrBlankNode::NamedNode(node)) => GraphName::from(node),
         Some(NamedOrBlankNode::BlankNode(node)) => GraphName::from(node),
         None => GraphName::DefaultGraph,
-    }
-}
-
-/// An RDF/XML parser with the request's base IRI.
-fn rdf_xml_parser_for(request: &LoadRequest) -> Result<RdfXmlParser, LoadError> {
-    let parser = RdfXmlParser::new();
-    match &request.base_iri {
-        Some(base) => parser
-            .with_base_iri(base.as_str())
-            .map_err(|error| LoadError::BaseIri {
-                iri: base.clone(),
-                message: error.to_string(),
-            }),
-        None => Ok(parser),
     }
 }
 
@@ -415,7 +421,7 @@ fn load_source(
     } = *loading;
     let file = source.name();
     let format = source.format().format;
-    let parser = parser_for(request, format)?;
+    let parser = input_parser(request, format)?;
     let input = open(source, progress)?;
     let mut sink = Sink {
         bulk,
@@ -439,11 +445,6 @@ fn load_source(
             limits,
             lines: input.lines,
             renamer,
-        };
-        let parser = if format == RdfFormat::RdfXml {
-            InputParser::RdfXml(rdf_xml_parser_for(request)?, default_graph(request))
-        } else {
-            InputParser::Any(parser)
         };
         scope.spawn(move || parse_ahead(parser, input.reader, &parsing, &sender));
         let mut in_a_row = SkippedInARow::default();
