@@ -72,22 +72,16 @@ fn run(cli: &Cli) -> Result<(), String> {
     if let Some(queries) = &cli.queries {
         return run_queries(cli, queries);
     }
-    let workload = cli.workload.as_ref().ok_or("--workload or --queries is needed")?;
+    let workload = cli
+        .workload
+        .as_ref()
+        .ok_or("--workload or --queries is needed")?;
     let constants = read_constants(workload).map_err(|e| e.to_string())?;
-    let _ = std::fs::remove_dir_all(&cli.work_dir);
-    let store =
-        Store::open(&cli.work_dir).map_err(|e| format!("{}: {e}", cli.work_dir.display()))?;
     reset_peak_rss();
     let started = Instant::now();
-    let mut loader = store.bulk_loader();
-    loader
-        .load_ok_quads::<String, Box<dyn std::error::Error>>(parse(&cli.data)?)
-        .map_err(|e| format!("{}: {e}", cli.data.display()))?;
-    loader.commit().map_err(|e| e.to_string())?;
-    store.flush().map_err(|e| e.to_string())?;
+    let (store, quads) = bulk_loaded(cli)?;
     let seconds = started.elapsed().as_secs_f64();
     let peak_rss_bytes = peak_rss();
-    let quads = store.len().map_err(|e| e.to_string())? as u64;
     eprintln!("oxigraph: loaded {quads} quads in {seconds:.2} s");
     let bulk = LoadFigures {
         seconds,
@@ -139,10 +133,9 @@ fn run(cli: &Cli) -> Result<(), String> {
     std::fs::write(&cli.json, text + "\n").map_err(|e| format!("{}: {e}", cli.json.display()))
 }
 
-/// The query benchmark: the data bulk-loaded as for the look-ups, then every query of the file
-/// timed as `kgdb-bench sparql` times it (parse, evaluate, read every result).
-fn run_queries(cli: &Cli, queries: &Path) -> Result<(), String> {
-    let queries = read_queries(queries)?;
+/// A new store in the work directory holding the data file, bulk-loaded and flushed, and
+/// how many quads it holds.
+fn bulk_loaded(cli: &Cli) -> Result<(Store, u64), String> {
     let _ = std::fs::remove_dir_all(&cli.work_dir);
     let store =
         Store::open(&cli.work_dir).map_err(|e| format!("{}: {e}", cli.work_dir.display()))?;
@@ -153,6 +146,14 @@ fn run_queries(cli: &Cli, queries: &Path) -> Result<(), String> {
     loader.commit().map_err(|e| e.to_string())?;
     store.flush().map_err(|e| e.to_string())?;
     let quads = store.len().map_err(|e| e.to_string())? as u64;
+    Ok((store, quads))
+}
+
+/// The query benchmark: the data bulk-loaded as for the look-ups, then every query of the file
+/// timed as `kgdb-bench sparql` times it (parse, evaluate, read every result).
+fn run_queries(cli: &Cli, queries: &Path) -> Result<(), String> {
+    let queries = read_queries(queries)?;
+    let (store, quads) = bulk_loaded(cli)?;
     eprintln!("oxigraph: loaded {quads} quads");
     let repetitions = Repetitions {
         runs: cli.runs,
