@@ -12,6 +12,7 @@
 //! - [`rdf`]: loading and dumping RDF files (N-Triples, N-Quads, Turtle, TriG, RDF/XML…).
 //! - [`sparql`]: SPARQL 1.1 queries over a snapshot, evaluated at the level of term ids, and
 //!   their results in the W3C formats.
+//! - [`server`]: `kgdb-host serve`, the SPARQL 1.1 Protocol and Graph Store endpoint over HTTP.
 //! - [`cli`]: the `kgdb-host` command line.
 //! - [`units`] and [`disk`]: numbers for people and sizes on disk, shared by the command line
 //!   and the benchmarks.
@@ -22,6 +23,7 @@ pub mod cli;
 pub mod disk;
 pub use kgdb_loader as plugin;
 pub mod rdf;
+pub mod server;
 pub mod sparql;
 pub mod store;
 pub mod units;

@@ -65,6 +65,46 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .map_err(|_| format!("`{text}` is out of range"))
 }
 
+/// Reads a size: a number with an optional unit, `B`, `KiB`, `MiB`, `GiB`, `TiB` (or `KB`,
+/// `MB`… in powers of 1000), e.g. `128MiB`; a bare number is bytes.
+///
+/// # Errors
+/// A message naming what is wrong.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kib" => 1024.0,
+        "m" | "mib" => 1024.0 * 1024.0,
+        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        other => {
+            return Err(format!(
+                "`{trimmed}`: unknown unit `{other}` (use B, KiB, MiB, GiB, e.g. 128MiB)"
+            ))
+        }
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{trimmed}` is not a size (e.g. 128MiB, 4096)"))?;
+    let bytes = (value * factor).round();
+    if bytes.is_finite() && bytes >= 0.0 && bytes < 2f64.powi(63) {
+        // In range: checked just above.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        Ok(bytes as u64)
+    } else {
+        Err(format!("`{trimmed}` is out of range"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +119,19 @@ mod tests {
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(348_063), "348,063");
         assert_eq!(thousands(1_000_000), "1,000,000");
+    }
+
+    #[test]
+    fn sizes_take_a_unit_or_are_bytes() {
+        assert_eq!(parse_bytes("128MiB"), Ok(128 << 20));
+        assert_eq!(parse_bytes("1.5 KiB"), Ok(1536));
+        assert_eq!(parse_bytes("2GB"), Ok(2_000_000_000));
+        assert_eq!(parse_bytes("4096"), Ok(4096));
+        assert!(parse_bytes("12 parsecs")
+            .unwrap_err()
+            .contains("unknown unit"));
+        assert!(parse_bytes("MiB").unwrap_err().contains("not a size"));
+        assert!(parse_bytes("1e300TiB").is_err());
     }
 
     #[test]

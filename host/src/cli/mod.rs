@@ -7,6 +7,7 @@ mod plugins;
 mod progress;
 mod query;
 mod report;
+mod serve;
 mod session;
 mod stats;
 mod status;
@@ -85,6 +86,9 @@ pub enum Command {
     Query(query::QueryArgs),
     /// Apply a SPARQL 1.1 update in one transaction: `update 'INSERT DATA { <a> <b> <c> }'`
     Update(update::UpdateArgs),
+    /// Serve the store over HTTP: SPARQL 1.1 Protocol (/query, /update, /sparql), Graph Store
+    /// (/store), /metrics and /health, until SIGINT or SIGTERM
+    Serve(serve::ServeArgs),
     /// Remove the quads matching a pattern
     Remove(PatternArgs),
     /// Remove every quad of one graph, or everything
@@ -119,6 +123,7 @@ impl Command {
             Self::Graphs => "graphs",
             Self::Query(_) => "query",
             Self::Update(_) => "update",
+            Self::Serve(_) => "serve",
             Self::Remove(_) => "remove",
             Self::Clear(_) => "clear",
             Self::Verify(_) => "verify",
@@ -130,13 +135,15 @@ impl Command {
     }
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, command: &Command) {
     use std::io::IsTerminal;
     use tracing_subscriber::filter::{EnvFilter, Targets};
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::Layer;
     let level = match verbose {
+        // A server logs one line per request.
+        0 if matches!(command, Command::Serve(_)) => "info",
         0 => "warn",
         1 => "info",
         2 => "debug",
@@ -176,7 +183,7 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return usage_error(&error),
     };
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, &cli.command);
     // Every command runs on a thread with room for deep SPARQL requests (see
     // `sparql::with_sparql_stack`); its span is entered there.
     let outcome = crate::sparql::with_sparql_stack(|| {
@@ -260,6 +267,7 @@ fn run_command(cli: &Cli, session: &Session) -> Result<ExitCode, Failure> {
         Command::Graphs => data::graphs(cli, session),
         Command::Query(args) => query::run(cli, session, args),
         Command::Update(args) => update::run(cli, session, args),
+        Command::Serve(args) => serve::run(cli, session, args),
         Command::Remove(args) => data::remove(cli, session, args),
         Command::Clear(args) => data::clear(cli, session, args),
         Command::Verify(args) => data::verify(cli, session, args),

@@ -145,8 +145,14 @@ pub(super) fn open(source: &Source, progress: &ProgressBar) -> Result<Input, Loa
     } else {
         Box::new(counted)
     };
+    Ok(counted_input(decoded, format.format))
+}
+
+/// `decoded`, the plain text of a document in `format`, with its lines counted (and, for
+/// RDF/XML, its entities bounded).
+pub(super) fn counted_input(decoded: Box<dyn Read + Send>, format: RdfFormat) -> Input {
     // RDF/XML's parser reports byte offsets, which need the recent line ends to place.
-    let lines = if format.format == RdfFormat::RdfXml {
+    let lines = if format == RdfFormat::RdfXml {
         LineCount::with_positions()
     } else {
         LineCount::default()
@@ -156,12 +162,12 @@ pub(super) fn open(source: &Source, progress: &ProgressBar) -> Result<Input, Loa
         lines: lines.clone(),
     };
     // RDF/XML documents may declare entities, which its parser expands unbounded.
-    let reader: Box<dyn Read + Send> = if format.format == RdfFormat::RdfXml {
+    let reader: Box<dyn Read + Send> = if format == RdfFormat::RdfXml {
         Box::new(EntityGuard::new(counted_lines))
     } else {
         Box::new(counted_lines)
     };
-    Ok(Input { reader, lines })
+    Input { reader, lines }
 }
 
 #[cfg(test)]

@@ -385,7 +385,10 @@ fn base_iri_error(base: &str, error: &impl std::fmt::Display) -> LoadError {
 
 /// The parser of one input of `format`: RDF/XML through its own parser, any other format
 /// through oxrdfio's.
-fn input_parser(request: &LoadRequest, format: RdfFormat) -> Result<InputParser, LoadError> {
+pub(super) fn input_parser(
+    request: &LoadRequest,
+    format: RdfFormat,
+) -> Result<InputParser, LoadError> {
     if format != RdfFormat::RdfXml {
         return Ok(InputParser::Any(parser_for(request, format)?));
     }
@@ -467,7 +470,7 @@ fn load_source(
 
 /// A read error, or the RDF/XML entity guard's refusal (a syntax error at its line, even in a
 /// lenient load: the rest of the document cannot be read safely).
-fn read_error(file: &str, source: std::io::Error) -> LoadError {
+pub(super) fn read_error(file: &str, source: std::io::Error) -> LoadError {
     match source
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<EntityLimit>())
@@ -507,7 +510,7 @@ struct Parsing {
 }
 
 /// The parser of one input.
-enum InputParser {
+pub(super) enum InputParser {
     /// Any format, through oxrdfio.
     Any(RdfParser),
     /// RDF/XML through its own parser, whose byte position places its errors (they carry no
@@ -516,7 +519,7 @@ enum InputParser {
 }
 
 /// Why the parser of an input stopped on a statement.
-enum ParseFailure {
+pub(super) enum ParseFailure {
     /// Not RDF: where and why.
     Syntax(Skipped),
     /// The input could not be read.
@@ -525,7 +528,7 @@ enum ParseFailure {
 
 /// The quads of `reader`, each error placed at `file:line:column` where the parser can tell,
 /// at the line the reader reached otherwise.
-fn quads_of<'a>(
+pub(super) fn quads_of<'a>(
     parser: InputParser,
     reader: Box<dyn Read + Send>,
     file: &'a str,

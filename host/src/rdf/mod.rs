@@ -2,6 +2,7 @@
 //! with progress) and dumping (streaming), all through `oxrdfio`.
 
 mod blank_nodes;
+mod document;
 mod dump;
 mod format;
 mod input;
@@ -10,6 +11,7 @@ mod load;
 mod load_record;
 mod xml_entities;
 
+pub use document::parse_document;
 pub use dump::{dump, DumpError, DumpRequest};
 pub use format::{format_by_name, format_for_path, FormatError, InputFormat};
 pub use load::{load, LoadError, LoadReport, LoadRequest, Skipped, Source};

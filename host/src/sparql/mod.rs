@@ -49,7 +49,13 @@ mod update;
 pub use dataset::{DatasetTerm, StoreDataset};
 pub use error::SparqlError;
 pub use nesting::{with_sparql_stack, MAX_BACKTRACKING_CALLS, MAX_NESTING, SPARQL_STACK_BYTES};
-pub use query::{evaluate, parse_query, Evaluation, EvaluationContext, QueryOptions};
+pub use query::{
+    evaluate, parse_query, Evaluation, EvaluationContext, QueryOptions, RequestDataset,
+};
+pub use spareval::CancellationToken;
 pub use spareval::{QueryResults, QuerySolution};
 pub use spargebra::{Query, Update};
-pub use update::{execute_update, execute_update_in, parse_update, UpdateSummary};
+pub use update::{
+    execute_update, execute_update_in, execute_update_with, parse_update, UpdateOptions,
+    UpdateSummary,
+};

@@ -3,7 +3,10 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use spareval::{CancellationToken, QueryEvaluator, QueryExplanation, QueryResults};
+use oxrdf::{GraphName, NamedNode, NamedOrBlankNode};
+use spareval::{
+    CancellationToken, QueryDatasetSpecification, QueryEvaluator, QueryExplanation, QueryResults,
+};
 use spargebra::{Query, SparqlParser};
 
 use super::dataset::StoreDataset;
@@ -11,7 +14,7 @@ use super::error::SparqlError;
 use crate::store::Snapshot;
 
 /// How a query is parsed and evaluated.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct QueryOptions {
     /// The IRI relative IRIs of the query resolve against.
@@ -23,6 +26,56 @@ pub struct QueryOptions {
     pub union_default_graph: bool,
     /// Keep the plan with per-operator statistics ([`Evaluation::explanation`]).
     pub explain: bool,
+    /// The dataset given beside the query (the protocol's `default-graph-uri` and
+    /// `named-graph-uri`): it replaces the query's `FROM` and `FROM NAMED`.
+    pub dataset: Option<RequestDataset>,
+    /// Stops the evaluation once cancelled, whoever cancels it (a server shutting down, a
+    /// client gone); the error is [`SparqlError::Timeout`] with [`QueryOptions::timeout`].
+    pub cancellation: Option<CancellationToken>,
+}
+
+/// A dataset given beside a query or update rather than in it, as the SPARQL 1.1 Protocol's
+/// `default-graph-uri` / `named-graph-uri` (queries) and `using-graph-uri` /
+/// `using-named-graph-uri` (updates) give it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestDataset {
+    /// The graphs whose merge is the default graph (none: an empty default graph).
+    pub default_graphs: Vec<NamedNode>,
+    /// The named graphs available to `GRAPH` (none: no named graph).
+    pub named_graphs: Vec<NamedNode>,
+}
+
+impl RequestDataset {
+    /// Sets `specification` to this dataset.
+    pub(super) fn apply(&self, specification: &mut QueryDatasetSpecification) {
+        specification.set_default_graph(
+            self.default_graphs
+                .iter()
+                .cloned()
+                .map(GraphName::from)
+                .collect(),
+        );
+        specification.set_available_named_graphs(
+            self.named_graphs
+                .iter()
+                .cloned()
+                .map(NamedOrBlankNode::from)
+                .collect(),
+        );
+    }
+}
+
+impl std::fmt::Debug for QueryOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryOptions")
+            .field("base_iri", &self.base_iri)
+            .field("timeout", &self.timeout)
+            .field("union_default_graph", &self.union_default_graph)
+            .field("explain", &self.explain)
+            .field("dataset", &self.dataset)
+            .field("cancellable", &self.cancellation.is_some())
+            .finish()
+    }
 }
 
 impl QueryOptions {
@@ -152,13 +205,19 @@ pub fn evaluate<'a>(
     if options.explain {
         evaluator = evaluator.compute_statistics();
     }
-    let deadline = options.timeout.map(|timeout| {
-        let token = CancellationToken::new();
+    let token = (options.timeout.is_some() || options.cancellation.is_some()).then(|| {
+        let token = options.cancellation.clone().unwrap_or_default();
         evaluator = evaluator.clone().with_cancellation_token(token.clone());
-        Deadline::start(token, timeout)
+        token
     });
+    let deadline = options
+        .timeout
+        .zip(token)
+        .map(|(timeout, token)| Deadline::start(token, timeout));
     let mut prepared = evaluator.prepare(query);
-    if options.union_default_graph && query.dataset().is_none() {
+    if let Some(dataset) = &options.dataset {
+        dataset.apply(prepared.dataset_mut());
+    } else if options.union_default_graph && query.dataset().is_none() {
         prepared.dataset_mut().set_default_graph_as_union();
     }
     let dataset = StoreDataset::new(snapshot.id_view());

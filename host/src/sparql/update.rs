@@ -6,12 +6,13 @@ use std::path::PathBuf;
 
 use oxrdf::{BlankNode, GraphName, NamedNode, NamedOrBlankNode, Quad, Term};
 use oxrdfio::RdfParser;
-use spareval::{DeleteInsertQuad, QueryEvaluator};
+use spareval::{CancellationToken, DeleteInsertQuad, QueryEvaluator};
 use spargebra::algebra::GraphTarget;
 use spargebra::{GraphUpdateOperation, Update};
 
 use super::dataset::StoreDataset;
 use super::error::SparqlError;
+use super::query::RequestDataset;
 use crate::store::{GraphPattern, Store, Transaction};
 
 /// Quads inserted per call while loading a file.
@@ -24,6 +25,33 @@ pub struct UpdateSummary {
     pub inserted: u64,
     /// Quads the store held and no longer holds (counted per operation).
     pub removed: u64,
+}
+
+/// How an update runs beyond its text.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct UpdateOptions {
+    /// The dataset of every `DELETE`/`INSERT … WHERE` (the protocol's `using-graph-uri` and
+    /// `using-named-graph-uri`); an operation with its own `USING` or `WITH` is then refused.
+    pub using: Option<RequestDataset>,
+    /// Stops the evaluation of `WHERE` patterns once cancelled (the request then fails and
+    /// changes nothing).
+    pub cancellation: Option<CancellationToken>,
+    /// The time limit the cancellation stands for, named in the error.
+    pub timeout: Option<std::time::Duration>,
+    /// Refuse `LOAD` (a server does: it would read files of the server's machine).
+    pub refuse_load: bool,
+}
+
+impl std::fmt::Debug for UpdateOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpdateOptions")
+            .field("using", &self.using)
+            .field("cancellable", &self.cancellation.is_some())
+            .field("timeout", &self.timeout)
+            .field("refuse_load", &self.refuse_load)
+            .finish()
+    }
 }
 
 /// Parses a SPARQL 1.1 update; `source_name` names the text in errors.
@@ -69,17 +97,55 @@ pub fn execute_update_in(
     txn: &mut Transaction<'_>,
     update: &Update,
 ) -> Result<UpdateSummary, SparqlError> {
+    execute_update_with(txn, update, &UpdateOptions::default())
+}
+
+/// [`execute_update_in`] with [`UpdateOptions`]: a dataset given beside the update, a
+/// cancellation, `LOAD` refused.
+///
+/// # Errors
+/// As [`execute_update`]; [`SparqlError::Update`] for an operation the options refuse;
+/// [`SparqlError::Timeout`] once cancelled.
+pub fn execute_update_with(
+    txn: &mut Transaction<'_>,
+    update: &Update,
+    options: &UpdateOptions,
+) -> Result<UpdateSummary, SparqlError> {
+    check_options(update, options)?;
     let mut summary = UpdateSummary::default();
     for operation in &update.operations {
-        apply(txn, operation, update, &mut summary)?;
+        apply(txn, operation, update, options, &mut summary)?;
     }
     Ok(summary)
+}
+
+/// Refuses, before anything runs, what `options` rule out.
+fn check_options(update: &Update, options: &UpdateOptions) -> Result<(), SparqlError> {
+    for operation in &update.operations {
+        match operation {
+            GraphUpdateOperation::Load { source, .. } if options.refuse_load => {
+                return Err(SparqlError::Update(format!(
+                    "LOAD {source}: LOAD is not allowed here (it would read files of the server's machine)"
+                )));
+            }
+            GraphUpdateOperation::DeleteInsert { using: Some(_), .. }
+                if options.using.is_some() =>
+            {
+                return Err(SparqlError::Update(
+                    "the request gives a dataset (using-graph-uri or using-named-graph-uri) and the update has its own USING or WITH: give one or the other".to_owned(),
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn apply(
     txn: &mut Transaction<'_>,
     operation: &GraphUpdateOperation,
     update: &Update,
+    options: &UpdateOptions,
     summary: &mut UpdateSummary,
 ) -> Result<(), SparqlError> {
     match operation {
@@ -115,20 +181,26 @@ fn apply(
             using,
             pattern,
         } => {
-            let evaluator = QueryEvaluator::new();
-            let prepared = evaluator.prepare_delete_insert(
+            let mut evaluator = QueryEvaluator::new();
+            if let Some(token) = &options.cancellation {
+                evaluator = evaluator.with_cancellation_token(token.clone());
+            }
+            let mut prepared = evaluator.prepare_delete_insert(
                 delete.clone(),
                 insert.clone(),
                 update.base_iri.clone(),
                 using.clone(),
                 pattern,
             );
+            if let Some(dataset) = &options.using {
+                dataset.apply(prepared.dataset_mut());
+            }
             let changes: Vec<DeleteInsertQuad> = {
                 let dataset = StoreDataset::new(txn.id_view()?);
                 prepared
                     .execute(dataset)
                     .and_then(Iterator::collect)
-                    .map_err(|error| SparqlError::evaluation(error, None))?
+                    .map_err(|error| SparqlError::evaluation(error, options.timeout))?
             };
             let (mut deletes, mut inserts) = (Vec::new(), Vec::new());
             for change in changes {

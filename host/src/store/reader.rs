@@ -75,6 +75,27 @@ impl<'a> Snapshot<'a> {
         named_graphs(&self.txn, &self.store.tables)
     }
 
+    /// Whether the named graph `name` exists: it holds quads, or was created empty.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub fn graph_exists(&self, name: &NamedOrBlankNode) -> Result<bool, StoreError> {
+        let Some(id) = lookup(
+            self.store,
+            &self.txn,
+            self.scope(),
+            &Term::from(name.clone()),
+        )?
+        else {
+            return Ok(false);
+        };
+        Ok(self
+            .txn
+            .get(self.store.tables.graphs, &super::encoding::key_of(&[id]))
+            .context("reading a graph counter")?
+            .is_some())
+    }
+
     /// Whether the store holds `quad`.
     ///
     /// # Errors
