@@ -256,6 +256,52 @@ fn transactions_isolate_read_their_writes_and_roll_back(stem: &str, config: &str
     assert_eq!(removed.map(|c| c.value), Some(2));
 }
 
+/// A term committed after a snapshot began (and cached store-wide by a newer view) is no term
+/// of the snapshot's: its look-ups miss, and a query over the snapshot that meets the term as
+/// a constant (or computes it) writes it without looking its id up in a dictionary that
+/// lacks it.
+fn a_snapshot_never_takes_an_id_committed_after_it_began(stem: &str, config: &str) {
+    use kgdb_host::sparql::{self, QueryOptions, QueryResults};
+    let fixture = StoreFixture::open(stem, config);
+    let store = fixture.store();
+    let older = build([0, 0, 6, 0]);
+    store.update(1, |txn| txn.insert(&older).map(drop)).unwrap();
+    let old = store.snapshot().unwrap();
+    let newer = Quad::new(
+        NamedNode::new_unchecked("http://example.com/late"),
+        NamedNode::new_unchecked("http://example.com/p"),
+        oxrdf::Literal::from("committed later"),
+        GraphName::DefaultGraph,
+    );
+    store.update(1, |txn| txn.insert(&newer).map(drop)).unwrap();
+    // A newer view looks the terms up, filling the shared cache.
+    assert!(store.snapshot().unwrap().contains(&newer).unwrap());
+    assert!(!old.contains(&newer).unwrap());
+    let query = sparql::parse_query(
+        "SELECT ?v (COUNT(*) AS ?n) WHERE { VALUES ?v { \"committed later\" <http://example.com/late> } OPTIONAL { ?v ?p ?o } } GROUP BY ?v ORDER BY ?v",
+        "the test",
+        None,
+    )
+    .unwrap();
+    let (results, context) = sparql::evaluate(&old, &query, &QueryOptions::default())
+        .unwrap()
+        .into_parts();
+    let QueryResults::Solutions(solutions) = results else {
+        panic!("a SELECT gives solutions")
+    };
+    let rows: Vec<String> = solutions
+        .map(|row| row.map_err(|e| context.error(e)).unwrap())
+        .map(|row| format!("{} {}", row.get("v").unwrap(), row.get("n").unwrap()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "<http://example.com/late> \"1\"^^<http://www.w3.org/2001/XMLSchema#integer>",
+            "\"committed later\" \"1\"^^<http://www.w3.org/2001/XMLSchema#integer>",
+        ]
+    );
+}
+
 fn whole_clear_empties_the_dictionary(stem: &str, config: &str) {
     let fixture = StoreFixture::open(stem, config);
     let store = fixture.store();
@@ -636,6 +682,11 @@ macro_rules! store_tests {
             #[test]
             fn clear_all() {
                 whole_clear_empties_the_dictionary($stem, $config);
+            }
+
+            #[test]
+            fn snapshot_ids() {
+                a_snapshot_never_takes_an_id_committed_after_it_began($stem, $config);
             }
 
             #[test]

@@ -24,6 +24,8 @@ pub struct Snapshot<'a> {
     pub(super) store: &'a Store,
     pub(super) txn: BackendTxn,
     pub(super) generation: u64,
+    /// The first term id committed after the snapshot began.
+    pub(super) next_id: u64,
 }
 
 impl std::fmt::Debug for Snapshot<'_> {
@@ -39,15 +41,17 @@ impl<'a> Snapshot<'a> {
             .begin(TxnOptions::READ_ONLY)
             .context("starting a read transaction")?;
         let generation = store.view_generation(&txn)?;
+        let next_id = read_counter(&txn, store.tables.meta, meta::NEXT_ID)?.max(1);
         Ok(Self {
             store,
             txn,
             generation,
+            next_id,
         })
     }
 
     pub(super) fn scope(&self) -> TermScope<'static> {
-        TermScope::snapshot(self.generation)
+        TermScope::snapshot(self.generation, super::encoding::TermId(self.next_id))
     }
 
     /// The exact counts.

@@ -68,6 +68,7 @@ impl Staged {
         TermScope {
             local: Some(self.interner.new_terms()),
             generation: self.cache_generation(),
+            unseen_from: None,
         }
     }
 

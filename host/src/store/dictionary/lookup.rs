@@ -46,6 +46,7 @@ pub(in crate::store) fn lookup(
             scope
                 .generation
                 .and_then(|generation| store.terms.ids(generation, [&hash])[0])
+                .filter(|id| scope.sees(*id))
         });
     if let Some(id) = known {
         store.counters.looked_up(1, 0, 0);

@@ -29,15 +29,27 @@ pub(super) struct TermScope<'l> {
     /// The dictionary generation the view reads; `None` when the view must not use the
     /// shared cache (it emptied the dictionary itself).
     pub generation: Option<u64>,
+    /// The first id the view does not see: ids are given in order, so a cached id at or past
+    /// it was committed after a snapshot began and is no id of the snapshot's (the
+    /// dictionary of the snapshot lacks it). `None` for a writer, which sees every commit.
+    pub unseen_from: Option<TermId>,
 }
 
 impl TermScope<'static> {
-    /// The scope of a snapshot of `generation`.
-    pub fn snapshot(generation: u64) -> Self {
+    /// The scope of a snapshot of `generation` whose next term id is `next_id`.
+    pub fn snapshot(generation: u64, next_id: TermId) -> Self {
         Self {
             local: None,
             generation: Some(generation),
+            unseen_from: Some(next_id),
         }
+    }
+}
+
+impl TermScope<'_> {
+    /// Whether the view sees `id` (a cached id may be newer than a snapshot).
+    pub fn sees(&self, id: TermId) -> bool {
+        self.unseen_from.is_none_or(|unseen| id < unseen)
     }
 }
 
