@@ -178,3 +178,45 @@ pub(super) fn panicked(detail: Box<dyn std::any::Any + Send + 'static>) -> Respo
     ))
     .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::routing::get;
+    use axum::Router;
+    use tower_http::catch_panic::CatchPanicLayer;
+
+    async fn ask(address: std::net::SocketAddr, path: &'static str) -> String {
+        tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect(address).unwrap();
+            let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            stream.write_all(request.as_bytes()).unwrap();
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).unwrap();
+            answer
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_handler_that_panics_gets_500_and_the_server_goes_on() {
+        async fn boom() -> &'static str {
+            panic!("a bug in a handler")
+        }
+        let app = Router::new()
+            .route("/boom", get(boom))
+            .route("/fine", get(|| async { "fine" }))
+            .layer(CatchPanicLayer::custom(super::panicked));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let answer = ask(address, "/boom").await;
+        assert!(answer.starts_with("HTTP/1.1 500"), "{answer}");
+        assert!(answer.contains("text/plain"), "{answer}");
+        assert!(answer.contains("a bug in a handler"), "{answer}");
+        assert!(answer.contains("goes on serving others"), "{answer}");
+        let answer = ask(address, "/fine").await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+}

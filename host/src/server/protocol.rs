@@ -291,8 +291,7 @@ async fn run_query(
             token,
             deadline: deadline.map(tokio::time::Instant::into_std),
         };
-        answer_query(&worker_state, &request, writer);
-        worker_state.metrics.observe_query(arrived.elapsed());
+        answer_query(&worker_state, &request, writer, arrived);
     });
     pending.response(deadline, state.options.timeout).await
 }
@@ -313,7 +312,14 @@ enum Output {
 }
 
 /// Parses, evaluates and writes a query on this (blocking) thread.
-fn answer_query(state: &AppState, request: &QueryRequest<'_>, mut writer: ResponseWriter) {
+/// The query's latency is counted before its last bytes leave, so that a client that has
+/// read its answer finds it in `/metrics`.
+fn answer_query(
+    state: &AppState,
+    request: &QueryRequest<'_>,
+    mut writer: ResponseWriter,
+    arrived: Instant,
+) {
     let timeout = state.options.timeout;
     let outcome = (|| -> Result<(), ApiError> {
         let query = sparql::parse_query(request.text, "query", None)
@@ -374,6 +380,7 @@ fn answer_query(state: &AppState, request: &QueryRequest<'_>, mut writer: Respon
             Ok(()) => Ok(()),
         }
     })();
+    state.metrics.observe_query(arrived.elapsed());
     match outcome {
         Ok(()) => {
             if let Err(error) = writer.finish() {
