@@ -2,9 +2,11 @@
 //! like LUBM and BSBM (organisations, people, publications, literals of varied lengths, one
 //! named graph per organisation), so load and look-up costs can be measured at 1M and 10M quads.
 //! [`store`] is the store benchmark (loads, disk, peak RSS, scans, the 16 look-up shapes of a
-//! [`workload`]), [`report`] renders results next to Oxigraph's as markdown.
+//! [`workload`]), [`sparql`] times queries, [`serve_load`] drives a SPARQL endpoint with
+//! concurrent clients, and [`report`] renders results next to Oxigraph's as markdown.
 
 pub mod report;
+pub mod serve_load;
 pub mod sparql;
 pub mod store;
 pub mod synth;

@@ -5,6 +5,8 @@
 //!   transactional), measure disk, peak RSS, a full scan and the 16 look-up shapes.
 //! - `kgdb-bench sparql --plugin P --data FILE --queries Q.rq --json OUT.json`: time the named
 //!   queries of a query file over the loaded store (median and p99 of repeated runs).
+//! - `kgdb-bench serve-load --url URL/query --queries Q.rq --system NAME --data NAME`: drive a
+//!   SPARQL endpoint with 1, 4 and 16 concurrent clients for a fixed time.
 //! - `kgdb-bench report RESULT.json... --output TABLES.md`: markdown tables with ratios.
 
 use std::io::Write as _;
@@ -14,6 +16,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use kgdb_bench::report::{self, BoundaryRow};
+use kgdb_bench::serve_load::{self, ServeLoadRun};
 use kgdb_bench::sparql::{self, Repetitions, SparqlRun};
 use kgdb_bench::store::{file_name, remove_dir, StoreBench, StoreRun};
 use kgdb_bench::workload;
@@ -97,6 +100,34 @@ enum Command {
         /// Stop a query's runs (at 3 or more) once they took this many seconds
         #[arg(long, default_value_t = 30)]
         budget_seconds: u64,
+        /// Write the results as JSON here (else to stdout)
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
+    /// Drive a running SPARQL endpoint with concurrent clients replaying the named queries of
+    /// `.rq` files for a fixed time: queries per second, p50 and p99 latency, errors
+    ServeLoad {
+        /// The query endpoint, e.g. http://127.0.0.1:7878/query
+        #[arg(long, value_name = "URL")]
+        url: String,
+        /// The queries (bench/queries/*.rq); repeat for more files
+        #[arg(long, value_name = "FILE", required = true)]
+        queries: Vec<PathBuf>,
+        /// Numbers of concurrent clients, one measurement each
+        #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+        clients: Vec<usize>,
+        /// Seconds each measurement lasts
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// The system's name in the tables (`kgdb-host serve (lmdb)`, `oxigraph serve`)
+        #[arg(long)]
+        system: String,
+        /// The data set's name in the tables
+        #[arg(long)]
+        data: String,
+        /// The server's process id, for its peak resident memory at the end
+        #[arg(long, value_name = "PID")]
+        server_pid: Option<u32>,
         /// Write the results as JSON here (else to stdout)
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
@@ -217,8 +248,53 @@ fn run(command: Command) -> Result<(), String> {
             let text = serde_json::to_string_pretty(&run).map_err(|e| e.to_string())?;
             write_out(json.as_deref(), &text)
         }
+        Command::ServeLoad {
+            url,
+            queries,
+            clients,
+            seconds,
+            system,
+            data,
+            server_pid,
+            json,
+        } => {
+            let mut all = Vec::new();
+            for file in &queries {
+                all.extend(sparql::read_queries(file)?);
+            }
+            let mut run = ServeLoadRun {
+                kind: "serve-load".into(),
+                system,
+                data,
+                query_files: queries.iter().map(|file| file_name(file)).collect(),
+                levels: Vec::new(),
+                peak_rss_kib: None,
+            };
+            for count in clients {
+                let level =
+                    serve_load::run_level(&url, &all, count.max(1), Duration::from_secs(seconds));
+                eprintln!(
+                    "{}: {} clients: {:.1} queries/s, p50 {:.1} ms, p99 {:.1} ms, {} errors{}",
+                    run.system,
+                    level.clients,
+                    level.qps,
+                    level.p50_ms,
+                    level.p99_ms,
+                    level.errors,
+                    level
+                        .first_error
+                        .as_deref()
+                        .map_or_else(String::new, |e| format!(" (first: {e})"))
+                );
+                run.levels.push(level);
+            }
+            run.peak_rss_kib = server_pid.and_then(serve_load::peak_rss_kib);
+            let text = serde_json::to_string_pretty(&run).map_err(|e| e.to_string())?;
+            write_out(json.as_deref(), &text)
+        }
         Command::Report { results, output } => {
             let mut runs: Vec<StoreRun> = Vec::new();
+            let mut load_runs: Vec<ServeLoadRun> = Vec::new();
             let mut query_runs: Vec<SparqlRun> = Vec::new();
             let mut boundary: Vec<BoundaryRow> = Vec::new();
             for file in &results {
@@ -227,7 +303,17 @@ fn run(command: Command) -> Result<(), String> {
                 let not_a_result = |e: serde_json::Error| {
                     format!("{}: not a benchmark result: {e}", file.display())
                 };
-                if text.trim_start().starts_with('[') {
+                let kind = serde_json::from_str::<serde_json::Value>(&text)
+                    .ok()
+                    .and_then(|value| {
+                        value
+                            .get("kind")
+                            .and_then(|k| k.as_str())
+                            .map(str::to_owned)
+                    });
+                if kind.as_deref() == Some("serve-load") {
+                    load_runs.push(serde_json::from_str(&text).map_err(not_a_result)?);
+                } else if text.trim_start().starts_with('[') {
                     boundary.extend(
                         serde_json::from_str::<Vec<BoundaryRow>>(&text).map_err(not_a_result)?,
                     );
@@ -245,6 +331,10 @@ fn run(command: Command) -> Result<(), String> {
             if !query_runs.is_empty() {
                 text.push('\n');
                 text.push_str(&sparql::markdown(&query_runs));
+            }
+            if !load_runs.is_empty() {
+                text.push('\n');
+                text.push_str(&serve_load::markdown(&load_runs));
             }
             if !boundary.is_empty() {
                 text.push('\n');
