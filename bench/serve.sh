@@ -50,15 +50,26 @@ stop_server() {
 }
 trap stop_server EXIT
 
-# Waits until a server answers on $port (at most a minute).
+# Refuses to go on if something already answers on $port (it would be measured instead).
+port_free() {
+    if curl -s -o /dev/null "http://127.0.0.1:$port/"; then
+        echo "error: something already listens on 127.0.0.1:$port; stop it or set KGDB_SERVE_PORT" >&2
+        exit 1
+    fi
+}
+
+# Waits until the server just started answers on $port (at most a minute).
 wait_listening() {
     for _ in $(seq 600); do
-        if curl -s -o /dev/null "http://127.0.0.1:$port/query?query=ASK%7B%7D"; then return 0; fi
-        kill -0 "$server_pid" 2>/dev/null || { echo "error: the server exited" >&2; return 1; }
+        kill -0 "$server_pid" 2>/dev/null || { echo "error: the server exited" >&2; exit 1; }
+        if curl -s -o /dev/null "http://127.0.0.1:$port/query?query=ASK%7B%7D"; then
+            kill -0 "$server_pid" 2>/dev/null || { echo "error: the server exited" >&2; exit 1; }
+            return 0
+        fi
         sleep 0.1
     done
     echo "error: the server did not listen on $port" >&2
-    return 1
+    exit 1
 }
 
 synth=$out/data/synth-1m.nq.gz
@@ -72,6 +83,7 @@ for pair in "brick:$data/brick.nq.gz:bench/queries/brick.rq" "synth-1m:$synth:be
         step "$name: kgdb-host serve on $plugin"
         rm -rf "$work/$name-$plugin"
         "$bin/kgdb-host" --plugin "$plugin" --data-dir "$work/$name-$plugin" load "$file" > /dev/null
+        port_free
         "$bin/kgdb-host" --plugin "$plugin" --data-dir "$work/$name-$plugin" serve \
             --bind "127.0.0.1:$port" --timeout 120s --queue 1024 > /dev/null 2> "$work/$name-$plugin.log" &
         server_pid=$!
@@ -87,6 +99,9 @@ for pair in "brick:$data/brick.nq.gz:bench/queries/brick.rq" "synth-1m:$synth:be
         step "$name: oxigraph serve"
         rm -rf "$work/$name-oxigraph"
         "$oxigraph" load --location "$work/$name-oxigraph" --file "$file" > /dev/null 2>&1
+        # As its loader advises before a read-heavy workload.
+        "$oxigraph" optimize --location "$work/$name-oxigraph" > /dev/null 2>&1
+        port_free
         "$oxigraph" serve --location "$work/$name-oxigraph" --bind "127.0.0.1:$port" \
             > /dev/null 2> "$work/$name-oxigraph.log" &
         server_pid=$!
@@ -108,6 +123,7 @@ for plugin in lmdb rocksdb; do
     step "5M-row SELECT through kgdb-host serve on $plugin"
     rm -rf "$work/rss-$plugin"
     "$bin/kgdb-host" --plugin "$plugin" --data-dir "$work/rss-$plugin" load "$rss_data" > /dev/null
+    port_free
     "$bin/kgdb-host" --plugin "$plugin" --data-dir "$work/rss-$plugin" serve \
         --bind "127.0.0.1:$port" --timeout 0 > /dev/null 2> "$work/rss-$plugin.log" &
     server_pid=$!

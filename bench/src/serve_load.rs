@@ -48,6 +48,9 @@ pub struct ServeLoadRun {
     pub data: String,
     /// The query files' names.
     pub query_files: Vec<String>,
+    /// Each query's number of results (solutions, triples, or 1/0 for ASK), from one warm-up
+    /// run before the measurements: the same on every system, or the tables say so.
+    pub results: Vec<(String, u64)>,
     /// One entry per number of clients.
     pub levels: Vec<LoadLevel>,
     /// The server's peak resident memory at the end (`VmHWM`), KiB.
@@ -136,6 +139,59 @@ pub fn run_level(
     }
 }
 
+/// Asks each query once (unmeasured) and counts its results: solutions or the ASK answer
+/// of a JSON result, lines of N-Triples.
+///
+/// # Errors
+/// A query that fails or whose answer cannot be read.
+pub fn count_results(endpoint: &str, queries: &[NamedQuery]) -> Result<Vec<(String, u64)>, String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    queries
+        .iter()
+        .map(|query| {
+            let fail = |e: String| format!("{}: {e}", query.name);
+            let mut response = agent
+                .post(endpoint)
+                .header("Content-Type", "application/sparql-query")
+                .header("Accept", ACCEPT)
+                .send(query.text.as_bytes())
+                .map_err(|e| fail(e.to_string()))?;
+            let status = response.status().as_u16();
+            let content_type = response
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            let body = response
+                .body_mut()
+                .with_config()
+                .limit(u64::MAX)
+                .read_to_string()
+                .map_err(|e| fail(e.to_string()))?;
+            if !(200..300).contains(&status) {
+                return Err(fail(format!("status {status}: {body}")));
+            }
+            let count = if content_type.starts_with("application/n-triples") {
+                body.lines().filter(|line| !line.trim().is_empty()).count() as u64
+            } else {
+                let value: serde_json::Value =
+                    serde_json::from_str(&body).map_err(|e| fail(e.to_string()))?;
+                match value.get("boolean").and_then(serde_json::Value::as_bool) {
+                    Some(answer) => u64::from(answer),
+                    None => value["results"]["bindings"]
+                        .as_array()
+                        .map_or(0, |rows| rows.len() as u64),
+                }
+            };
+            Ok((query.name.clone(), count))
+        })
+        .collect()
+}
+
 /// One query, its answer read whole.
 fn ask(agent: &ureq::Agent, endpoint: &str, text: &str) -> Result<(), String> {
     let mut response = agent
@@ -206,6 +262,39 @@ pub fn markdown(runs: &[ServeLoadRun]) -> String {
                     run.system, level.clients, level.qps, level.p50_ms, level.p99_ms, level.errors
                 );
             }
+        }
+        let differences: Vec<String> = runs
+            .first()
+            .map(|first| {
+                first
+                    .results
+                    .iter()
+                    .filter_map(|(name, count)| {
+                        let counts: Vec<String> = runs
+                            .iter()
+                            .map(|run| {
+                                run.results
+                                    .iter()
+                                    .find(|(n, _)| n == name)
+                                    .map_or_else(|| "?".to_owned(), |(_, c)| c.to_string())
+                            })
+                            .collect();
+                        counts
+                            .iter()
+                            .any(|c| *c != count.to_string())
+                            .then(|| format!("{name}: {}", counts.join(" / ")))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if differences.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nEvery query's number of results is the same on every server ({} queries).",
+                runs.first().map_or(0, |run| run.results.len())
+            );
+        } else {
+            let _ = writeln!(out, "\n**Results differ**: {}.", differences.join("; "));
         }
         out.push('\n');
     }

@@ -267,6 +267,7 @@ fn run(command: Command) -> Result<(), String> {
                 system,
                 data,
                 query_files: queries.iter().map(|file| file_name(file)).collect(),
+                results: serve_load::count_results(&url, &all)?,
                 levels: Vec::new(),
                 peak_rss_kib: None,
             };

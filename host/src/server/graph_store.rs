@@ -210,13 +210,13 @@ async fn write(
             format!("`{content_type}` is not an RDF format this server reads (text/turtle, application/n-triples, application/rdf+xml, application/n-quads, application/trig, application/ld+json)"),
         )
     })?;
-    let bytes = params::read_body(headers, body, state.options.max_body).await?;
+    let body = params::read_body(headers, body, state.options.max_body, &state.bodies).await?;
     let ticket = admit(&state, &state.writes, "write", None).await?;
     let (_, registered) = state.register();
     let worker_state = Arc::clone(&state);
     let created = tokio::task::spawn_blocking(move || {
         let _running = (ticket, registered);
-        store_body(&worker_state, &target, format, bytes, mode)
+        store_body(&worker_state, &target, format, body.bytes.clone(), mode)
     })
     .await
     .map_err(|error| {

@@ -1,8 +1,12 @@
 //! Reading a request: URL and form parameters, the body within its limit, the content type.
 
+use std::sync::Arc;
+
 use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, StatusCode};
+use http_body_util::BodyExt;
 use oxrdf::NamedNode;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::ApiError;
 use crate::sparql::RequestDataset;
@@ -115,16 +119,42 @@ pub(super) fn accept(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The whole body, at most `limit` bytes.
+/// The bytes of request bodies the server holds at once, in KiB: a body being read takes its
+/// share as it arrives and gives it back when its request ends, so that many large uploads
+/// at once get `503` instead of exhausting memory.
+pub(super) struct BodyBudget {
+    kib: Arc<Semaphore>,
+}
+
+impl BodyBudget {
+    /// A budget of `bytes`.
+    pub fn new(bytes: u64) -> Self {
+        let kib = usize::try_from(bytes / 1024)
+            .unwrap_or(usize::MAX)
+            .clamp(1, Semaphore::MAX_PERMITS);
+        Self {
+            kib: Arc::new(Semaphore::new(kib)),
+        }
+    }
+}
+
+/// A request body read whole, and its share of the [`BodyBudget`], held until dropped.
+pub(super) struct HeldBody {
+    pub bytes: Bytes,
+    _share: Option<OwnedSemaphorePermit>,
+}
+
+/// The whole body, at most `limit` bytes, counted against `budget` as it arrives.
 ///
 /// # Errors
 /// `413` past the limit (told by `Content-Length` before anything is read, where given);
-/// `400` when the body cannot be read.
+/// `503` when the budget is spent; `400` when the body cannot be read.
 pub(super) async fn read_body(
     headers: &HeaderMap,
     body: Body,
     limit: u64,
-) -> Result<Bytes, ApiError> {
+    budget: &BodyBudget,
+) -> Result<HeldBody, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
@@ -132,22 +162,46 @@ pub(super) async fn read_body(
     if declared.is_some_and(|length| length > limit) {
         return Err(ApiError::too_large(limit));
     }
-    let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
-    axum::body::to_bytes(body, limit_usize)
-        .await
-        .map_err(|error| {
-            let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
-            while let Some(inner) = source {
-                if inner.is::<http_body_util::LengthLimitError>() {
-                    return ApiError::too_large(limit);
-                }
-                source = inner.source();
-            }
+    let mut body = body;
+    let mut data: Vec<u8> = Vec::new();
+    let mut share: Option<OwnedSemaphorePermit> = None;
+    let mut held_kib = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 format!("reading the request body: {error}"),
             )
-        })
+        })?;
+        let Ok(chunk) = frame.into_data() else {
+            continue;
+        };
+        if (data.len() + chunk.len()) as u64 > limit {
+            return Err(ApiError::too_large(limit));
+        }
+        let wanted_kib = (data.len() + chunk.len()).div_ceil(1024);
+        if wanted_kib > held_kib {
+            let more = u32::try_from(wanted_kib - held_kib).unwrap_or(u32::MAX);
+            let granted = Arc::clone(&budget.kib)
+                .try_acquire_many_owned(more)
+                .map_err(|_| {
+                    ApiError::unavailable(
+                        "the server holds as many request bodies as it takes at once; try again shortly",
+                        1,
+                    )
+                })?;
+            match &mut share {
+                Some(share) => share.merge(granted),
+                None => share = Some(granted),
+            }
+            held_kib = wanted_kib;
+        }
+        data.extend_from_slice(&chunk);
+    }
+    Ok(HeldBody {
+        bytes: Bytes::from(data),
+        _share: share,
+    })
 }
 
 /// `text` as UTF-8.
@@ -161,4 +215,28 @@ pub(super) fn utf8(bytes: Bytes, what: &str) -> Result<String, ApiError> {
             error.utf8_error().valid_up_to()
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::HeaderMap;
+
+    use super::{read_body, BodyBudget};
+
+    #[tokio::test]
+    async fn bodies_held_at_once_stay_within_the_budget() {
+        let budget = BodyBudget::new(2048);
+        let headers = HeaderMap::new();
+        let body = || Body::from(vec![b'x'; 1500]);
+        let first = read_body(&headers, body(), 4096, &budget).await.unwrap();
+        assert_eq!(first.bytes.len(), 1500);
+        let refused = read_body(&headers, body(), 4096, &budget).await.err().unwrap();
+        assert_eq!(refused.status, 503);
+        assert_eq!(refused.retry_after, Some(1));
+        drop(first);
+        assert!(read_body(&headers, body(), 4096, &budget).await.is_ok());
+        let too_large = read_body(&headers, body(), 1000, &budget).await.err().unwrap();
+        assert_eq!(too_large.status, 413);
+    }
 }

@@ -95,10 +95,12 @@ async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let operation = match read_operation(&state, endpoint, &method, &uri, &headers, body).await {
-        Ok(operation) => operation,
-        Err(response) => return response,
-    };
+    // The body's share of the server's body budget is held until the request is answered.
+    let (operation, _body) =
+        match read_operation(&state, endpoint, &method, &uri, &headers, body).await {
+            Ok(read) => read,
+            Err(response) => return response,
+        };
     let accept = params::accept(&headers);
     match operation {
         Operation::Query { text, dataset } => run_query(state, text, dataset, accept).await,
@@ -109,7 +111,7 @@ async fn handle(
     }
 }
 
-/// The operation a request asks `endpoint` for.
+/// The operation a request asks `endpoint` for, and the body it came in (if any).
 async fn read_operation(
     state: &AppState,
     endpoint: Endpoint,
@@ -117,9 +119,10 @@ async fn read_operation(
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
-) -> Result<Operation, Response> {
+) -> Result<(Operation, Option<params::HeldBody>), Response> {
     let path = endpoint.path();
     let mut params = Params::from_query(uri.query());
+    let mut held = None;
     let text = match *method {
         Method::GET | Method::HEAD => {
             if params.has("update") {
@@ -142,14 +145,16 @@ async fn read_operation(
                 None if endpoint == Endpoint::Update => {
                     return Err(method_not_allowed(path, method, "POST"))
                 }
-                None => return Ok(Operation::Description),
+                None => return Ok((Operation::Description, None)),
             }
         }
         Method::POST => {
             let media_type = params::content_type(headers);
-            let bytes = params::read_body(headers, body, state.options.max_body)
+            let body = params::read_body(headers, body, state.options.max_body, &state.bodies)
                 .await
                 .map_err(IntoResponse::into_response)?;
+            let bytes = body.bytes.clone();
+            held = Some(body);
             match media_type.as_deref() {
                 Some("application/sparql-query") => Some((
                     true,
@@ -217,9 +222,9 @@ async fn read_operation(
         }
     };
     let Some((is_query, text)) = text else {
-        return Ok(Operation::Description);
+        return Ok((Operation::Description, held));
     };
-    match (is_query, endpoint) {
+    let operation = match (is_query, endpoint) {
         (true, Endpoint::Update) => Err(ApiError::bad_request(
             "/update takes updates only; send queries to /query or /sparql",
         )
@@ -240,7 +245,8 @@ async fn read_operation(
                 .dataset("using-graph-uri", "using-named-graph-uri")
                 .map_err(IntoResponse::into_response)?,
         }),
-    }
+    };
+    operation.map(|operation| (operation, held))
 }
 
 /// When a request that arrives now must be done: `--timeout` from now.

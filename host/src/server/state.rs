@@ -11,9 +11,15 @@ use axum::response::{IntoResponse, Response};
 
 use super::admission::Admission;
 use super::metrics::Metrics;
+use super::params::BodyBudget;
 use super::ServerOptions;
 use crate::sparql::CancellationToken;
 use crate::store::Store;
+
+/// Request bodies held at once, in units of `--max-body`.
+pub(super) const BODY_BUDGET_FACTOR: u64 = 4;
+/// The least room for request bodies, whatever `--max-body` says.
+const MIN_BODY_BUDGET: u64 = 64 << 20;
 
 /// The server's shared state.
 pub(super) struct AppState {
@@ -27,6 +33,8 @@ pub(super) struct AppState {
     pub writes: Admission,
     /// Request and query figures.
     pub metrics: Metrics,
+    /// Request bodies held at once: [`BODY_BUDGET_FACTOR`] × `max_body`.
+    pub bodies: BodyBudget,
     running: Arc<Running>,
 }
 
@@ -36,6 +44,12 @@ impl AppState {
             reads: Admission::new(options.workers, options.queue),
             writes: Admission::new(1, options.queue),
             metrics: Metrics::default(),
+            bodies: BodyBudget::new(
+                options
+                    .max_body
+                    .saturating_mul(BODY_BUDGET_FACTOR)
+                    .max(MIN_BODY_BUDGET),
+            ),
             running: Arc::default(),
             store,
             options,
