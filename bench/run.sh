@@ -2,8 +2,9 @@
 # Reproduces BENCHMARKS.md's tables: kgdb's memory, lmdb and rocksdb plugins next to Oxigraph
 # (pyoxigraph's loaders, and the `oxigraph` crate for look-ups and SPARQL queries), on the
 # shared data sets and the synthetic 1M and 10M sets, the SPARQL query benchmark
-# (bench/queries/), the peak memory of a 5M-row SELECT, and the plugin-boundary
-# micro-benchmarks.
+# (bench/queries/), the peak memory of a 5M-row SELECT, the plugin-boundary
+# micro-benchmarks, and the server benchmarks of bench/serve.sh (`kgdb-host serve` against
+# `oxigraph serve` under 1, 4 and 16 clients).
 #
 #   bench/run.sh            # everything (about an hour on 2 cores, most of it the first build)
 #
@@ -13,7 +14,7 @@
 #   KGDB_BENCH_OUT     results and generated data (default ./bench-results)
 #   KGDB_BENCH_SIZES   synthetic sizes (default "1M 10M"; 10M runs rocksdb and lmdb only)
 #   KGDB_BENCH_VENV    the pyoxigraph virtual environment (default ~/.cache/kgdb-pyoxigraph-venv)
-#   KGDB_BENCH_SKIP    space-separated steps to skip: boundary, oxigraph
+#   KGDB_BENCH_SKIP    space-separated steps to skip: boundary, oxigraph, serve
 #   KGDB_BENCH_RESUME  1: keep the result files already in $KGDB_BENCH_OUT, run only the others
 # Writes $KGDB_BENCH_OUT/tables.md (the tables of BENCHMARKS.md) and one JSON file per run.
 set -euo pipefail
@@ -142,6 +143,11 @@ if ! skipped boundary; then
     done
 fi
 
+if ! skipped serve; then
+    step "serving SPARQL over HTTP (bench/serve.sh)"
+    KGDB_BENCH_OUT=$out bash bench/serve.sh
+fi
+
 step "report"
 {
     echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(lscpu | sed -n 's/^Model name: *//p'), $(uname -sr); $(date -u +%F)."
@@ -150,7 +156,13 @@ step "report"
     echo
     echo "### A SELECT of 5 million rows streamed by \`kgdb-host query --format tsv\`"
     echo
-    cat "$out"/select-5m-*.txt | sed 's/^/- /'
+    cat "$out"/select-5m-{lmdb,rocksdb}.txt 2>/dev/null | sed 's/^/- /'
+    if compgen -G "$out/select-5m-serve-*.txt" > /dev/null; then
+        echo
+        echo "### A SELECT of 5 million rows streamed through \`kgdb-host serve\` to curl"
+        echo
+        cat "$out"/select-5m-serve-*.txt | sed 's/^/- /'
+    fi
 } > "$out/tables.md"
 rm -rf "$work"
 echo "wrote $out/tables.md" >&2

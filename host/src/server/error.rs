@@ -14,6 +14,8 @@ pub(super) struct ApiError {
     pub message: String,
     /// Seconds after which the client may try again (`503`).
     pub retry_after: Option<u32>,
+    /// The methods the path takes (`405`).
+    pub allow: Option<&'static str>,
 }
 
 impl ApiError {
@@ -22,6 +24,7 @@ impl ApiError {
             status,
             message: message.into(),
             retry_after: None,
+            allow: None,
         }
     }
 
@@ -133,6 +136,11 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        if let Some(allow) = self.allow {
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
         response
     }
 }
@@ -152,17 +160,15 @@ pub(super) async fn not_found(uri: axum::http::Uri) -> ApiError {
 pub(super) fn method_not_allowed(
     path: &str,
     method: &axum::http::Method,
-    allowed: &str,
-) -> Response {
-    let mut response = ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        format!("{path} does not take {method}; it takes {allowed}"),
-    )
-    .into_response();
-    if let Ok(value) = HeaderValue::from_str(allowed) {
-        response.headers_mut().insert(header::ALLOW, value);
+    allowed: &'static str,
+) -> ApiError {
+    ApiError {
+        allow: Some(allowed),
+        ..ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{path} does not take {method}; it takes {allowed}"),
+        )
     }
-    response
 }
 
 /// `500` for a handler that panicked: the server goes on.

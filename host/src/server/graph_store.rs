@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use oxrdf::{GraphName, NamedNode, NamedOrBlankNode, Quad};
 use oxrdfio::{RdfFormat, RdfSerializer};
@@ -85,7 +85,11 @@ pub(super) async fn endpoint(
         Method::PUT => write(state, target, &headers, body, Mode::Replace).await,
         Method::POST => write(state, target, &headers, body, Mode::Merge).await,
         Method::DELETE => delete(state, target).await,
-        _ => return method_not_allowed("/store", &method, "GET, HEAD, PUT, POST, DELETE"),
+        _ => Err(method_not_allowed(
+            "/store",
+            &method,
+            "GET, HEAD, PUT, POST, DELETE",
+        )),
     };
     outcome.unwrap_or_else(IntoResponse::into_response)
 }
@@ -306,16 +310,13 @@ async fn delete(state: Arc<AppState>, target: Target) -> Result<Response, ApiErr
         return Err(ApiError::read_only());
     }
     if matches!(target, Target::Dataset) {
-        let mut response = ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "DELETE /store needs `graph=IRI` or `default`; to empty everything send the update `CLEAR ALL` to /update",
-        )
-        .into_response();
-        response.headers_mut().insert(
-            header::ALLOW,
-            HeaderValue::from_static("GET, HEAD, PUT, POST"),
-        );
-        return Ok(response);
+        return Err(ApiError {
+            allow: Some("GET, HEAD, PUT, POST"),
+            ..ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "DELETE /store needs `graph=IRI` or `default`; to empty everything send the update `CLEAR ALL` to /update",
+            )
+        });
     }
     let ticket = admit(&state, &state.writes, "write", None).await?;
     let worker_state = Arc::clone(&state);

@@ -94,7 +94,7 @@ pub(super) async fn observe(
 /// `/metrics`.
 pub(super) async fn endpoint(State(state): State<Arc<AppState>>, method: Method) -> Response {
     if method != Method::GET && method != Method::HEAD {
-        return method_not_allowed("/metrics", &method, "GET, HEAD");
+        return method_not_allowed("/metrics", &method, "GET, HEAD").into_response();
     }
     let store = Arc::clone(&state.store);
     let counts = tokio::task::spawn_blocking(move || store.counts()).await;

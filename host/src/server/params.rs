@@ -231,12 +231,18 @@ mod tests {
         let body = || Body::from(vec![b'x'; 1500]);
         let first = read_body(&headers, body(), 4096, &budget).await.unwrap();
         assert_eq!(first.bytes.len(), 1500);
-        let refused = read_body(&headers, body(), 4096, &budget).await.err().unwrap();
+        let refused = read_body(&headers, body(), 4096, &budget)
+            .await
+            .err()
+            .unwrap();
         assert_eq!(refused.status, 503);
         assert_eq!(refused.retry_after, Some(1));
         drop(first);
         assert!(read_body(&headers, body(), 4096, &budget).await.is_ok());
-        let too_large = read_body(&headers, body(), 1000, &budget).await.err().unwrap();
+        let too_large = read_body(&headers, body(), 1000, &budget)
+            .await
+            .err()
+            .unwrap();
         assert_eq!(too_large.status, 413);
     }
 }

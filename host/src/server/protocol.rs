@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -99,7 +99,7 @@ async fn handle(
     let (operation, _body) =
         match read_operation(&state, endpoint, &method, &uri, &headers, body).await {
             Ok(read) => read,
-            Err(response) => return response,
+            Err(error) => return error.into_response(),
         };
     let accept = params::accept(&headers);
     match operation {
@@ -111,6 +111,13 @@ async fn handle(
     }
 }
 
+/// The language of a request's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Language {
+    Query,
+    Update,
+}
+
 /// The operation a request asks `endpoint` for, and the body it came in (if any).
 async fn read_operation(
     state: &AppState,
@@ -119,134 +126,120 @@ async fn read_operation(
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
-) -> Result<(Operation, Option<params::HeldBody>), Response> {
-    let path = endpoint.path();
+) -> Result<(Operation, Option<params::HeldBody>), ApiError> {
     let mut params = Params::from_query(uri.query());
-    let mut held = None;
-    let text = match *method {
-        Method::GET | Method::HEAD => {
-            if params.has("update") {
-                return Err(ApiError::bad_request(
-                    "an update is sent by POST (application/sparql-update, or a form with `update=`), never by GET",
-                )
-                .into_response());
-            }
-            match params
-                .single("query")
-                .map_err(IntoResponse::into_response)?
-            {
-                Some(text) if endpoint != Endpoint::Update => Some((true, text.to_owned())),
-                Some(_) => {
-                    return Err(ApiError::bad_request(
-                        "/update takes updates only; send queries to /query or /sparql",
-                    )
-                    .into_response())
-                }
-                None if endpoint == Endpoint::Update => {
-                    return Err(method_not_allowed(path, method, "POST"))
-                }
-                None => return Ok((Operation::Description, None)),
-            }
-        }
+    let (language, text, held) = match *method {
+        Method::GET | Method::HEAD => match text_of_get(&params, endpoint, method)? {
+            Some(text) => (Language::Query, text, None),
+            None => return Ok((Operation::Description, None)),
+        },
         Method::POST => {
+            let body =
+                params::read_body(headers, body, state.options.max_body, &state.bodies).await?;
             let media_type = params::content_type(headers);
-            let body = params::read_body(headers, body, state.options.max_body, &state.bodies)
-                .await
-                .map_err(IntoResponse::into_response)?;
-            let bytes = body.bytes.clone();
-            held = Some(body);
-            match media_type.as_deref() {
-                Some("application/sparql-query") => Some((
-                    true,
-                    params::utf8(bytes, "query").map_err(IntoResponse::into_response)?,
-                )),
-                Some("application/sparql-update") => Some((
-                    false,
-                    params::utf8(bytes, "update").map_err(IntoResponse::into_response)?,
-                )),
-                Some("application/x-www-form-urlencoded") => {
-                    let form = Params::parse(&bytes);
-                    let query = form
-                        .single("query")
-                        .map_err(IntoResponse::into_response)?
-                        .map(str::to_owned);
-                    let update = form
-                        .single("update")
-                        .map_err(IntoResponse::into_response)?
-                        .map(str::to_owned);
-                    params.extend(form);
-                    match (query, update) {
-                        (Some(_), Some(_)) => {
-                            return Err(ApiError::bad_request(
-                                "the form gives both `query` and `update`; give one",
-                            )
-                            .into_response())
-                        }
-                        (Some(query), None) => Some((true, query)),
-                        (None, Some(update)) => Some((false, update)),
-                        (None, None) => {
-                            return Err(ApiError::bad_request(
-                                "the form gives neither `query` nor `update`",
-                            )
-                            .into_response())
-                        }
-                    }
-                }
-                other => {
-                    let accepted = match endpoint {
-                        Endpoint::Query => "application/sparql-query or application/x-www-form-urlencoded",
-                        Endpoint::Update => "application/sparql-update or application/x-www-form-urlencoded",
-                        Endpoint::Both => "application/sparql-query, application/sparql-update or application/x-www-form-urlencoded",
-                    };
-                    return Err(ApiError::new(
-                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                        format!(
-                            "{path} takes a POST body of {accepted}, not {}",
-                            other.map_or_else(
-                                || "a body without Content-Type".to_owned(),
-                                |t| format!("`{t}`")
-                            )
-                        ),
-                    )
-                    .into_response());
-                }
-            }
+            let (language, text) =
+                text_of_post(&mut params, media_type.as_deref(), &body.bytes, endpoint)?;
+            (language, text, Some(body))
         }
         _ => {
-            let allowed = if endpoint == Endpoint::Update {
-                "POST"
-            } else {
-                "GET, HEAD, POST"
+            let allowed = match endpoint {
+                Endpoint::Update => "POST",
+                _ => "GET, HEAD, POST",
             };
-            return Err(method_not_allowed(path, method, allowed));
+            return Err(method_not_allowed(endpoint.path(), method, allowed));
         }
     };
-    let Some((is_query, text)) = text else {
-        return Ok((Operation::Description, held));
-    };
-    let operation = match (is_query, endpoint) {
-        (true, Endpoint::Update) => Err(ApiError::bad_request(
-            "/update takes updates only; send queries to /query or /sparql",
-        )
-        .into_response()),
-        (false, Endpoint::Query) => Err(ApiError::bad_request(
-            "/query takes queries only; send updates to /update or /sparql",
-        )
-        .into_response()),
-        (true, _) => Ok(Operation::Query {
+    let operation = match (language, endpoint) {
+        (Language::Query, Endpoint::Update) => {
+            return Err(ApiError::bad_request(
+                "/update takes updates only; send queries to /query or /sparql",
+            ))
+        }
+        (Language::Update, Endpoint::Query) => {
+            return Err(ApiError::bad_request(
+                "/query takes queries only; send updates to /update or /sparql",
+            ))
+        }
+        (Language::Query, _) => Operation::Query {
             text,
-            dataset: params
-                .dataset("default-graph-uri", "named-graph-uri")
-                .map_err(IntoResponse::into_response)?,
-        }),
-        (false, _) => Ok(Operation::Update {
+            dataset: params.dataset("default-graph-uri", "named-graph-uri")?,
+        },
+        (Language::Update, _) => Operation::Update {
             text,
-            using: params
-                .dataset("using-graph-uri", "using-named-graph-uri")
-                .map_err(IntoResponse::into_response)?,
-        }),
+            using: params.dataset("using-graph-uri", "using-named-graph-uri")?,
+        },
     };
-    operation.map(|operation| (operation, held))
+    Ok((operation, held))
+}
+
+/// The query of a GET (`None`: no query, the service description is asked for).
+fn text_of_get(
+    params: &Params,
+    endpoint: Endpoint,
+    method: &Method,
+) -> Result<Option<String>, ApiError> {
+    if params.has("update") {
+        return Err(ApiError::bad_request(
+            "an update is sent by POST (application/sparql-update, or a form with `update=`), never by GET",
+        ));
+    }
+    match (params.single("query")?, endpoint) {
+        (None, Endpoint::Update) => Err(method_not_allowed(endpoint.path(), method, "POST")),
+        (query, _) => Ok(query.map(str::to_owned)),
+    }
+}
+
+/// The query or update of a POST, by its content type; a form's parameters join `params`.
+fn text_of_post(
+    params: &mut Params,
+    media_type: Option<&str>,
+    bytes: &Bytes,
+    endpoint: Endpoint,
+) -> Result<(Language, String), ApiError> {
+    match media_type {
+        Some("application/sparql-query") => {
+            Ok((Language::Query, params::utf8(bytes.clone(), "query")?))
+        }
+        Some("application/sparql-update") => {
+            Ok((Language::Update, params::utf8(bytes.clone(), "update")?))
+        }
+        Some("application/x-www-form-urlencoded") => {
+            let form = Params::parse(bytes);
+            let query = form.single("query")?.map(str::to_owned);
+            let update = form.single("update")?.map(str::to_owned);
+            params.extend(form);
+            match (query, update) {
+                (Some(_), Some(_)) => Err(ApiError::bad_request(
+                    "the form gives both `query` and `update`; give one",
+                )),
+                (Some(query), None) => Ok((Language::Query, query)),
+                (None, Some(update)) => Ok((Language::Update, update)),
+                (None, None) => Err(ApiError::bad_request(
+                    "the form gives neither `query` nor `update`",
+                )),
+            }
+        }
+        other => {
+            let accepted = match endpoint {
+                Endpoint::Query => "application/sparql-query or application/x-www-form-urlencoded",
+                Endpoint::Update => {
+                    "application/sparql-update or application/x-www-form-urlencoded"
+                }
+                Endpoint::Both => "application/sparql-query, application/sparql-update or application/x-www-form-urlencoded",
+            };
+            let given = other.map_or_else(
+                || "a body without Content-Type".to_owned(),
+                |media_type| format!("`{media_type}`"),
+            );
+            Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!(
+                    "{} takes a POST body of {accepted}, not {given}",
+                    endpoint.path()
+                ),
+            ))
+        }
+    }
 }
 
 /// When a request that arrives now must be done: `--timeout` from now.

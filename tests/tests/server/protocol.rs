@@ -14,8 +14,13 @@ const DATA: &str = "\
 /// A memory server holding `DATA` in the default graph and one triple in each of two named
 /// graphs.
 fn server() -> (tempfile::TempDir, Server) {
+    server_with(&[])
+}
+
+/// [`server`] started with `args`.
+fn server_with(args: &[&str]) -> (tempfile::TempDir, Server) {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(dir.path(), "kgdb_plugin_memory", &[]);
+    let server = Server::start(dir.path(), "kgdb_plugin_memory", args);
     put(&server.url("/store?default"), "application/n-triples", DATA).expect(204);
     for graph in ["g1", "g2"] {
         put(
@@ -411,4 +416,73 @@ fn metrics_count_requests_and_health_answers() {
             && line.contains("ms=")),
         "one line per request: {log}"
     );
+}
+
+#[test]
+fn cors_answers_the_allowed_origins_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        "kgdb_plugin_memory",
+        &["--cors", "https://app.example.com"],
+    );
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = server.url(&format!("/query?query={}", encode("ASK {}")));
+    let allowed = agent
+        .get(&url)
+        .header("Origin", "https://app.example.com")
+        .call()
+        .unwrap();
+    assert_eq!(
+        allowed
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("https://app.example.com")
+    );
+    let other = agent
+        .get(&url)
+        .header("Origin", "https://elsewhere.example.com")
+        .call()
+        .unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    let preflight = agent
+        .options(&server.url("/update"))
+        .header("Origin", "https://app.example.com")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "content-type")
+        .call()
+        .unwrap();
+    assert_eq!(preflight.status().as_u16(), 200);
+    let methods = preflight
+        .headers()
+        .get("access-control-allow-methods")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(methods.contains("POST"), "{methods}");
+    // Without --cors, no CORS header at all.
+    let (_dir2, plain) = server_with(&[]);
+    let answer = agent
+        .get(&plain.url(&format!("/query?query={}", encode("ASK {}"))))
+        .header("Origin", "https://app.example.com")
+        .call()
+        .unwrap();
+    assert!(answer
+        .headers()
+        .get("access-control-allow-origin")
+        .is_none());
+}
+
+#[test]
+fn the_union_default_graph_option_reads_every_named_graph() {
+    let (_dir, server) = server_with(&["--union-default-graph"]);
+    let count = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }";
+    // The default graph's 3 triples are not in the union of the named graphs' 2.
+    assert_eq!(json_number(query(&server, count, None).expect(200), "n"), 2);
+    let description = get(&server.url("/sparql"), None);
+    assert!(description.expect(200).body.contains("UnionDefaultGraph"));
 }
