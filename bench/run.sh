@@ -19,21 +19,13 @@
 # Writes $KGDB_BENCH_OUT/tables.md (the tables of BENCHMARKS.md) and one JSON file per run.
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/kgdb-target}
-data=${KGDB_SHARED_DATA:-$root/../shared/data}
-out=${KGDB_BENCH_OUT:-$root/bench-results}
+source "$(dirname "$0")/common.sh"
 sizes=${KGDB_BENCH_SIZES:-1M 10M}
-venv=${KGDB_BENCH_VENV:-$HOME/.cache/kgdb-pyoxigraph-venv}
 skip=" ${KGDB_BENCH_SKIP:-} "
 work=$out/work
 mkdir -p "$out/data" "$work"
 
-step() { printf '\n== %s (%s)\n' "$*" "$(date +%T)" >&2; }
 skipped() { [[ $skip == *" $1 "* ]]; }
-# Whether a result file is to be (re)made.
-wanted() { [[ ${KGDB_BENCH_RESUME:-0} != 1 || ! -s $1 ]]; }
 
 for file in zazuko-vocab.nq.gz brick.nq.gz; do
     [[ -f $data/$file ]] || { echo "error: $data/$file: no such file (set KGDB_SHARED_DATA)" >&2; exit 1; }
@@ -41,7 +33,6 @@ done
 
 step "building kgdb (release)"
 cargo build --release --workspace --quiet
-bin=$CARGO_TARGET_DIR/release
 
 if ! skipped oxigraph; then
     step "building the Oxigraph comparison crate (its own target dir: it compiles RocksDB once more)"

@@ -15,24 +15,15 @@
 # too). Writes $KGDB_BENCH_OUT/*.serve-*.json and select-5m-serve-*.txt.
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/kgdb-target}
-data=${KGDB_SHARED_DATA:-$root/../shared/data}
-out=${KGDB_BENCH_OUT:-$root/bench-results}
-venv=${KGDB_BENCH_VENV:-$HOME/.cache/kgdb-pyoxigraph-venv}
+source "$(dirname "$0")/common.sh"
 seconds=${KGDB_SERVE_SECONDS:-20}
 clients=${KGDB_SERVE_CLIENTS:-1,4,16}
 port=${KGDB_SERVE_PORT:-17878}
 work=$out/work/serve
 mkdir -p "$out/data" "$work"
 
-step() { printf '\n== %s (%s)\n' "$*" "$(date +%T)" >&2; }
-wanted() { [[ ${KGDB_BENCH_RESUME:-0} != 1 || ! -s $1 ]]; }
-
 step "building kgdb (release)"
 cargo build --release --workspace --quiet
-bin=$CARGO_TARGET_DIR/release
 if [[ ! -x $venv/bin/python ]]; then
     step "creating $venv"
     python3 -m venv "$venv"
@@ -72,6 +63,15 @@ wait_listening() {
     exit 1
 }
 
+# Runs the load of $queries against the server just started as $1, into $result; stops it.
+measure_load() {
+    wait_listening
+    "$bin/kgdb-bench" serve-load --url "http://127.0.0.1:$port/query" --queries "$queries" \
+        --clients "$clients" --seconds "$seconds" --system "$1" \
+        --data "$name" --server-pid "$server_pid" --json "$result"
+    stop_server
+}
+
 synth=$out/data/synth-1m.nq.gz
 [[ -f $synth ]] || "$bin/kgdb-synth" --quads 1M --seed 42 --output "$synth"
 
@@ -87,11 +87,7 @@ for pair in "brick:$data/brick.nq.gz:bench/queries/brick.rq" "synth-1m:$synth:be
         "$bin/kgdb-host" --plugin "$plugin" --data-dir "$work/$name-$plugin" serve \
             --bind "127.0.0.1:$port" --timeout 120s --queue 1024 > /dev/null 2> "$work/$name-$plugin.log" &
         server_pid=$!
-        wait_listening
-        "$bin/kgdb-bench" serve-load --url "http://127.0.0.1:$port/query" --queries "$queries" \
-            --clients "$clients" --seconds "$seconds" --system "kgdb-host serve ($plugin)" \
-            --data "$name" --server-pid "$server_pid" --json "$result"
-        stop_server
+        measure_load "kgdb-host serve ($plugin)"
         rm -rf "$work/$name-$plugin"
     done
     result=$out/$name.serve-oxigraph.json
@@ -105,11 +101,7 @@ for pair in "brick:$data/brick.nq.gz:bench/queries/brick.rq" "synth-1m:$synth:be
         "$oxigraph" serve --location "$work/$name-oxigraph" --bind "127.0.0.1:$port" \
             > /dev/null 2> "$work/$name-oxigraph.log" &
         server_pid=$!
-        wait_listening
-        "$bin/kgdb-bench" serve-load --url "http://127.0.0.1:$port/query" --queries "$queries" \
-            --clients "$clients" --seconds "$seconds" --system "oxigraph serve" \
-            --data "$name" --server-pid "$server_pid" --json "$result"
-        stop_server
+        measure_load "oxigraph serve"
         rm -rf "$work/$name-oxigraph"
     fi
 done
@@ -128,6 +120,14 @@ for plugin in lmdb rocksdb; do
         --bind "127.0.0.1:$port" --timeout 0 > /dev/null 2> "$work/rss-$plugin.log" &
     server_pid=$!
     wait_listening
+    # The heap (RssAnon) apart from the mapped store file (RssFile: LMDB's pages the scan
+    # touched, the kernel's page cache), sampled while the rows stream.
+    anon_log=$work/rss-$plugin.anon
+    (while kill -0 "$server_pid" 2>/dev/null; do
+        awk '/RssAnon/ { print $2 }' "/proc/$server_pid/status" 2>/dev/null || true
+        sleep 0.2
+    done > "$anon_log") &
+    sampler=$!
     started=$(date +%s.%N)
     rows=$(curl -sS -H 'Accept: text/tab-separated-values' \
         --data-urlencode 'query=SELECT ?s ?p ?o WHERE { GRAPH ?g { ?s ?p ?o } }' \
@@ -135,7 +135,9 @@ for plugin in lmdb rocksdb; do
     took=$(awk -v start="$started" -v end="$(date +%s.%N)" "BEGIN { print end - start }")
     peak=$(awk '/VmHWM/ { print int($2 / 1024) }' "/proc/$server_pid/status")
     stop_server
-    printf '%s: %s rows (with the header) in %.1f s through kgdb-host serve, server peak RSS %s MiB\n' \
-        "$plugin" "$rows" "$took" "$peak" | tee "$result"
+    wait "$sampler" 2>/dev/null || true
+    anon=$(sort -n "$anon_log" | tail -1 | awk '{ print int($1 / 1024) }')
+    printf '%s: %s rows (with the header) in %.1f s through kgdb-host serve, server peak RSS %s MiB, of which heap (RssAnon, sampled) %s MiB\n' \
+        "$plugin" "$rows" "$took" "$peak" "$anon" | tee "$result"
     rm -rf "$work/rss-$plugin"
 done

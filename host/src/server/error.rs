@@ -90,7 +90,11 @@ impl ApiError {
             SparqlError::Update(_) | SparqlError::Evaluation(_) => {
                 Self::bad_request(error.to_string())
             }
-            SparqlError::Timeout(limit) => Self::timed_out(timeout.unwrap_or(limit)),
+            // Cancelled: by the time limit, or (with none) by the server stopping.
+            SparqlError::Timeout(_) => match timeout {
+                Some(timeout) => Self::timed_out(timeout),
+                None => Self::unavailable("the request was cancelled: the server is stopping", 1),
+            },
             SparqlError::Store(error) => Self::from_store(error),
             other => Self::internal(other.to_string()),
         }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use oxrdfio::RdfFormat;
@@ -57,44 +57,30 @@ enum Operation {
 /// `/query`.
 pub(super) async fn query_endpoint(
     State(state): State<Arc<AppState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Response {
-    handle(state, Endpoint::Query, method, uri, headers, body).await
+    handle(state, Endpoint::Query, request).await
 }
 
 /// `/update`.
 pub(super) async fn update_endpoint(
     State(state): State<Arc<AppState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Response {
-    handle(state, Endpoint::Update, method, uri, headers, body).await
+    handle(state, Endpoint::Update, request).await
 }
 
 /// `/sparql`.
 pub(super) async fn sparql_endpoint(
     State(state): State<Arc<AppState>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    request: Request,
 ) -> Response {
-    handle(state, Endpoint::Both, method, uri, headers, body).await
+    handle(state, Endpoint::Both, request).await
 }
 
-async fn handle(
-    state: Arc<AppState>,
-    endpoint: Endpoint,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+async fn handle(state: Arc<AppState>, endpoint: Endpoint, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let (method, uri, headers) = (parts.method, parts.uri, parts.headers);
     // The body's share of the server's body budget is held until the request is answered.
     let (operation, _body) =
         match read_operation(&state, endpoint, &method, &uri, &headers, body).await {
@@ -250,6 +236,30 @@ fn deadline_of(state: &AppState) -> Option<tokio::time::Instant> {
         .map(|timeout| tokio::time::Instant::now() + timeout)
 }
 
+/// Cancels `token` at `deadline`, unless dropped first (on a timer of the runtime: no thread
+/// per request).
+fn cancel_at(
+    deadline: Option<tokio::time::Instant>,
+    token: &CancellationToken,
+) -> Option<CancelTimer> {
+    deadline.map(|deadline| {
+        let token = token.clone();
+        CancelTimer(tokio::spawn(async move {
+            tokio::time::sleep_until(deadline).await;
+            token.cancel();
+        }))
+    })
+}
+
+/// A pending cancellation ([`cancel_at`]), called off when dropped.
+struct CancelTimer(tokio::task::JoinHandle<()>);
+
+impl Drop for CancelTimer {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// A place in `admission`, waiting at most until `deadline`.
 pub(super) async fn admit(
     state: &AppState,
@@ -280,15 +290,15 @@ async fn run_query(
     };
     let (writer, pending) = response_channel(deadline);
     let (token, registered) = state.register();
+    let timer = cancel_at(deadline, &token);
     let worker_state = Arc::clone(&state);
     tokio::task::spawn_blocking(move || {
-        let _running = (ticket, registered);
+        let _running = (ticket, registered, timer);
         let request = QueryRequest {
             text: &text,
             dataset,
             accept: accept.as_deref(),
             token,
-            deadline: deadline.map(tokio::time::Instant::into_std),
         };
         answer_query(&worker_state, &request, writer, arrived);
     });
@@ -301,7 +311,6 @@ struct QueryRequest<'a> {
     dataset: Option<RequestDataset>,
     accept: Option<&'a str>,
     token: CancellationToken,
-    deadline: Option<Instant>,
 }
 
 /// How a query's results are written.
@@ -350,9 +359,6 @@ fn answer_query(
         options.union_default_graph = state.options.union_default_graph;
         options.dataset.clone_from(&request.dataset);
         options.cancellation = Some(request.token.clone());
-        options.timeout = request
-            .deadline
-            .map(|deadline| deadline.saturating_duration_since(Instant::now()));
         let snapshot = state.store.snapshot().map_err(ApiError::from_store)?;
         let (results, context) = sparql::evaluate(&snapshot, &query, &options)
             .map_err(|error| ApiError::from_sparql(error, timeout))?
@@ -406,16 +412,10 @@ async fn run_update(state: Arc<AppState>, text: String, using: Option<RequestDat
     let (token, registered) = state.register();
     // The update's WHERE evaluation stops at the deadline; a commit under way is waited for,
     // so the answer always says what happened.
-    let timer = deadline.map(|deadline| {
-        let token = token.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep_until(deadline).await;
-            token.cancel();
-        })
-    });
+    let timer = cancel_at(deadline, &token);
     let worker_state = Arc::clone(&state);
     let done = tokio::task::spawn_blocking(move || {
-        let _running = (ticket, registered);
+        let _running = (ticket, registered, timer);
         let timeout = worker_state.options.timeout;
         let update = sparql::parse_update(&text, "update", None)
             .map_err(|error| ApiError::from_sparql(error, timeout))?;
@@ -435,9 +435,6 @@ async fn run_update(state: Arc<AppState>, text: String, using: Option<RequestDat
         Ok::<_, ApiError>(summary)
     })
     .await;
-    if let Some(timer) = timer {
-        timer.abort();
-    }
     match done {
         Ok(Ok(summary)) => {
             tracing::debug!(

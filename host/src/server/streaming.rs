@@ -21,6 +21,9 @@ const CHUNK_BYTES: usize = 64 << 10;
 const CHUNKS_AHEAD: usize = 4;
 /// A partial chunk leaves after this long, so a slow query's first rows do not wait.
 const CHUNK_MAX_DELAY: Duration = Duration::from_millis(200);
+/// The error that ends a response whose writer stopped before its end.
+const CUT_SHORT: &str =
+    "the response was cut short: the request failed on the server after its first bytes";
 /// Bytes written between two looks at the clock (reading it per write, for the many small
 /// writes of a results serializer, took half the time of a large JSON answer).
 const CLOCK_EVERY_BYTES: usize = 4 << 10;
@@ -94,6 +97,8 @@ impl ResponseWriter {
         self.start.is_none()
     }
 
+    /// Starts the response if it has not started, then hands `chunk` to the body, waiting
+    /// while the client is slow (until the deadline). An empty chunk is the end marker.
     fn send(&mut self, chunk: Bytes) -> io::Result<()> {
         if let Some(start) = self.start.take() {
             start
@@ -101,9 +106,6 @@ impl ResponseWriter {
                 .map_err(|_| client_gone())?;
         }
         self.last_sent = Instant::now();
-        if chunk.is_empty() {
-            return Ok(());
-        }
         let deadline = self.deadline;
         let chunks = &self.chunks;
         self.runtime.block_on(async move {
@@ -132,24 +134,24 @@ impl ResponseWriter {
         self.send(chunk)
     }
 
-    /// Sends what is left; the response ends complete.
+    /// Sends what is left and the end marker: the response ends complete. A writer dropped
+    /// without it (an error, a panic) cuts the response short instead.
     ///
     /// # Errors
     /// The client is gone or too slow.
     pub fn finish(mut self) -> io::Result<()> {
-        self.send_buffer()
+        if !self.buffer.is_empty() {
+            self.send_buffer()?;
+        }
+        // Starts the response if nothing did (an empty body), then ends it.
+        self.send(Bytes::new())
     }
 
     /// Ends the response with `error`: as the response if it has not started, else by cutting
-    /// the body short.
+    /// the body short (the writer goes without the end marker).
     pub fn fail(mut self, error: ApiError) {
-        match self.start.take() {
-            Some(start) => {
-                let _ = start.send(Start::Failed(error));
-            }
-            None => {
-                let _ = self.chunks.try_send(Err(io::Error::other(error.message)));
-            }
+        if let Some(start) = self.start.take() {
+            let _ = start.send(Start::Failed(error));
         }
     }
 }
@@ -191,8 +193,15 @@ impl PendingResponse {
         };
         match start {
             Ok(Start::Body(content_type)) => {
-                let chunks = futures_util::stream::unfold(self.chunks, |mut chunks| async move {
-                    chunks.recv().await.map(|chunk| (chunk, chunks))
+                // Chunks until the end marker; a channel closed before it is an error, so
+                // that the client never takes a cut response for a complete one.
+                let chunks = futures_util::stream::unfold(Some(self.chunks), |chunks| async move {
+                    let mut chunks = chunks?;
+                    match chunks.recv().await {
+                        Some(Ok(chunk)) if chunk.is_empty() => None,
+                        Some(chunk) => Some((chunk, Some(chunks))),
+                        None => Some((Err(io::Error::other(CUT_SHORT)), None)),
+                    }
                 });
                 let mut response = Response::new(Body::from_stream(chunks));
                 *response.status_mut() = StatusCode::OK;

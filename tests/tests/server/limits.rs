@@ -215,3 +215,34 @@ fn each_reader_sees_one_consistent_snapshot_beside_a_writer() {
         2 * ROUNDS as u64
     );
 }
+
+#[test]
+fn a_response_cut_short_by_the_time_limit_never_looks_complete() {
+    let (_dir, server) = memory_server(300, &["--timeout", "1s"]);
+    // 27 million rows: the first leave at once, the time limit ends the query mid-stream.
+    let text = "SELECT * WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }";
+    let mut stream = start_request(&server, &format!("/query?query={}", encode(text)));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut received = Vec::new();
+    let _ = stream.read_to_end(&mut received);
+    let text = String::from_utf8_lossy(&received);
+    assert!(
+        text.starts_with("HTTP/1.1 200"),
+        "{}",
+        &text[..text.len().min(300)]
+    );
+    assert!(
+        received.len() > 100_000,
+        "rows were streamed before the limit"
+    );
+    assert!(
+        !text.ends_with("0\r\n\r\n"),
+        "a chunked response cut short must not end with the last chunk"
+    );
+    assert!(
+        !text.trim_end().ends_with("]}}"),
+        "nor with the end of a JSON document"
+    );
+}
