@@ -35,6 +35,11 @@ fn sigterm_during_a_long_query_cancels_it_after_the_grace_period_and_closes_the_
         took >= Duration::from_millis(900),
         "it waited the grace period: {took:?}"
     );
+    // The server's stderr is read by a thread of the test: let it reach the end.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server.stderr().contains("stopped") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let log = server.stderr();
     assert!(log.contains("SIGTERM received"), "{log}");
     assert!(log.contains("running requests are cancelled"), "{log}");

@@ -407,15 +407,22 @@ fn metrics_count_requests_and_health_answers() {
             "{line}"
         );
     }
+    // The server's stderr is read by a thread of the test: give it a moment.
+    let logged = |log: &str| {
+        log.lines().any(|line| {
+            line.contains("INFO")
+                && line.contains("method=GET")
+                && line.contains("path=/query")
+                && line.contains("status=400")
+                && line.contains("ms=")
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !logged(&server.stderr()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let log = server.stderr();
-    assert!(
-        log.lines().any(|line| line.contains("INFO")
-            && line.contains("method=GET")
-            && line.contains("path=/query")
-            && line.contains("status=400")
-            && line.contains("ms=")),
-        "one line per request: {log}"
-    );
+    assert!(logged(&log), "one line per request: {log}");
 }
 
 #[test]
