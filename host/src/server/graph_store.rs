@@ -99,16 +99,13 @@ async fn read(
     head_only: bool,
 ) -> Response {
     let accept = params::accept(headers);
-    let offers = match target {
-        Target::Dataset => negotiation::dataset_formats(),
-        _ => negotiation::graph_formats(),
+    let offers: &[(&str, RdfFormat)] = match target {
+        Target::Dataset => &*negotiation::DATASET_FORMATS,
+        _ => &*negotiation::GRAPH_FORMATS,
     };
-    let Some(&format) = negotiation::choose(accept.as_deref(), &offers) else {
-        return ApiError::new(
-            StatusCode::NOT_ACCEPTABLE,
-            negotiation::not_acceptable(accept.as_deref(), &offers),
-        )
-        .into_response();
+    let format = match negotiation::choose_or_refuse(accept.as_deref(), offers) {
+        Ok(format) => format,
+        Err(error) => return error.into_response(),
     };
     let ticket = match admit(&state, &state.reads, "read", None).await {
         Ok(ticket) => ticket,

@@ -1,7 +1,12 @@
 //! Content negotiation: the client's `Accept` header, with its q-values, against the media
 //! types the server can write, in the server's order of preference.
 
+use std::sync::LazyLock;
+
+use axum::http::StatusCode;
 use oxrdfio::RdfFormat;
+
+use super::error::ApiError;
 
 use crate::sparql::results::ResultsFormat;
 
@@ -106,8 +111,8 @@ pub(super) fn results_media_type(format: ResultsFormat) -> &'static str {
 }
 
 /// The media types of graphs (CONSTRUCT, DESCRIBE, a Graph Store GET), Turtle first.
-pub(super) fn graph_formats() -> Vec<(&'static str, RdfFormat)> {
-    vec![
+pub(super) static GRAPH_FORMATS: LazyLock<[(&str, RdfFormat); 8]> = LazyLock::new(|| {
+    [
         ("text/turtle", RdfFormat::Turtle),
         ("application/n-triples", RdfFormat::NTriples),
         ("application/rdf+xml", RdfFormat::RdfXml),
@@ -117,16 +122,16 @@ pub(super) fn graph_formats() -> Vec<(&'static str, RdfFormat)> {
         ("text/plain", RdfFormat::NTriples),
         ("application/x-turtle", RdfFormat::Turtle),
     ]
-}
+});
 
 /// The media types of a whole dataset (a Graph Store GET without a graph), TriG first.
-pub(super) fn dataset_formats() -> Vec<(&'static str, RdfFormat)> {
-    vec![
+pub(super) static DATASET_FORMATS: LazyLock<[(&str, RdfFormat); 3]> = LazyLock::new(|| {
+    [
         ("application/trig", RdfFormat::TriG),
         ("application/n-quads", RdfFormat::NQuads),
         ("application/ld+json", jsonld()),
     ]
-}
+});
 
 fn jsonld() -> RdfFormat {
     RdfFormat::from_media_type("application/ld+json").unwrap_or(RdfFormat::NQuads)
@@ -142,14 +147,25 @@ pub(super) fn rdf_media_type(format: RdfFormat) -> String {
     }
 }
 
-/// The `406` message listing what the server offers.
-pub(super) fn not_acceptable<T>(accept: Option<&str>, offers: &[(&'static str, T)]) -> String {
-    let offered: Vec<&str> = offers.iter().map(|(media_type, _)| *media_type).collect();
-    format!(
-        "no acceptable format: the request accepts `{}`; this response can be {}",
-        accept.unwrap_or_default(),
-        offered.join(", ")
-    )
+/// The offer the client prefers ([`choose`]), or `406` naming what the server offers.
+///
+/// # Errors
+/// `406` when the client accepts none of `offers`.
+pub(super) fn choose_or_refuse<T: Copy>(
+    accept: Option<&str>,
+    offers: &[(&'static str, T)],
+) -> Result<T, ApiError> {
+    choose(accept, offers).copied().ok_or_else(|| {
+        let offered: Vec<&str> = offers.iter().map(|(media_type, _)| *media_type).collect();
+        ApiError::new(
+            StatusCode::NOT_ACCEPTABLE,
+            format!(
+                "no acceptable format: the request accepts `{}`; this response can be {}",
+                accept.unwrap_or_default(),
+                offered.join(", ")
+            ),
+        )
+    })
 }
 
 /// The RDF format of a request body, by its `Content-Type` (parameters ignored).

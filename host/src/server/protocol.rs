@@ -13,7 +13,7 @@ use oxrdfio::RdfFormat;
 
 use super::admission::{Admission, Ticket};
 use super::error::{method_not_allowed, ApiError};
-use super::negotiation::{self, RESULTS};
+use super::negotiation::{self, GRAPH_FORMATS, RESULTS};
 use super::params::{self, Params};
 use super::service_description;
 use super::state::AppState;
@@ -336,22 +336,11 @@ fn answer_query(
             query,
             sparql::Query::Construct { .. } | sparql::Query::Describe { .. }
         ) {
-            let offers = negotiation::graph_formats();
-            let format = *negotiation::choose(request.accept, &offers).ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::NOT_ACCEPTABLE,
-                    negotiation::not_acceptable(request.accept, &offers),
-                )
-            })?;
+            let format = negotiation::choose_or_refuse(request.accept, &*GRAPH_FORMATS)?;
             writer.set_content_type(negotiation::rdf_media_type(format));
             Output::Graph(format)
         } else {
-            let format = *negotiation::choose(request.accept, &RESULTS).ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::NOT_ACCEPTABLE,
-                    negotiation::not_acceptable(request.accept, &RESULTS),
-                )
-            })?;
+            let format = negotiation::choose_or_refuse(request.accept, &RESULTS)?;
             writer.set_content_type(negotiation::results_media_type(format));
             Output::Results(format)
         };

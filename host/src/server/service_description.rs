@@ -24,14 +24,11 @@ pub(super) fn respond(
     headers: &HeaderMap,
     accept: Option<&str>,
 ) -> Response {
-    let offers = negotiation::graph_formats();
-    let Some(&format) = negotiation::choose(accept, &offers) else {
-        return ApiError::new(
-            StatusCode::NOT_ACCEPTABLE,
-            negotiation::not_acceptable(accept, &offers),
-        )
-        .into_response();
+    let format = match negotiation::choose_or_refuse(accept, &*negotiation::GRAPH_FORMATS) {
+        Ok(format) => format,
+        Err(error) => return error.into_response(),
     };
+
     let endpoint = endpoint_iri(state, headers, path);
     let service = BlankNode::default();
     let dataset = BlankNode::default();
