@@ -253,15 +253,13 @@ fn a_load_killed_halfway_leaves_the_store_as_it_was() {
         child.kill().unwrap();
         let status = child.wait().unwrap();
         assert!(!status.success(), "{stem}, {path}: killed, not finished");
-        // A reader writes nothing: it counts what the load committed and says so.
-        let run = host(d, stem, &["count"]);
-        let partial: u64 = run.expect_success().trim().parse().unwrap();
-        assert!(partial >= 10_002, "{stem}, {path}: {run:?}");
-        assert!(
-            run.stderr
-                .contains("a load into this store has not finished"),
-            "{stem}: {run:?}"
-        );
+        // A reader writes nothing, and sees no part of the load: it says the load was
+        // interrupted (its process is gone) and how to undo it.
+        host(d, stem, &["count"]).expect_one_line_error(&[
+            "a load into this store was interrupted",
+            &format!("its process {} is gone", child.id()),
+            "kgdb-host recover",
+        ]);
         // A writing open undoes it, without reading the journaled quads one by one (the
         // journal says they are there).
         let run = host(d, stem, &["--stats", "recover"]);
@@ -281,7 +279,7 @@ fn a_load_killed_halfway_leaves_the_store_as_it_was() {
                 .unwrap_or(0);
             assert!(
                 calls < 200,
-                "{stem}: {calls} {op} calls for {partial} quads: {run:?}"
+                "{stem}: {calls} {op} calls for at least 10,000 quads: {run:?}"
             );
         }
         // The outcome is the one line above; the undo's own log lines are at info level.

@@ -47,11 +47,29 @@ pub struct LoadArgs {
     #[arg(long, value_name = "N", default_value_t = LoadOptions::default().chunk_quads,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub chunk_quads: usize,
-    /// How the load writes: `transactions` (chunks, each a backend transaction), `batches`
-    /// (atomic backend batches, no transaction bookkeeping), or `auto` (batches where the
-    /// backend's transactions track conflicts, as RocksDB's do)
+    /// How the load writes: `sorted` (sorted runs ingested by the backend), `transactions`
+    /// (chunks, each a backend transaction), `batches` (atomic backend batches, no transaction
+    /// bookkeeping), or `auto` (sorted for inputs of 8 MiB or more where the backend has
+    /// `bulk-ingest`; else batches where the backend's transactions track conflicts, as
+    /// RocksDB's do; else transactions)
     #[arg(long, value_name = "PATH", value_enum, default_value_t = LoadPathArg::Auto)]
     pub load_path: LoadPathArg,
+    /// Memory a sorted load may hold (its runs and new terms) before it spills sorted runs to
+    /// a temporary directory inside the data directory: 512MiB, 2GiB, …
+    #[arg(long, value_name = "BYTES", default_value = "1GiB", value_parser = parse_memory_budget)]
+    pub memory_budget: u64,
+}
+
+/// Reads `--memory-budget`.
+fn parse_memory_budget(text: &str) -> Result<u64, String> {
+    let bytes = crate::units::parse_bytes(text)?;
+    if bytes < crate::store::MIN_MEMORY_BUDGET {
+        return Err(format!(
+            "`{text}` is below the smallest budget a load takes ({})",
+            human_bytes(crate::store::MIN_MEMORY_BUDGET)
+        ));
+    }
+    Ok(bytes)
 }
 
 /// `load --load-path`.
@@ -63,6 +81,8 @@ pub enum LoadPathArg {
     Transactions,
     /// Atomic backend batches outside transactions
     Batches,
+    /// Sorted runs ingested by the backend (needs `bulk-ingest`)
+    Sorted,
 }
 
 impl From<LoadPathArg> for LoadPath {
@@ -71,6 +91,7 @@ impl From<LoadPathArg> for LoadPath {
             LoadPathArg::Auto => Self::Auto,
             LoadPathArg::Transactions => Self::Transactions,
             LoadPathArg::Batches => Self::Batches,
+            LoadPathArg::Sorted => Self::Sorted,
         }
     }
 }
@@ -260,6 +281,7 @@ pub(super) fn load(cli: &Cli, session: &Session, args: &LoadArgs) -> Result<Exit
             chunk_quads: args.chunk_quads,
             path: args.load_path.into(),
         },
+        memory_budget: args.memory_budget,
         progress: std::io::stderr().is_terminal(),
         data_dir: opened.persistent.then(|| cli.data_dir.clone()),
     };

@@ -154,6 +154,7 @@ pub(super) fn run(cli: &Cli, session: &Session, args: &QueryArgs) -> Result<Exit
             options: LoadOptions::default(),
             progress: std::io::stderr().is_terminal(),
             data_dir: opened.persistent.then(|| cli.data_dir.clone()),
+            ..LoadRequest::default()
         };
         rdf::load(&store, &request)?;
     }

@@ -13,6 +13,14 @@ use crate::plugin::{
 };
 use crate::store::{Store, StoreError};
 
+/// Whether process `pid` has ended (known on Linux only; elsewhere it is taken to run).
+fn process_is_gone(pid: u32) -> bool {
+    cfg!(target_os = "linux") && !Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// How long a reading command waits for a load running in another process to end.
+pub const LOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// What a command does with the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum StoreUse {
@@ -80,7 +88,8 @@ impl Session {
         Ok(backend)
     }
 
-    /// Opens the store of the chosen plugin on `--data-dir` for `usage`.
+    /// Opens the store of the chosen plugin on `--data-dir` for `usage`; a reading command waits
+    /// up to [`LOAD_WAIT`] for a load running in another process to end.
     pub fn open_store(&self, cli: &Cli, usage: StoreUse) -> Result<OpenedStore, Failure> {
         let chosen = self.registry.choose(cli.plugin.as_deref())?;
         let persistent = is_persistent(&chosen);
@@ -100,24 +109,57 @@ impl Session {
         } else {
             Access::ReadWrite
         };
-        let backend = self.open_backend(cli, &chosen, access)?;
-        let opened = if read_only {
-            Store::open_read_only(backend)
-        } else {
-            Store::open(backend)
-        };
-        let store = opened.map_err(|error| {
-            let at_key = match &error {
-                StoreError::Backend { source, .. } => self.at_config_key(&chosen, source, &error),
-                _ => None,
+        let open = || -> Result<Store, Failure> {
+            let backend = self.open_backend(cli, &chosen, access)?;
+            let opened = if read_only {
+                Store::open_read_only(backend)
+            } else {
+                Store::open(backend)
             };
-            Failure(at_key.unwrap_or_else(|| located(persistent, data_dir, error)))
-        })?;
-        if store.load_pending() {
-            eprintln!(
-                "warning: {}: a load into this store has not finished: it is running in another process, or it was interrupted (then `kgdb-host recover`, or any writing command, undoes it); what it committed so far is visible",
-                data_dir.display()
-            );
+            opened.map_err(|error| {
+                let at_key = match &error {
+                    StoreError::Backend { source, .. } => {
+                        self.at_config_key(&chosen, source, &error)
+                    }
+                    _ => None,
+                };
+                Failure(at_key.unwrap_or_else(|| located(persistent, data_dir, error)))
+            })
+        };
+        let mut store = open()?;
+        if persistent && !read_only {
+            // This process writes the directory now: no sorted load of another one runs there.
+            crate::store::remove_load_leftovers(data_dir);
+        }
+        // Readers see a load whole or not at all: a reading command that finds one unfinished
+        // waits for it to end, opening the store again (a read-only instance of some engines
+        // sees only what was committed when it opened), for at most LOAD_WAIT; one whose
+        // process is gone fails at once.
+        let started = std::time::Instant::now();
+        while store.load_pending() {
+            let owner = match store.unfinished_load() {
+                Ok(None) => break,
+                Ok(Some(owner)) => owner,
+                Err(error) => return Err(Failure(located(persistent, data_dir, error))),
+            };
+            if let Some(pid) = owner.filter(|pid| process_is_gone(*pid)) {
+                return Err(Failure(format!(
+                    "{}: a load into this store was interrupted (its process {pid} is gone): `kgdb-host recover`, or any writing command, undoes it; readers see a load whole or not at all, so nothing is read until then",
+                    data_dir.display()
+                )));
+            }
+            if started.elapsed() >= LOAD_WAIT {
+                eprintln!(
+                    "warning: {}: a load into this store is still running{} after {} s; readers see a load whole or not at all, so reads wait for it",
+                    data_dir.display(),
+                    owner.map(|pid| format!(" (process {pid})")).unwrap_or_default(),
+                    LOAD_WAIT.as_secs()
+                );
+                break;
+            }
+            drop(store);
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            store = open()?;
         }
         if usage != StoreUse::Read && !persistent {
             eprintln!(

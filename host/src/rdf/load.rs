@@ -15,9 +15,10 @@ use super::format::InputFormat;
 use super::input::{open, LineCount};
 use super::lines::load_lines;
 use super::load_record::{record, LastLoad};
+use super::target::LoadTarget;
 use super::xml_entities::EntityLimit;
 use crate::store::{
-    BulkLoad, LoadOptions, LoadSummary, Store, StoreError, TermLimits, TermTooLarge,
+    LoadOptions, LoadProgress, LoadStage, LoadSummary, Store, StoreError, TermLimits, TermTooLarge,
 };
 
 /// Skipped statements kept in a report (the count covers all of them).
@@ -52,7 +53,7 @@ impl Source {
 }
 
 /// What to load and how.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct LoadRequest {
     /// The inputs, loaded in order, all in one atomic load.
     pub sources: Vec<Source>,
@@ -64,13 +65,32 @@ pub struct LoadRequest {
     pub lenient: bool,
     /// Keep blank node labels as written instead of giving each input its own blank nodes.
     pub keep_blank_node_labels: bool,
-    /// Chunking of the load.
+    /// The load's path and chunking.
     pub options: LoadOptions,
+    /// What a sorted load may hold in memory before it spills runs to disk (see
+    /// [`SortedLoadOptions`](crate::store::SortedLoadOptions)); 1 GiB by default.
+    pub memory_budget: u64,
     /// Draw a progress bar on stderr (when it is a terminal).
     pub progress: bool,
     /// Where the backend keeps its files, if it does: the size on disk after the load is
     /// measured there and kept in the load's record.
     pub data_dir: Option<PathBuf>,
+}
+
+impl Default for LoadRequest {
+    fn default() -> Self {
+        Self {
+            sources: Vec::new(),
+            graph: None,
+            base_iri: None,
+            lenient: false,
+            keep_blank_node_labels: false,
+            options: LoadOptions::default(),
+            memory_budget: crate::store::SortedLoadOptions::default().memory_budget,
+            progress: false,
+            data_dir: None,
+        }
+    }
 }
 
 /// A statement a lenient load skipped.
@@ -198,7 +218,23 @@ pub fn load(store: &Store, request: &LoadRequest) -> Result<LoadReport, LoadErro
     }
     let started = Instant::now();
     let progress = progress_bar(request);
-    let mut bulk = store.bulk_load(request.options)?;
+    let mut bulk = LoadTarget::begin(store, request)?;
+    let stage_bar = progress.clone();
+    let mut stage_started = (LoadStage::Parsing, Instant::now());
+    bulk.set_progress(move |report: LoadProgress| {
+        if report.stage != stage_started.0 {
+            stage_started = (report.stage, Instant::now());
+            tracing::info!(stage = report.stage.name(), "load stage");
+        }
+        if report.stage != LoadStage::Parsing {
+            let rate = report.done as f64 / stage_started.1.elapsed().as_secs_f64().max(1e-9);
+            stage_bar.set_message(format!(
+                "{}: {} keys, {rate:.0} keys/s",
+                report.stage.name(),
+                report.done
+            ));
+        }
+    });
     let mut report = LoadReport::default();
     let limits = store.term_limits();
     for source in &request.sources {
@@ -280,7 +316,7 @@ struct Loading<'r> {
 
 /// Counts quads, reports progress and adds them to the load.
 pub(super) struct Sink<'b, 'a> {
-    bulk: &'b mut BulkLoad<'a>,
+    bulk: &'b mut LoadTarget<'a>,
     renamer: Option<BlankNodeRenamer>,
     progress: &'b ProgressBar,
     started: Instant,
@@ -297,11 +333,11 @@ impl Sink<'_, '_> {
             None => quad,
         };
         self.bulk.add(quad)?;
-        let read = self.bulk.summary().read;
+        let read = self.bulk.read();
         if read.is_multiple_of(16_384) {
             let rate = read as f64 / self.started.elapsed().as_secs_f64().max(1e-9);
             self.progress
-                .set_message(format!("{read} quads, {rate:.0} quads/s"));
+                .set_message(format!("parsing: {read} quads, {rate:.0} quads/s"));
             if self.last_log.elapsed() >= Duration::from_secs(10) {
                 self.last_log = Instant::now();
                 tracing::info!(quads = read, rate = rate as u64, "loading {}", self.file);
@@ -411,7 +447,7 @@ fn default_graph(request: &LoadRequest) -> GraphName {
 }
 
 fn load_source(
-    bulk: &mut BulkLoad<'_>,
+    bulk: &mut LoadTarget<'_>,
     loading: &Loading<'_>,
     report: &mut LoadReport,
 ) -> Result<(), LoadError> {

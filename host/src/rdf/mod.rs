@@ -9,6 +9,7 @@ mod input;
 mod lines;
 mod load;
 mod load_record;
+mod target;
 mod xml_entities;
 
 pub use document::parse_document;
@@ -16,6 +17,7 @@ pub use dump::{dump, DumpError, DumpRequest};
 pub use format::{format_by_name, format_for_path, FormatError, InputFormat};
 pub use load::{load, LoadError, LoadReport, LoadRequest, Skipped, Source};
 pub use load_record::{last_load, LastLoad, LAST_LOAD_NOTE};
+pub use target::SORTED_LOAD_MIN_BYTES;
 pub use xml_entities::{EntityGuard, EntityLimit, MAX_ENTITY_BYTES, MAX_TEXT_BYTES};
 
 /// Opens an RDF file for parsing as every load does: buffered, decompressed when `.gz`, its

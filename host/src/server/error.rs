@@ -106,6 +106,9 @@ impl ApiError {
         use kgdb_plugin_api::ErrorCode;
         match error.backend_code() {
             _ if error.is_retryable() => Self::unavailable(error.to_string(), 1),
+            _ if matches!(error, StoreError::LoadUnfinished(_)) => {
+                Self::unavailable(error.to_string(), 5)
+            }
             Some(ErrorCode::FULL) => Self::new(StatusCode::INSUFFICIENT_STORAGE, error.to_string()),
             Some(ErrorCode::TIMED_OUT) => Self::unavailable(error.to_string(), 1),
             _ => Self::internal(error.to_string()),

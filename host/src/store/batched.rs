@@ -14,7 +14,7 @@ use oxrdf::Quad;
 
 use super::encoding::encode_count;
 use super::error::{Context, StoreError};
-use super::layout::{meta, read_counter};
+use super::layout::{load_owner, meta, read_counter};
 use super::staged::Staged;
 use super::transaction::BATCH_QUADS;
 use super::Store;
@@ -112,9 +112,13 @@ impl<'a> BatchedWriter<'a> {
         if last {
             if self.marked {
                 self.staged.pending.delete(meta_table, meta::LOAD_JOURNAL);
+                self.staged.pending.delete(meta_table, meta::LOAD_OWNER);
             }
         } else if !self.staged.pending.is_empty() {
             if !self.marked {
+                self.staged
+                    .pending
+                    .put(meta_table, meta::LOAD_OWNER, &load_owner());
                 self.staged.pending.put(
                     meta_table,
                     meta::LOAD_JOURNAL,

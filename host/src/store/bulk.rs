@@ -21,7 +21,7 @@ use oxrdf::Quad;
 use super::batched::BatchedWriter;
 use super::encoding::encode_count;
 use super::error::{Context, StoreError};
-use super::layout::{meta, JOURNAL_TABLE};
+use super::layout::{load_owner, meta, JOURNAL_TABLE};
 use super::transaction::Transaction;
 use super::undo::undo;
 use super::Store;
@@ -63,9 +63,12 @@ pub enum LoadPath {
     /// readers see the whole load at once if it fits in one chunk.
     Transactions,
     /// Atomic backend batches outside transactions, each carrying its own journal entries:
-    /// no transaction bookkeeping (RocksDB's conflict tracking, say); readers may see a
-    /// load in progress. Needs `atomic-batch`.
+    /// no transaction bookkeeping (RocksDB's conflict tracking, say). Needs `atomic-batch`.
     Batches,
+    /// Sorted runs handed to the backend's `ingest_sorted` ([`SortedLoad`](super::SortedLoad),
+    /// started with [`Store::sorted_load`](super::Store::sorted_load), not with a
+    /// [`BulkLoad`]). Needs `bulk-ingest`.
+    Sorted,
 }
 
 /// What a finished load did.
@@ -128,6 +131,9 @@ fn writes_batches(path: LoadPath, capabilities: Capabilities) -> Result<bool, St
             ))
         }
         LoadPath::Batches => Ok(true),
+        LoadPath::Sorted => Err(StoreError::InvalidInput(
+            "a sorted load is started with `Store::sorted_load`, not `Store::bulk_load`".into(),
+        )),
         LoadPath::Auto => Ok(capabilities.has(Capabilities::ATOMIC_BATCH)
             && capabilities.has(Capabilities::CONFLICT_DETECTION)),
     }
@@ -258,6 +264,7 @@ impl<'a> BulkLoad<'a> {
                 meta::LOAD_JOURNAL,
                 &encode_count(self.first_new_id),
             );
+            txn.put_raw(self.store.tables.meta, meta::LOAD_OWNER, &load_owner());
         }
         for quad in txn.take_added_quads() {
             txn.put_raw(self.journal, &quad.journal_key(), b"");
@@ -311,6 +318,7 @@ impl<'a> BulkLoad<'a> {
             Some(LoadWriter::Chunks(mut txn)) => {
                 if self.chunks_committed {
                     txn.delete_raw(self.store.tables.meta, meta::LOAD_JOURNAL);
+                    txn.delete_raw(self.store.tables.meta, meta::LOAD_OWNER);
                 }
                 txn.commit()?;
                 self.summary.chunks += 1;

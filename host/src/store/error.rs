@@ -34,6 +34,11 @@ pub enum StoreError {
     /// A term over the store's [`TermLimits`](super::TermLimits).
     #[error(transparent)]
     TermTooLarge(#[from] super::TermTooLarge),
+    /// A load into the store has not finished (it is being written, or it was interrupted and
+    /// waits to be undone): readers see a load whole or not at all, and waiting for it timed
+    /// out.
+    #[error("{0}")]
+    LoadUnfinished(String),
     /// A load failed, and undoing what it had committed failed too: that part stays, flagged
     /// as an unfinished load, until the next writing open of the store undoes it.
     #[error("{cause}; undoing what the load had committed failed too ({undo})")]

@@ -31,6 +31,15 @@ pub(super) mod meta {
     pub const TERMS: &[u8] = b"terms";
     /// Present while a load is journaled: the first term id the load may have created.
     pub const LOAD_JOURNAL: &[u8] = b"load-journal";
+    /// Present beside [`LOAD_JOURNAL`] when the counters do not include the load yet (a
+    /// sorted load writes them in its last commit): its undo then leaves them alone.
+    pub const LOAD_UNCOUNTED: &[u8] = b"load-uncounted";
+    /// [`LOAD_UNCOUNTED`]'s value when the store held no quad as the load began: the load
+    /// journals nothing, and its undo empties the orderings.
+    pub const INTO_EMPTY: &[u8] = b"into-empty";
+    /// Beside [`LOAD_JOURNAL`]: the id of the process that writes the load, in decimal, so
+    /// that a reader can tell a running load from one whose process is gone.
+    pub const LOAD_OWNER: &[u8] = b"load-owner";
     /// Goes up by one whenever term ids stop meaning what they meant (the dictionary was
     /// emptied, a load's terms were undone): caches of ids, in this process or another, are
     /// good only within one generation.
@@ -199,6 +208,11 @@ fn header_of(txn: &BackendTxn, tables: &Tables, format: &[u8]) -> Result<Header,
         hash_key,
         load_pending,
     })
+}
+
+/// The [`meta::LOAD_OWNER`] value of this process.
+pub(super) fn load_owner() -> Vec<u8> {
+    std::process::id().to_string().into_bytes()
 }
 
 /// Reads an optional counter (0 when absent).

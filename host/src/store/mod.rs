@@ -64,11 +64,18 @@
 //! of `chunk_quads` quads and records each chunk's new quads and the first new term id in a
 //! journal, written in the same commits. If the load fails, is dropped or the process dies,
 //! the journal is undone (at once, or when the store is next opened for writing), so the
-//! store holds what it held before the load. Until it finishes, readers (in this process or
-//! another) see the chunks it committed. A load that fits in one chunk is one plain transaction.
-//! Where the backend's transactions track conflicts (RocksDB), a load writes atomic backend
-//! batches outside transactions instead ([`LoadPath`]): each batch carries its quads, terms,
-//! counters and journal entries, so the same undo applies.
+//! store holds what it held before the load. A load that fits in one chunk is one plain
+//! transaction. Where the backend's transactions track conflicts (RocksDB), a load writes
+//! atomic backend batches outside transactions instead ([`LoadPath`]): each batch carries its
+//! quads, terms, counters and journal entries, so the same undo applies.
+//!
+//! [`SortedLoad`] (the `sorted` path, for large loads on backends with `bulk-ingest`) interns
+//! terms in bulk, sorts runs of id tuples per ordering within a memory budget (spilling to
+//! files), and hands the backend sorted runs through `ingest_sorted`, under the same journal
+//! (see `sorted/mod.rs`).
+//!
+//! Readers see a load whole or not at all: while `store.meta` records an unfinished load, a
+//! new [`Snapshot`] waits for it to end ([`Store::set_load_wait`]).
 
 mod batched;
 mod bulk;
@@ -81,6 +88,7 @@ pub mod index;
 mod layout;
 mod limits;
 mod reader;
+mod sorted;
 mod staged;
 mod transaction;
 mod undo;
@@ -103,8 +111,15 @@ pub use ids::{EncodedQuads, IdView, TermReader};
 use layout::{meta, note_key, read_counter, Tables};
 pub use limits::{TermLimit, TermLimits, TermTooLarge, MAX_TERM_TEXT_BYTES};
 pub use reader::{QuadIter, Snapshot};
+pub use sorted::{
+    remove_load_leftovers, LoadProgress, LoadStage, SortedLoad, SortedLoadOptions,
+    MIN_MEMORY_BUDGET,
+};
 pub use transaction::Transaction;
 pub use verify::VerifyReport;
+
+/// How long a new snapshot waits for an unfinished load, unless set.
+const DEFAULT_LOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Which graphs a quad pattern covers.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -155,6 +170,8 @@ pub struct Store {
     read_only: bool,
     load_pending: bool,
     recovered_load: bool,
+    /// How long a new snapshot waits for an unfinished load to end.
+    load_wait: std::time::Duration,
 }
 
 impl std::fmt::Debug for Store {
@@ -256,6 +273,7 @@ impl Store {
             read_only,
             load_pending,
             recovered_load: false,
+            load_wait: DEFAULT_LOAD_WAIT,
         }
     }
 
@@ -286,6 +304,30 @@ impl Store {
     #[must_use]
     pub fn load_pending(&self) -> bool {
         self.load_pending
+    }
+
+    /// Whether the store records an unfinished load now (read in a fresh transaction), and the
+    /// id of the process that writes it, where the store records one.
+    ///
+    /// # Errors
+    /// Backend failures.
+    pub fn unfinished_load(&self) -> Result<Option<Option<u32>>, StoreError> {
+        let txn = self
+            .backend
+            .begin(TxnOptions::READ_ONLY)
+            .context("starting a read transaction")?;
+        if txn
+            .get(self.tables.meta, meta::LOAD_JOURNAL)
+            .context("reading the load journal marker")?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let owner = txn
+            .get(self.tables.meta, meta::LOAD_OWNER)
+            .context("reading the load journal marker")?
+            .and_then(|bytes| String::from_utf8(bytes).ok()?.parse().ok());
+        Ok(Some(owner))
     }
 
     /// Whether [`Store::open`] found an interrupted load and undid it.
@@ -325,6 +367,22 @@ impl Store {
     /// [`StoreError::ReadOnly`] on a read-only store; backend failures.
     pub fn bulk_load(&self, options: LoadOptions) -> Result<BulkLoad<'_>, StoreError> {
         BulkLoad::new(self, options)
+    }
+
+    /// Starts a sorted-run load (see [`SortedLoad`]).
+    ///
+    /// # Errors
+    /// [`StoreError::ReadOnly`] on a read-only store; [`StoreError::InvalidInput`] on a
+    /// backend without `bulk-ingest`; backend failures.
+    pub fn sorted_load(&self, options: SortedLoadOptions) -> Result<SortedLoad<'_>, StoreError> {
+        SortedLoad::new(self, options)
+    }
+
+    /// How long a new [`Snapshot`] waits while the store records an unfinished load (one being
+    /// written by this or another process, or one interrupted that waits for its undo) before
+    /// it fails with [`StoreError::LoadUnfinished`]; 60 s unless set.
+    pub fn set_load_wait(&mut self, wait: std::time::Duration) {
+        self.load_wait = wait;
     }
 
     /// Runs `body` in a transaction and commits it, retrying up to `attempts` times on a

@@ -35,11 +35,34 @@ impl std::fmt::Debug for Snapshot<'_> {
 }
 
 impl<'a> Snapshot<'a> {
+    /// Begins a snapshot. While the store records an unfinished load, the snapshot would see
+    /// part of it: it waits (polling) until the load ends or is undone, up to the store's
+    /// load wait.
     pub(super) fn new(store: &'a Store) -> Result<Self, StoreError> {
-        let txn = store
-            .backend
-            .begin(TxnOptions::READ_ONLY)
-            .context("starting a read transaction")?;
+        let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(5);
+        let txn = loop {
+            let txn = store
+                .backend
+                .begin(TxnOptions::READ_ONLY)
+                .context("starting a read transaction")?;
+            if txn
+                .get(store.tables.meta, meta::LOAD_JOURNAL)
+                .context("reading the load journal marker")?
+                .is_none()
+            {
+                break txn;
+            }
+            drop(txn);
+            if started.elapsed() >= store.load_wait {
+                return Err(StoreError::LoadUnfinished(format!(
+                    "a load into this store has not finished after waiting {} s: it is still being written, or it was interrupted and waits for `kgdb-host recover` (or any writing command) to undo it; readers see a load whole or not at all",
+                    store.load_wait.as_secs()
+                )));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(std::time::Duration::from_millis(200));
+        };
         let generation = store.view_generation(&txn)?;
         let next_id = read_counter(&txn, store.tables.meta, meta::NEXT_ID)?.max(1);
         Ok(Self {

@@ -420,6 +420,17 @@ impl<'a> Transaction<'a> {
         self.flush_if_full()
     }
 
+    /// Deletes a quad's keys from its orderings, leaving the counters alone (the undo of a
+    /// load whose counters never included it).
+    pub(super) fn delete_quad_keys(&mut self, quad: &EncodedQuad) -> Result<(), StoreError> {
+        for ordering in quad.orderings() {
+            self.staged
+                .pending
+                .delete(self.store.tables.ordering(*ordering), &ordering.key(quad));
+        }
+        self.flush_if_full()
+    }
+
     /// A raw write into one of the store's tables.
     pub(super) fn put_raw(&mut self, table: TableId, key: &[u8], value: &[u8]) {
         self.staged.pending.put(table, key, value);

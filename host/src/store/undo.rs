@@ -11,13 +11,53 @@ use kgdb_plugin_api::{ScanSpec, TxnOptions};
 
 use super::encoding::{decode_count, encode_count, key_of, EncodedTerm, TermId};
 use super::error::{Context, StoreError};
-use super::index::EncodedQuad;
+use super::index::{EncodedQuad, Ordering};
 use super::layout::{meta, JOURNAL_TABLE};
 use super::transaction::Transaction;
 use super::Store;
 
 /// Journal entries or terms undone per commit.
 const UNDO_CHUNK: usize = 50_000;
+
+/// Deletes every key of the nine orderings, in commits of [`UNDO_CHUNK`] keys (the first
+/// also restarts the ids at `first_new_id`); returns how many went.
+fn clear_orderings(store: &Store, first_new_id: u64) -> Result<u64, StoreError> {
+    let mut removed = 0u64;
+    let mut first = true;
+    for ordering in Ordering::ALL {
+        let table = store.tables.ordering(ordering);
+        loop {
+            let mut txn = Transaction::begin(store, None)?;
+            if first {
+                txn.restart_ids_at(first_new_id);
+                first = false;
+            }
+            let keys: Vec<Vec<u8>> = txn
+                .backend_txn()?
+                .scan(table, ScanSpec::all())
+                .context("reading an index")?
+                .take(UNDO_CHUNK)
+                .map(|row| row.map(|(key, _)| key))
+                .collect::<Result<_, _>>()
+                .context("reading an index")?;
+            let done = keys.len() < UNDO_CHUNK;
+            for key in &keys {
+                txn.delete_raw(table, key);
+            }
+            txn.commit()?;
+            removed += keys.len() as u64;
+            if done {
+                break;
+            }
+            tracing::info!(
+                stage = "quads",
+                keys = removed,
+                "undo: removed the load's index keys so far"
+            );
+        }
+    }
+    Ok(removed)
+}
 
 /// At a writing open: undoes an interrupted load, if the store records one, and drops a
 /// leftover journal table; `true` when a load was undone.
@@ -61,9 +101,22 @@ pub(super) fn undo(store: &Store) -> Result<bool, StoreError> {
         .backend
         .open_table(JOURNAL_TABLE, false)
         .context("opening the load journal")?;
+    // A sorted load writes its counters in its last commit: until then they leave it out.
+    let uncounted = store
+        .backend
+        .begin(TxnOptions::READ_ONLY)
+        .context("starting a read transaction")?
+        .get(store.tables.meta, meta::LOAD_UNCOUNTED)
+        .context("reading the load journal")?;
+    let counted = uncounted.is_none();
     let started = std::time::Instant::now();
     let (mut quads_removed, mut terms_removed) = (0u64, 0u64);
     let mut first = true;
+    if uncounted.as_deref() == Some(meta::INTO_EMPTY) {
+        // The store held no quad when the load began: every quad it holds is the load's.
+        quads_removed = clear_orderings(store, first_new_id)?;
+        first = false;
+    }
     loop {
         let mut txn = Transaction::begin(store, None)?;
         if first {
@@ -83,7 +136,11 @@ pub(super) fn undo(store: &Store) -> Result<bool, StoreError> {
             // A journaled quad is in the store: the load wrote both in one commit, and each
             // undo commit removes both. No read per quad.
             let quad = EncodedQuad::from_journal_key(key)?;
-            txn.remove_journaled(&quad)?;
+            if counted {
+                txn.remove_journaled(&quad)?;
+            } else {
+                txn.delete_quad_keys(&quad)?;
+            }
             txn.delete_raw(journal, key);
         }
         txn.commit()?;
@@ -119,7 +176,9 @@ pub(super) fn undo(store: &Store) -> Result<bool, StoreError> {
             let hash = EncodedTerm::from_bytes(value).hash(&store.hasher);
             txn.delete_raw(store.tables.term2id, &hash);
             txn.delete_raw(store.tables.id2term, &key);
-            txn.count_removed_term();
+            if counted {
+                txn.count_removed_term();
+            }
         }
         if done {
             txn.put_raw(
@@ -128,6 +187,8 @@ pub(super) fn undo(store: &Store) -> Result<bool, StoreError> {
                 &encode_count(first_new_id),
             );
             txn.delete_raw(store.tables.meta, meta::LOAD_JOURNAL);
+            txn.delete_raw(store.tables.meta, meta::LOAD_UNCOUNTED);
+            txn.delete_raw(store.tables.meta, meta::LOAD_OWNER);
         }
         txn.commit()?;
         if done {

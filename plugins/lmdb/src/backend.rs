@@ -310,15 +310,10 @@ impl StorageBackend for LmdbBackend {
     }
 
     fn ingest_sorted(&self, runs: &[SortedRun], _options: WriteOptions) -> Result<(), PluginError> {
-        let mut session = self.writer(Writer::begin)?;
-        for run in runs {
-            let mut batch = WriteBatch::new();
-            for (key, value) in run.rows.iter() {
-                batch.put(run.table, key, value);
-            }
-            session.write(batch)?;
-        }
-        session.commit()
+        // The writer thread owns every write transaction: the runs go to it (a copy, as a
+        // write batch would be).
+        let runs = runs.to_vec();
+        self.writer(|writer| writer.run_long(move |shared| crate::ingest::ingest(shared, &runs)))
     }
 
     fn flush(&self) -> Result<(), PluginError> {

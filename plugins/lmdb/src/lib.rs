@@ -18,6 +18,9 @@
 //! - **Durability**: every commit is synced to disk (LMDB's default), whatever the sync mode.
 //! - **Keys** up to 1 KiB (LMDB built with `longer-keys`; the exact engine limit depends on the
 //!   page size and is never below that), values up to 64 MiB.
+//! - **Bulk ingest** (`ingest_sorted`): every run of a call in one write transaction, the map
+//!   grown ahead from the runs' sizes, LMDB's append mode where a run sorts after the table's
+//!   last key (dense pages), plain sorted puts otherwise.
 //! - **Checkpoint** copies the environment, compacted, into a new directory.
 //! - The data directory holds `kgdb-format.toml` (plugin name and format version) and
 //!   `kgdb.lock`, which keeps a second writing process out with "in use by process N".
@@ -27,7 +30,7 @@
 //!   transaction.
 //!
 //! Files: `lib.rs` (the plugin), `config.rs`, `backend.rs` (open, tables, engine operations),
-//! `txn.rs`, `cursor.rs`, `writer.rs` (the writer thread), `shared.rs` (the environment and
+//! `txn.rs`, `cursor.rs`, `writer.rs` (the writer thread), `ingest.rs` (bulk ingest), `shared.rs` (the environment and
 //! batches of rows), `gate.rs` (the reader gate), `error.rs`.
 
 mod backend;
@@ -35,6 +38,7 @@ mod config;
 mod cursor;
 mod error;
 mod gate;
+mod ingest;
 mod shared;
 mod txn;
 mod writer;

@@ -93,6 +93,21 @@ impl Writer {
         })
     }
 
+    /// Runs `body` on the writer thread between write transactions, waiting at most
+    /// `resize_wait` for the thread to be free and then as long as `body` takes (an ingest of a
+    /// large run may take longer than the wait).
+    pub(crate) fn run_long<T: Send + 'static>(
+        &self,
+        body: impl FnOnce(&Shared) -> Result<T, PluginError> + Send + 'static,
+    ) -> Result<T, PluginError> {
+        let (result, outcome) = mpsc::channel();
+        self.submit(move |shared, started| {
+            let _ = started.send(Ok(()));
+            let _ = result.send(body(shared));
+        })?;
+        outcome.recv().map_err(|_| writer_gone())?
+    }
+
     /// Begins a write transaction on the writer thread, waiting for it to be free.
     pub(crate) fn begin(&self) -> Result<Session, PluginError> {
         let (ops, requests) = mpsc::channel();

@@ -420,6 +420,113 @@ pub(crate) fn ingest_refuses_all_runs_for_one_bad_run(f: &mut Fixture) {
     assert!(f.rows(t).is_empty() && f.rows(u).is_empty());
 }
 
+fn run_of(table: TableId, rows: &[(Vec<u8>, &[u8])]) -> SortedRun {
+    let mut batch = KvBatch::new();
+    for (key, value) in rows {
+        batch.push(key, value).unwrap();
+    }
+    SortedRun { table, rows: batch }
+}
+
+/// Ingest into a table that holds keys: keys before, between and after the existing ones land,
+/// an existing key takes the run's value, the other existing keys stay; then a run that sorts
+/// wholly after the table's last key (the append case) lands after them.
+pub(crate) fn ingest_into_a_table_that_holds_keys(f: &mut Fixture) {
+    let t = f.table("t");
+    if !f.has(Capabilities::BULK_INGEST) {
+        return;
+    }
+    let mut existing = WriteBatch::new();
+    for i in (10..50).step_by(10) {
+        existing.put(t, &numbered(i), b"old");
+    }
+    apply(f, &existing).unwrap();
+    let rows: Vec<(Vec<u8>, &[u8])> = [5, 15, 20, 35, 60]
+        .iter()
+        .map(|i| (numbered(*i), &b"new"[..]))
+        .collect();
+    f.backend
+        .ingest_sorted(&[run_of(t, &rows)], DEFAULT_WRITE)
+        .unwrap();
+    let after: Vec<(Vec<u8>, Vec<u8>)> = [
+        (5, "new"),
+        (10, "old"),
+        (15, "new"),
+        (20, "new"),
+        (30, "old"),
+        (35, "new"),
+        (40, "old"),
+        (60, "new"),
+    ]
+    .iter()
+    .map(|(i, v)| (numbered(*i), v.as_bytes().to_vec()))
+    .collect();
+    assert_eq!(f.rows(t), after);
+    let tail: Vec<(Vec<u8>, &[u8])> = (100..2100).map(|i| (numbered(i), &b"tail"[..])).collect();
+    f.backend
+        .ingest_sorted(&[run_of(t, &tail)], DEFAULT_WRITE)
+        .unwrap();
+    let rows = f.rows(t);
+    assert_eq!(rows.len(), after.len() + 2000);
+    assert_eq!(rows[..after.len()], after[..]);
+    assert_eq!(rows.last().unwrap(), &(numbered(2099), b"tail".to_vec()));
+}
+
+/// Runs of one call that overlap each other apply in order: the later run's value wins, and
+/// an empty table takes them as well as one that holds keys.
+pub(crate) fn ingest_overlapping_runs_in_order(f: &mut Fixture) {
+    let t = f.table("t");
+    if !f.has(Capabilities::BULK_INGEST) {
+        return;
+    }
+    let first: Vec<(Vec<u8>, &[u8])> = (0..300).map(|i| (numbered(i), &b"first"[..])).collect();
+    let second: Vec<(Vec<u8>, &[u8])> = (200..400).map(|i| (numbered(i), &b"second"[..])).collect();
+    f.backend
+        .ingest_sorted(&[run_of(t, &first), run_of(t, &second)], DEFAULT_WRITE)
+        .unwrap();
+    let rows = f.rows(t);
+    assert_eq!(rows.len(), 400);
+    for (i, (key, value)) in rows.iter().enumerate() {
+        assert_eq!(key, &numbered(i));
+        let expected: &[u8] = if i < 200 { b"first" } else { b"second" };
+        assert_eq!(value.as_slice(), expected, "key {i}");
+    }
+}
+
+/// A call that fails part-way (its second run names a table that is gone) applies nothing of
+/// the failing run; nothing at all where the plugin declares `atomic-multi-ingest`.
+pub(crate) fn ingest_failing_mid_call_applies_nothing_of_the_run(f: &mut Fixture) {
+    let t = f.table("t");
+    let gone = f.table("gone");
+    if !f.has(Capabilities::BULK_INGEST) {
+        return;
+    }
+    assert!(f.backend.drop_table("gone").unwrap());
+    let good: Vec<(Vec<u8>, &[u8])> = (0..100).map(|i| (numbered(i), &b"v"[..])).collect();
+    let lost: Vec<(Vec<u8>, &[u8])> = (0..100).map(|i| (numbered(i), &b"w"[..])).collect();
+    let outcome = f
+        .backend
+        .ingest_sorted(&[run_of(t, &good), run_of(gone, &lost)], DEFAULT_WRITE);
+    assert!(outcome.is_err(), "an ingest into a dropped table succeeded");
+    let rows = f.rows(t);
+    if f.has(Capabilities::ATOMIC_MULTI_INGEST) {
+        assert!(
+            rows.is_empty(),
+            "atomic-multi-ingest, yet {} rows landed",
+            rows.len()
+        );
+    } else {
+        assert!(rows.is_empty() || rows.len() == 100, "{} rows", rows.len());
+    }
+    assert!(rows.iter().all(|(_, value)| value == b"v"));
+    assert!(f
+        .backend
+        .list_tables()
+        .unwrap()
+        .iter()
+        .all(|name| name != "gone"));
+}
+
 register!(Batch:
     write_batches_are_atomic,
     delete_range_removes_exactly_the_range,
@@ -437,4 +544,7 @@ register!(Batch:
     batch_in_a_transaction_is_private,
     sync_mode_follows_the_capability,
     ingest_refuses_all_runs_for_one_bad_run,
+    ingest_into_a_table_that_holds_keys,
+    ingest_overlapping_runs_in_order,
+    ingest_failing_mid_call_applies_nothing_of_the_run,
 );

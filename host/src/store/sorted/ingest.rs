@@ -1,0 +1,348 @@
+//! The ingest of a sorted load: the marker commit, the dictionary, each ordering's keys as
+//! sorted runs, and the last commit with the counters.
+//!
+//! Order matters for the undo: every quad the load adds is journaled before any of its keys
+//! reaches the backend (the primary orderings `spo` and `gspo` go first, each chunk's journal
+//! entries ingested before or with the chunk), so a load killed at any point is undone whole.
+//! A load into a store that holds no quad journals nothing: its undo empties the orderings.
+
+use std::path::PathBuf;
+
+use kgdb_plugin_api::{
+    Capabilities, KvBatch, SortedRun, SyncMode, TableId, TxnOptions, WriteOptions,
+};
+use rustc_hash::FxHashMap as HashMap;
+
+use super::super::encoding::{encode_count, key_of, read_id, TermId};
+use super::super::error::{Context, StoreError};
+use super::super::index::Ordering;
+use super::super::layout::{load_owner, meta, read_counter};
+use super::super::staged::apply;
+use super::super::transaction::Transaction;
+use super::super::Store;
+use super::runs::{self, IdQuad, KeySource, Merge, SpillReader, TupleSource};
+use super::terms::{split_record, NewTerms};
+use super::{LoadProgress, LoadStage, ProgressFn};
+
+/// Bytes of keys handed to the backend per `ingest_sorted` call, about.
+const CHUNK_BYTES: usize = 32 << 20;
+
+/// The orderings in ingest order: the primary ones (checked and journaled) first.
+const INGEST_ORDER: [Ordering; 9] = [
+    Ordering::Spo,
+    Ordering::Gspo,
+    Ordering::Pos,
+    Ordering::Osp,
+    Ordering::Spog,
+    Ordering::Posg,
+    Ordering::Ospg,
+    Ordering::Gpos,
+    Ordering::Gosp,
+];
+
+/// Where the load's quads are.
+pub(super) enum Sources {
+    /// One run, in memory, not yet sorted.
+    Memory(Vec<IdQuad>),
+    /// Runs spilled as files `run-N-ORDERING` in `dir`.
+    Spilled {
+        /// The spill directory.
+        dir: PathBuf,
+        /// How many runs.
+        runs: u64,
+    },
+}
+
+/// What the last commit adds to the counters.
+pub(super) struct Counted {
+    pub inserted: u64,
+    pub default_graph_inserted: u64,
+    pub graphs: HashMap<u64, i64>,
+    pub added_terms: u64,
+    pub next_id: Option<u64>,
+}
+
+/// The ingest of one load.
+pub(super) struct Ingest<'s, 'p, 'a> {
+    pub store: &'s Store,
+    /// The `load.journal` table.
+    pub journal: TableId,
+    pub threads: usize,
+    /// Whether the store held quads before the load (the primary orderings are then checked).
+    pub check_existing: bool,
+    pub progress: Option<&'p mut ProgressFn<'a>>,
+    /// Keys handed to the backend so far.
+    pub ingested: u64,
+    /// Quads the store did not hold.
+    pub inserted: u64,
+    pub default_graph_inserted: u64,
+    /// New quads per named graph id.
+    pub graphs: HashMap<u64, i64>,
+}
+
+impl Ingest<'_, '_, '_> {
+    fn report(&mut self) {
+        let done = self.ingested;
+        if let Some(progress) = &mut self.progress {
+            progress(LoadProgress {
+                stage: LoadStage::Ingesting,
+                done,
+                total: None,
+            });
+        }
+    }
+
+    /// Commits the load's marker: from here on the store records an unfinished load (undone
+    /// by the next writing open if this process dies), and readers wait for its end.
+    pub fn mark(&mut self, first_new_id: u64) -> Result<(), StoreError> {
+        let mut txn = Transaction::begin(self.store, None)?;
+        txn.put_raw(
+            self.store.tables.meta,
+            meta::LOAD_JOURNAL,
+            &encode_count(first_new_id),
+        );
+        let uncounted: &[u8] = if self.check_existing {
+            b""
+        } else {
+            meta::INTO_EMPTY
+        };
+        txn.put_raw(self.store.tables.meta, meta::LOAD_UNCOUNTED, uncounted);
+        txn.put_raw(self.store.tables.meta, meta::LOAD_OWNER, &load_owner());
+        txn.commit()
+    }
+
+    fn ingest(&mut self, runs: &[SortedRun]) -> Result<(), StoreError> {
+        let runs: Vec<SortedRun> = runs
+            .iter()
+            .filter(|run| !run.rows.is_empty())
+            .cloned()
+            .collect();
+        if runs.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .backend
+            .ingest_sorted(
+                &runs,
+                WriteOptions {
+                    sync: SyncMode::DEFAULT,
+                },
+            )
+            .context("ingesting sorted runs")?;
+        self.ingested += runs.iter().map(|run| run.rows.len() as u64).sum::<u64>();
+        tracing::info!(
+            stage = "ingesting",
+            keys = self.ingested,
+            "ingested sorted runs"
+        );
+        self.report();
+        Ok(())
+    }
+
+    /// Ingests the new dictionary entries.
+    pub fn dictionary(&mut self, terms: &mut NewTerms) -> Result<(), StoreError> {
+        terms.each_id2term_batch(|table, rows| self.ingest(&[SortedRun { table, rows }]))?;
+        let table = terms.term2id_table();
+        let mut merge = Merge::new(terms.term2id_source()?)?;
+        let mut rows = KvBatch::new();
+        let mut record = Vec::new();
+        while merge.next_key(&mut record)? {
+            let (hash, id) = split_record(&record)?;
+            push(&mut rows, hash, &key_of(&[TermId(id)]))?;
+            if rows.byte_len() >= CHUNK_BYTES {
+                self.ingest(&[SortedRun {
+                    table,
+                    rows: std::mem::take(&mut rows),
+                }])?;
+            }
+        }
+        self.ingest(&[SortedRun { table, rows }])
+    }
+
+    /// Ingests every ordering's keys.
+    pub fn quads(&mut self, sources: Sources) -> Result<(), StoreError> {
+        match sources {
+            Sources::Memory(run) => {
+                let threads = self.threads;
+                runs::sort_each(&run, &INGEST_ORDER, threads, |ordering, tuples| {
+                    self.ordering(ordering, Box::new(TupleSource::new(ordering, tuples)))
+                })
+            }
+            Sources::Spilled { dir, runs } => {
+                for ordering in INGEST_ORDER {
+                    let readers = (0..runs)
+                        .map(|run| {
+                            let path = dir.join(format!("run-{run}-{}", ordering.name()));
+                            SpillReader::open(&path)
+                                .map(|reader| Box::new(reader) as Box<dyn KeySource + Send>)
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    self.ordering(ordering, Box::new(Merge::new(readers)?))?;
+                    for run in 0..runs {
+                        let _ = std::fs::remove_file(
+                            dir.join(format!("run-{run}-{}", ordering.name())),
+                        );
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Ingests one ordering's ascending keys in chunks.
+    fn ordering(
+        &mut self,
+        ordering: Ordering,
+        mut keys: Box<dyn KeySource + Send + '_>,
+    ) -> Result<(), StoreError> {
+        let table = self.store.tables.ordering(ordering);
+        let primary = ordering == Ordering::primary(ordering.is_named());
+        let mut rows = KvBatch::new();
+        let mut key = Vec::new();
+        loop {
+            let more = keys.next_key(&mut key)?;
+            if more {
+                push(&mut rows, &key, b"")?;
+            }
+            if rows.byte_len() >= CHUNK_BYTES || (!more && !rows.is_empty()) {
+                let chunk = std::mem::take(&mut rows);
+                if primary {
+                    self.primary_chunk(ordering, table, chunk)?;
+                } else {
+                    self.ingest(&[SortedRun { table, rows: chunk }])?;
+                }
+            }
+            if !more {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Ingests a chunk of a primary ordering: only the quads the store lacks, journaled first,
+    /// and counted.
+    fn primary_chunk(
+        &mut self,
+        ordering: Ordering,
+        table: TableId,
+        chunk: KvBatch,
+    ) -> Result<(), StoreError> {
+        let fresh = if self.check_existing {
+            // A fresh view per chunk: it sees the store as it was, plus earlier chunks (whose
+            // keys all sort before these), so what it finds was there before the load.
+            let txn = self
+                .store
+                .backend
+                .begin(TxnOptions::READ_ONLY)
+                .context("starting a read transaction")?;
+            let keys: Vec<&[u8]> = chunk.iter().map(|(key, _)| key).collect();
+            let found = txn
+                .get_many(table, &keys)
+                .context("checking which quads exist")?;
+            let mut fresh = KvBatch::new();
+            for (key, value) in keys.into_iter().zip(found) {
+                if value.is_none() {
+                    push(&mut fresh, key, b"")?;
+                }
+            }
+            fresh
+        } else {
+            chunk
+        };
+        let mut journal = KvBatch::new();
+        let mut journal_key = Vec::with_capacity(40);
+        for (key, _) in fresh.iter() {
+            journal_key.clear();
+            if ordering.is_named() {
+                let (graph, _) = read_id(key)?;
+                *self.graphs.entry(graph.0).or_default() += 1;
+            } else {
+                // Journal keys lead with the graph, 0 for the default graph.
+                journal_key.push(0);
+                self.default_graph_inserted += 1;
+            }
+            if self.check_existing {
+                journal_key.extend_from_slice(key);
+                push(&mut journal, &journal_key, b"")?;
+            }
+        }
+        self.inserted += fresh.len() as u64;
+        if !self.check_existing {
+            // A load into a store without quads journals nothing: its undo empties the orderings.
+            return self.ingest(&[SortedRun { table, rows: fresh }]);
+        }
+        let journal_run = SortedRun {
+            table: self.journal,
+            rows: journal,
+        };
+        let quads_run = SortedRun { table, rows: fresh };
+        if self
+            .store
+            .backend
+            .capabilities()
+            .has(Capabilities::ATOMIC_MULTI_INGEST)
+        {
+            self.ingest(&[journal_run, quads_run])
+        } else {
+            self.ingest(&[journal_run])?;
+            self.ingest(&[quads_run])
+        }
+    }
+
+    /// The last commit: the counters include the load, the marker is gone.
+    pub fn finish(&mut self, counted: &Counted) -> Result<(), StoreError> {
+        let tables = self.store.tables;
+        let mut txn = Transaction::begin(self.store, None)?;
+        let view = txn.backend_txn()?;
+        let mut puts: Vec<(TableId, Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+        let delta = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        for (key, added, what) in [
+            (meta::QUADS, counted.inserted, "quads"),
+            (
+                meta::DEFAULT_GRAPH_QUADS,
+                counted.default_graph_inserted,
+                "default-graph quads",
+            ),
+            (meta::TERMS, counted.added_terms, "terms"),
+        ] {
+            if added > 0 {
+                let value = apply(read_counter(view, tables.meta, key)?, delta(added), what)?;
+                puts.push((
+                    tables.meta,
+                    key.to_vec(),
+                    Some(encode_count(value).to_vec()),
+                ));
+            }
+        }
+        if let Some(next_id) = counted.next_id {
+            puts.push((
+                tables.meta,
+                meta::NEXT_ID.to_vec(),
+                Some(encode_count(next_id).to_vec()),
+            ));
+        }
+        for (graph, added) in &counted.graphs {
+            let key = key_of(&[TermId(*graph)]);
+            let value = apply(
+                read_counter(view, tables.graphs, &key)?,
+                *added,
+                "graph quads",
+            )?;
+            puts.push((tables.graphs, key, Some(encode_count(value).to_vec())));
+        }
+        puts.push((tables.meta, meta::LOAD_JOURNAL.to_vec(), None));
+        puts.push((tables.meta, meta::LOAD_UNCOUNTED.to_vec(), None));
+        puts.push((tables.meta, meta::LOAD_OWNER.to_vec(), None));
+        for (table, key, value) in puts {
+            match value {
+                Some(value) => txn.put_raw(table, &key, &value),
+                None => txn.delete_raw(table, &key),
+            }
+        }
+        txn.commit()
+    }
+}
+
+fn push(rows: &mut KvBatch, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+    rows.push(key, value)
+        .map_err(|e| StoreError::InvalidInput(e.message.to_string()))
+}
