@@ -14,7 +14,7 @@
 #   KGDB_BENCH_OUT     results and generated data (default ./bench-results)
 #   KGDB_BENCH_SIZES   synthetic sizes (default "1M 10M"; 10M runs rocksdb and lmdb only)
 #   KGDB_BENCH_VENV    the pyoxigraph virtual environment (default ~/.cache/kgdb-pyoxigraph-venv)
-#   KGDB_BENCH_SKIP    space-separated steps to skip: boundary, oxigraph, serve
+#   KGDB_BENCH_SKIP    space-separated steps to skip: boundary, oxigraph, load, serve
 #   KGDB_BENCH_RESUME  1: keep the result files already in $KGDB_BENCH_OUT, run only the others
 # Writes $KGDB_BENCH_OUT/tables.md (the tables of BENCHMARKS.md) and one JSON file per run.
 set -euo pipefail
@@ -134,6 +134,11 @@ if ! skipped boundary; then
     done
 fi
 
+if ! skipped load; then
+    step "fresh and incremental 10M loads with their anonymous memory (bench/load.sh)"
+    KGDB_BENCH_OUT=$out bash bench/load.sh
+fi
+
 if ! skipped serve; then
     step "serving SPARQL over HTTP (bench/serve.sh)"
     KGDB_BENCH_OUT=$out bash bench/serve.sh
@@ -148,6 +153,12 @@ step "report"
     echo "### A SELECT of 5 million rows streamed by \`kgdb-host query --format tsv\`"
     echo
     cat "$out"/select-5m-{lmdb,rocksdb}.txt 2>/dev/null | sed 's/^/- /'
+    if compgen -G "$out/load-*.txt" > /dev/null; then
+        echo
+        echo "### Fresh and incremental loads of 10M quads (peak anonymous memory, \`--memory-budget\` 1 GiB)"
+        echo
+        cat "$out"/load-*.txt | sed 's/^/- /'
+    fi
     if compgen -G "$out/select-5m-serve-*.txt" > /dev/null; then
         echo
         echo "### A SELECT of 5 million rows streamed through \`kgdb-host serve\` to curl"

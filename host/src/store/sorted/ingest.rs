@@ -7,6 +7,7 @@
 //! A load into a store that holds no quad journals nothing: its undo empties the orderings.
 
 use std::path::PathBuf;
+use std::sync::mpsc::{sync_channel, SyncSender};
 
 use kgdb_plugin_api::{
     Capabilities, KvBatch, SortedRun, SyncMode, TableId, TxnOptions, WriteOptions,
@@ -23,9 +24,13 @@ use super::super::Store;
 use super::runs::{self, IdQuad, KeySource, Merge, SpillReader, TupleSource};
 use super::terms::{split_record, NewTerms};
 use super::{LoadProgress, LoadStage, ProgressFn};
+use crate::plugin::Backend;
 
 /// Bytes of keys handed to the backend per `ingest_sorted` call, about.
-const CHUNK_BYTES: usize = 32 << 20;
+pub(super) const CHUNK_BYTES: usize = 16 << 20;
+/// Chunks alive at once while ingesting: the one being built, the one queued, the one the
+/// backend writes, and the backend's own copy and pages of it.
+pub(super) const CHUNKS_IN_FLIGHT: u64 = 5;
 
 /// The orderings in ingest order: the primary ones (checked and journaled) first.
 const INGEST_ORDER: [Ordering; 9] = [
@@ -67,7 +72,6 @@ pub(super) struct Ingest<'s, 'p, 'a> {
     pub store: &'s Store,
     /// The `load.journal` table.
     pub journal: TableId,
-    pub threads: usize,
     /// Whether the store held quads before the load (the primary orderings are then checked).
     pub check_existing: bool,
     pub progress: Option<&'p mut ProgressFn<'a>>,
@@ -78,6 +82,9 @@ pub(super) struct Ingest<'s, 'p, 'a> {
     pub default_graph_inserted: u64,
     /// New quads per named graph id.
     pub graphs: HashMap<u64, i64>,
+    /// Where runs go while [`Ingest::pipelined`] runs: the thread that hands them to the
+    /// backend, in order.
+    pub queue: Option<SyncSender<Vec<SortedRun>>>,
 }
 
 impl Ingest<'_, '_, '_> {
@@ -111,6 +118,34 @@ impl Ingest<'_, '_, '_> {
         txn.commit()
     }
 
+    /// Runs `body` with its runs handed to the backend by a thread of their own, in order, so
+    /// that the next runs are sorted, checked and encoded while the backend writes the last
+    /// ones. Returns once every run is written (or one failed: that error).
+    pub fn pipelined(
+        &mut self,
+        body: impl FnOnce(&mut Self) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let backend = &self.store.backend;
+        std::thread::scope(|scope| {
+            let (sender, receiver) = sync_channel::<Vec<SortedRun>>(1);
+            let writer = scope.spawn(move || -> Result<(), StoreError> {
+                for runs in receiver {
+                    write_runs(backend, &runs)?;
+                }
+                Ok(())
+            });
+            self.queue = Some(sender);
+            let produced = body(self);
+            // Dropping the sender ends the writer after the last runs.
+            self.queue = None;
+            let written = writer
+                .join()
+                .map_err(|_| StoreError::corrupt("the ingest thread panicked"))?;
+            // A failed write stops the producer too: the write's error is the cause.
+            written.and(produced)
+        })
+    }
+
     fn ingest(&mut self, runs: &[SortedRun]) -> Result<(), StoreError> {
         let runs: Vec<SortedRun> = runs
             .iter()
@@ -120,16 +155,14 @@ impl Ingest<'_, '_, '_> {
         if runs.is_empty() {
             return Ok(());
         }
-        self.store
-            .backend
-            .ingest_sorted(
-                &runs,
-                WriteOptions {
-                    sync: SyncMode::DEFAULT,
-                },
-            )
-            .context("ingesting sorted runs")?;
-        self.ingested += runs.iter().map(|run| run.rows.len() as u64).sum::<u64>();
+        let keys = runs.iter().map(|run| run.rows.len() as u64).sum::<u64>();
+        match &self.queue {
+            Some(queue) => queue
+                .send(runs)
+                .map_err(|_| StoreError::InvalidInput("the ingest thread stopped".into()))?,
+            None => write_runs(&self.store.backend, &runs)?,
+        }
+        self.ingested += keys;
         tracing::info!(
             stage = "ingesting",
             keys = self.ingested,
@@ -163,8 +196,9 @@ impl Ingest<'_, '_, '_> {
     pub fn quads(&mut self, sources: Sources) -> Result<(), StoreError> {
         match sources {
             Sources::Memory(run) => {
-                let threads = self.threads;
-                runs::sort_each(&run, &INGEST_ORDER, threads, |ordering, tuples| {
+                // One ordering at a time (one copy of the run): the backend writes on the
+                // other core meanwhile.
+                runs::sort_each(&run, &INGEST_ORDER, 1, |ordering, tuples| {
                     self.ordering(ordering, Box::new(TupleSource::new(ordering, tuples)))
                 })
             }
@@ -340,6 +374,18 @@ impl Ingest<'_, '_, '_> {
         }
         txn.commit()
     }
+}
+
+/// Hands `runs` to the backend in one `ingest_sorted` call.
+fn write_runs(backend: &Backend, runs: &[SortedRun]) -> Result<(), StoreError> {
+    backend
+        .ingest_sorted(
+            runs,
+            WriteOptions {
+                sync: SyncMode::DEFAULT,
+            },
+        )
+        .context("ingesting sorted runs")
 }
 
 fn push(rows: &mut KvBatch, key: &[u8], value: &[u8]) -> Result<(), StoreError> {

@@ -36,7 +36,7 @@ use super::layout::{meta, read_counter, JOURNAL_TABLE};
 use super::undo::undo;
 use super::Store;
 use crate::plugin::BackendTxn;
-use runs::{id_quad, IdQuad, RUN_BYTES_PER_QUAD};
+use runs::{id_quad, IdQuad, TUPLE_BYTES};
 use terms::NewTerms;
 
 /// Quads interned at once.
@@ -318,13 +318,19 @@ impl<'a> SortedLoad<'a> {
         Ok(())
     }
 
-    /// Whether the run takes its share of the budget: what the new terms leave of it, and at
-    /// least a quarter (the interner's map of new terms stays in memory for the whole load).
+    /// Whether the run takes its share of the budget: what the new terms and the ingest's
+    /// chunks in flight leave of it, and at least a quarter (the interner's map of new terms
+    /// stays in memory for the whole load).
     fn run_is_full(&self) -> bool {
         let budget = self.options.memory_budget;
         let terms = self.terms.memory() + self.terms.count * INTERNER_BYTES_PER_TERM;
-        let share = budget.saturating_sub(terms).max(budget / 4);
-        self.run.len() as u64 * RUN_BYTES_PER_QUAD >= share
+        let in_flight = ingest::CHUNKS_IN_FLIGHT * ingest::CHUNK_BYTES as u64;
+        let share = budget.saturating_sub(terms + in_flight).max(budget / 4);
+        // The run's allocation, and the copies its spill sorts at once (one per thread).
+        let run = (self.run.capacity() as u64
+            + self.run.len() as u64 * self.options.threads as u64)
+            * TUPLE_BYTES;
+        run >= share
     }
 
     fn spill_dir(&mut self) -> Result<&runs_dir::SpillDir, StoreError> {
@@ -448,18 +454,21 @@ impl<'a> SortedLoad<'a> {
         let mut ingest = ingest::Ingest {
             store: self.store,
             journal,
-            threads: self.options.threads,
             check_existing: self.store_had_quads,
             progress: self.progress.as_mut(),
             ingested: 0,
             inserted: 0,
             default_graph_inserted: 0,
             graphs: Default::default(),
+            queue: None,
         };
         ingest.mark(first_new_id)?;
         self.marked = true;
-        ingest.dictionary(&mut self.terms)?;
-        ingest.quads(sources)?;
+        let terms = &mut self.terms;
+        ingest.pipelined(|ingest| {
+            ingest.dictionary(terms)?;
+            ingest.quads(sources)
+        })?;
         let (added_terms, next_id) = self.interner.take_counter_changes();
         let counted = ingest::Counted {
             inserted: ingest.inserted,

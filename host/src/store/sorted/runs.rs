@@ -21,8 +21,8 @@ use super::super::index::{EncodedQuad, Ordering};
 /// A quad as ids: subject, predicate, object, graph (0: the default graph).
 pub(super) type IdQuad = [u64; 4];
 
-/// Bytes a quad takes in a run in memory: its tuple, and the sorted copy of one ordering.
-pub(super) const RUN_BYTES_PER_QUAD: u64 = 2 * size_of::<IdQuad>() as u64;
+/// Bytes of a quad's tuple (a run holds one per quad; sorting an ordering makes a copy).
+pub(super) const TUPLE_BYTES: u64 = size_of::<IdQuad>() as u64;
 
 /// Bytes of a spill file's read or write buffer.
 const FILE_BUFFER: usize = 256 * 1024;
