@@ -5,7 +5,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::ProgressBar;
 use oxrdf::{GraphName, GraphNameRef, NamedOrBlankNode, Quad};
 use oxrdfio::{RdfFormat, RdfParseError, RdfParser, RdfSyntaxError};
 use oxrdfxml::{RdfXmlParseError, RdfXmlParser};
@@ -15,11 +15,10 @@ use super::format::InputFormat;
 use super::input::{open, LineCount};
 use super::lines::load_lines;
 use super::load_record::{record, LastLoad};
+use super::progress::{progress_bar, stage_reporter};
 use super::target::LoadTarget;
 use super::xml_entities::EntityLimit;
-use crate::store::{
-    LoadOptions, LoadProgress, LoadStage, LoadSummary, Store, StoreError, TermLimits, TermTooLarge,
-};
+use crate::store::{LoadOptions, LoadSummary, Store, StoreError, TermLimits, TermTooLarge};
 
 /// Skipped statements kept in a report (the count covers all of them).
 const SKIPPED_KEPT: usize = 100;
@@ -219,22 +218,7 @@ pub fn load(store: &Store, request: &LoadRequest) -> Result<LoadReport, LoadErro
     let started = Instant::now();
     let progress = progress_bar(request);
     let mut bulk = LoadTarget::begin(store, request)?;
-    let stage_bar = progress.clone();
-    let mut stage_started = (LoadStage::Parsing, Instant::now());
-    bulk.set_progress(move |report: LoadProgress| {
-        if report.stage != stage_started.0 {
-            stage_started = (report.stage, Instant::now());
-            tracing::info!(stage = report.stage.name(), "load stage");
-        }
-        if report.stage != LoadStage::Parsing {
-            let rate = report.done as f64 / stage_started.1.elapsed().as_secs_f64().max(1e-9);
-            stage_bar.set_message(format!(
-                "{}: {} keys, {rate:.0} keys/s",
-                report.stage.name(),
-                report.done
-            ));
-        }
-    });
+    bulk.set_progress(stage_reporter(progress.clone()));
     let mut report = LoadReport::default();
     let limits = store.term_limits();
     for source in &request.sources {
@@ -275,34 +259,6 @@ pub fn load(store: &Store, request: &LoadRequest) -> Result<LoadReport, LoadErro
         )),
     }
     Ok(report)
-}
-
-fn progress_bar(request: &LoadRequest) -> ProgressBar {
-    let total: u64 = request
-        .sources
-        .iter()
-        .map(|source| match source {
-            Source::File(path, _) => std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
-            Source::Stdin(_) => 0,
-        })
-        .sum();
-    let target = if request.progress {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    };
-    let bar = ProgressBar::with_draw_target(Some(total), target);
-    let style = if total > 0 {
-        ProgressStyle::with_template(
-            "{spinner} {prefix} [{bar:30}] {bytes}/{total_bytes} {msg} ({elapsed})",
-        )
-    } else {
-        ProgressStyle::with_template("{spinner} {prefix} {bytes} {msg} ({elapsed})")
-    };
-    if let Ok(style) = style {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar
 }
 
 /// One input of a load, and what every input shares.

@@ -7,7 +7,7 @@
 //! to a new generation (term ids from the marker on will be handed out again), the last
 //! deletes the marker.
 
-use kgdb_plugin_api::{ScanSpec, TxnOptions};
+use kgdb_plugin_api::{ScanSpec, TableId, TxnOptions};
 
 use super::encoding::{decode_count, encode_count, key_of, EncodedTerm, TermId};
 use super::error::{Context, StoreError};
@@ -18,6 +18,22 @@ use super::Store;
 
 /// Journal entries or terms undone per commit.
 const UNDO_CHUNK: usize = 50_000;
+
+/// The first [`UNDO_CHUNK`] keys of `table`, as `txn` sees it (`what` names the read in
+/// errors).
+fn first_keys(
+    txn: &mut Transaction<'_>,
+    table: TableId,
+    what: &str,
+) -> Result<Vec<Vec<u8>>, StoreError> {
+    txn.backend_txn()?
+        .scan(table, ScanSpec::all())
+        .context(what)?
+        .take(UNDO_CHUNK)
+        .map(|row| row.map(|(key, _)| key))
+        .collect::<Result<_, _>>()
+        .context(what)
+}
 
 /// Deletes every key of the nine orderings, in commits of [`UNDO_CHUNK`] keys (the first
 /// also restarts the ids at `first_new_id`); returns how many went.
@@ -32,14 +48,7 @@ fn clear_orderings(store: &Store, first_new_id: u64) -> Result<u64, StoreError> 
                 txn.restart_ids_at(first_new_id);
                 first = false;
             }
-            let keys: Vec<Vec<u8>> = txn
-                .backend_txn()?
-                .scan(table, ScanSpec::all())
-                .context("reading an index")?
-                .take(UNDO_CHUNK)
-                .map(|row| row.map(|(key, _)| key))
-                .collect::<Result<_, _>>()
-                .context("reading an index")?;
+            let keys = first_keys(&mut txn, table, "reading an index")?;
             let done = keys.len() < UNDO_CHUNK;
             for key in &keys {
                 txn.delete_raw(table, key);
@@ -123,14 +132,7 @@ pub(super) fn undo(store: &Store) -> Result<bool, StoreError> {
             txn.restart_ids_at(first_new_id);
             first = false;
         }
-        let keys: Vec<Vec<u8>> = txn
-            .backend_txn()?
-            .scan(journal, ScanSpec::all())
-            .context("reading the load journal")?
-            .take(UNDO_CHUNK)
-            .map(|row| row.map(|(key, _)| key))
-            .collect::<Result<_, _>>()
-            .context("reading the load journal")?;
+        let keys = first_keys(&mut txn, journal, "reading the load journal")?;
         let done = keys.is_empty();
         for key in &keys {
             // A journaled quad is in the store: the load wrote both in one commit, and each
