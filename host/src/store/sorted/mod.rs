@@ -5,8 +5,10 @@
 //!    in one place, in bulk (new terms get ascending ids; nothing is written to the backend),
 //!    and each quad joins the current run as four ids.
 //! 2. **Sorting**: a run that reaches its share of the memory budget is sorted once per
-//!    ordering (on every core) and spilled to files in the spill directory; the last run stays
-//!    in memory when nothing was spilled.
+//!    ordering and spilled to files in the spill directory on a thread of its own, while
+//!    parsing fills the next run (one spill at a time; the spilling run counts against the
+//!    budget); the last run stays in memory when nothing was spilled, else it is spilled too,
+//!    sorted on every core.
 //! 3. **Ingesting** ([`SortedLoad::commit`]): a commit records the load's journal marker (the
 //!    first new term id, and that the counters do not include the load yet); then the new
 //!    dictionary entries, each ordering's merged keys (the primary orderings `spo` and
@@ -108,6 +110,13 @@ pub struct LoadProgress {
 /// Called with progress reports.
 pub type ProgressFn<'a> = Box<dyn FnMut(LoadProgress) + 'a>;
 
+/// A run being sorted and written to files on a thread of its own, while parsing goes on.
+struct Spilling {
+    handle: std::thread::JoinHandle<Result<(), StoreError>>,
+    /// Bytes it holds: the run and its sorting copy.
+    bytes: u64,
+}
+
 /// An atomic load through sorted runs: [`SortedLoad::add_all`], then [`SortedLoad::commit`].
 /// It holds the store's writer slot for its whole life. Dropped or failed, whatever it wrote
 /// is undone before the call returns (or, if the process dies, by the next writing open).
@@ -127,6 +136,8 @@ pub struct SortedLoad<'a> {
     run: Vec<IdQuad>,
     /// Spilled runs: a directory of files per run and ordering.
     spills: Option<runs_dir::SpillDir>,
+    /// The run being spilled in the background.
+    spilling: Option<Spilling>,
     spilled_runs: u64,
     /// Whether the store held quads as the load began (else nothing needs checking).
     store_had_quads: bool,
@@ -252,6 +263,7 @@ impl<'a> SortedLoad<'a> {
             terms: NewTerms::new(store.tables.id2term, store.tables.term2id),
             run: Vec::new(),
             spills: None,
+            spilling: None,
             spilled_runs: 0,
             store_had_quads,
             summary: LoadSummary::default(),
@@ -310,7 +322,7 @@ impl<'a> SortedLoad<'a> {
             self.run.extend(encoded.iter().map(id_quad));
             self.summary.read += chunk.len() as u64;
             if self.run_is_full() {
-                self.spill()?;
+                self.spill(true)?;
             }
         }
         let read = self.summary.read;
@@ -324,7 +336,8 @@ impl<'a> SortedLoad<'a> {
     fn run_is_full(&self) -> bool {
         let budget = self.options.memory_budget;
         let terms = self.terms.memory() + self.terms.count * INTERNER_BYTES_PER_TERM;
-        let in_flight = ingest::CHUNKS_IN_FLIGHT * ingest::CHUNK_BYTES as u64;
+        let in_flight = ingest::CHUNKS_IN_FLIGHT * ingest::CHUNK_BYTES as u64
+            + self.spilling.as_ref().map_or(0, |spilling| spilling.bytes);
         let share = budget.saturating_sub(terms + in_flight).max(budget / 4);
         // The run's allocation, and the copies its spill sorts at once (one per thread).
         let run = (self.run.capacity() as u64
@@ -349,43 +362,64 @@ impl<'a> SortedLoad<'a> {
 
     /// Sorts the current run for every ordering and writes it (and the dictionary entries
     /// held) to files.
-    fn spill(&mut self) -> Result<(), StoreError> {
+    fn spill(&mut self, background: bool) -> Result<(), StoreError> {
+        // At most one run is spilling at a time.
+        self.wait_for_spill()?;
         let run = std::mem::take(&mut self.run);
         let number = self.spilled_runs;
-        let threads = self.options.threads;
-        let started = std::time::Instant::now();
+        let quads = self.summary.read;
         let dir = self.spill_dir()?;
-        let paths: Vec<(super::index::Ordering, PathBuf)> = super::index::Ordering::ALL
+        let paths: Vec<PathBuf> = super::index::Ordering::ALL
             .iter()
-            .map(|ordering| {
-                (
-                    *ordering,
-                    dir.file(&format!("run-{number}-{}", ordering.name())),
-                )
-            })
+            .map(|ordering| dir.file(&format!("run-{number}-{}", ordering.name())))
             .collect();
-        runs::sort_each(
-            &run,
-            &super::index::Ordering::ALL,
-            threads,
-            |ordering, tuples| {
-                let path = &paths[ordering.index()].1;
-                runs::spill(path, ordering, &tuples)
-            },
-        )?;
-        drop(run);
+        let dir_path = dir.path().to_owned();
+        // In the background one thread sorts, leaving the other cores to parsing.
+        let threads = if background { 1 } else { self.options.threads };
+        let bytes = run.len() as u64 * TUPLE_BYTES * (1 + threads as u64);
+        let job = move || -> Result<(), StoreError> {
+            let started = std::time::Instant::now();
+            runs::sort_each(
+                &run,
+                &super::index::Ordering::ALL,
+                threads,
+                |ordering, tuples| runs::spill(&paths[ordering.index()], ordering, &tuples),
+            )?;
+            tracing::info!(
+                stage = "spilling",
+                run = number + 1,
+                quads,
+                seconds = started.elapsed().as_secs_f64(),
+                "spilled a sorted run"
+            );
+            Ok(())
+        };
         let mut sequence = number * 2;
-        let dir_path = self.spill_dir()?.path().to_owned();
         self.terms.spill(&dir_path, &mut sequence)?;
         self.spilled_runs += 1;
-        tracing::info!(
-            stage = "spilling",
-            run = self.spilled_runs,
-            quads = self.summary.read,
-            seconds = started.elapsed().as_secs_f64(),
-            "spilled a sorted run"
-        );
-        Ok(())
+        if background {
+            let handle = std::thread::Builder::new()
+                .name("kgdb-load-spill".into())
+                .spawn(job)
+                .map_err(|e| {
+                    StoreError::InvalidInput(format!("cannot start a thread to spill a run: {e}"))
+                })?;
+            self.spilling = Some(Spilling { handle, bytes });
+            Ok(())
+        } else {
+            job()
+        }
+    }
+
+    /// Waits for the run spilling in the background, if any; its failure is the load's.
+    fn wait_for_spill(&mut self) -> Result<(), StoreError> {
+        match self.spilling.take() {
+            Some(spilling) => spilling
+                .handle
+                .join()
+                .map_err(|_| StoreError::corrupt("the thread spilling a run panicked"))?,
+            None => Ok(()),
+        }
     }
 
     /// Sorts, merges and ingests everything, then commits the counters: the whole load
@@ -417,6 +451,8 @@ impl<'a> SortedLoad<'a> {
 
     fn undo_marked(&mut self) -> Result<(), StoreError> {
         self.txn = None;
+        // The spill directory goes only once nothing writes into it.
+        let _ = self.wait_for_spill();
         self.spills = None;
         if self.finished || !self.marked {
             self.finished = true;
@@ -432,10 +468,11 @@ impl<'a> SortedLoad<'a> {
         }
         // LMDB grows its map only while the process holds no read transaction.
         self.txn = None;
+        self.wait_for_spill()?;
         let sources = if self.spilled_runs > 0 {
             if !self.run.is_empty() {
                 self.report(LoadStage::Sorting, 0, None);
-                self.spill()?;
+                self.spill(false)?;
             }
             let dir = self.spill_dir()?.path().to_owned();
             ingest::Sources::Spilled {
