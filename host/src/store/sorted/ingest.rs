@@ -85,6 +85,9 @@ pub(super) struct Ingest<'s, 'p, 'a> {
     /// Where runs go while [`Ingest::pipelined`] runs: the thread that hands them to the
     /// backend, in order.
     pub queue: Option<SyncSender<Vec<SortedRun>>>,
+    /// Runs gathered for one call, and their bytes.
+    pub gathered: Vec<SortedRun>,
+    pub gathered_bytes: usize,
 }
 
 impl Ingest<'_, '_, '_> {
@@ -135,7 +138,7 @@ impl Ingest<'_, '_, '_> {
                 Ok(())
             });
             self.queue = Some(sender);
-            let produced = body(self);
+            let produced = body(self).and_then(|()| self.flush_gathered());
             // Dropping the sender ends the writer after the last runs.
             self.queue = None;
             let written = writer
@@ -146,15 +149,45 @@ impl Ingest<'_, '_, '_> {
         })
     }
 
-    fn ingest(&mut self, runs: &[SortedRun]) -> Result<(), StoreError> {
+    /// Hands `runs` to the backend (empty ones dropped). Where the backend applies every run
+    /// of a call atomically, runs are gathered into calls of about [`CHUNK_BYTES`]: fewer
+    /// commits for a small load.
+    fn ingest(&mut self, runs: Vec<SortedRun>) -> Result<(), StoreError> {
         let runs: Vec<SortedRun> = runs
-            .iter()
+            .into_iter()
             .filter(|run| !run.rows.is_empty())
-            .cloned()
             .collect();
         if runs.is_empty() {
             return Ok(());
         }
+        if !self
+            .store
+            .backend
+            .capabilities()
+            .has(Capabilities::ATOMIC_MULTI_INGEST)
+        {
+            return self.send(runs);
+        }
+        self.gathered_bytes += runs.iter().map(|run| run.rows.byte_len()).sum::<usize>();
+        self.gathered.extend(runs);
+        if self.gathered_bytes >= CHUNK_BYTES {
+            self.flush_gathered()?;
+        }
+        Ok(())
+    }
+
+    /// Sends the gathered runs as one call.
+    fn flush_gathered(&mut self) -> Result<(), StoreError> {
+        self.gathered_bytes = 0;
+        let runs = std::mem::take(&mut self.gathered);
+        if runs.is_empty() {
+            return Ok(());
+        }
+        self.send(runs)
+    }
+
+    /// Hands `runs` to the backend in one call, through the ingest thread when one runs.
+    fn send(&mut self, runs: Vec<SortedRun>) -> Result<(), StoreError> {
         let keys = runs.iter().map(|run| run.rows.len() as u64).sum::<u64>();
         match &self.queue {
             Some(queue) => queue
@@ -174,7 +207,7 @@ impl Ingest<'_, '_, '_> {
 
     /// Ingests the new dictionary entries.
     pub fn dictionary(&mut self, terms: &mut NewTerms) -> Result<(), StoreError> {
-        terms.each_id2term_batch(|table, rows| self.ingest(&[SortedRun { table, rows }]))?;
+        terms.each_id2term_batch(|table, rows| self.ingest(vec![SortedRun { table, rows }]))?;
         let table = terms.term2id_table();
         let mut merge = Merge::new(terms.term2id_source()?)?;
         let mut rows = KvBatch::new();
@@ -183,13 +216,13 @@ impl Ingest<'_, '_, '_> {
             let (hash, id) = split_record(&record)?;
             push(&mut rows, hash, &key_of(&[TermId(id)]))?;
             if rows.byte_len() >= CHUNK_BYTES {
-                self.ingest(&[SortedRun {
+                self.ingest(vec![SortedRun {
                     table,
                     rows: std::mem::take(&mut rows),
                 }])?;
             }
         }
-        self.ingest(&[SortedRun { table, rows }])
+        self.ingest(vec![SortedRun { table, rows }])
     }
 
     /// Ingests every ordering's keys.
@@ -243,7 +276,7 @@ impl Ingest<'_, '_, '_> {
                 if primary {
                     self.primary_chunk(ordering, table, chunk)?;
                 } else {
-                    self.ingest(&[SortedRun { table, rows: chunk }])?;
+                    self.ingest(vec![SortedRun { table, rows: chunk }])?;
                 }
             }
             if !more {
@@ -302,7 +335,7 @@ impl Ingest<'_, '_, '_> {
         self.inserted += fresh.len() as u64;
         if !self.check_existing {
             // A load into a store without quads journals nothing: its undo empties the orderings.
-            return self.ingest(&[SortedRun { table, rows: fresh }]);
+            return self.ingest(vec![SortedRun { table, rows: fresh }]);
         }
         let journal_run = SortedRun {
             table: self.journal,
@@ -315,10 +348,10 @@ impl Ingest<'_, '_, '_> {
             .capabilities()
             .has(Capabilities::ATOMIC_MULTI_INGEST)
         {
-            self.ingest(&[journal_run, quads_run])
+            self.ingest(vec![journal_run, quads_run])
         } else {
-            self.ingest(&[journal_run])?;
-            self.ingest(&[quads_run])
+            self.ingest(vec![journal_run])?;
+            self.ingest(vec![quads_run])
         }
     }
 

@@ -498,6 +498,8 @@ impl<'a> SortedLoad<'a> {
             default_graph_inserted: 0,
             graphs: Default::default(),
             queue: None,
+            gathered: Vec::new(),
+            gathered_bytes: 0,
         };
         ingest.mark(first_new_id)?;
         self.marked = true;
