@@ -227,8 +227,8 @@ impl Store {
 
     /// Opens the store kept by `backend` for reading only: nothing is written, whether or not
     /// the backend itself was opened read-only. A load that is running in another process or
-    /// was interrupted is left alone ([`Store::load_pending`]); what it committed so far is
-    /// visible.
+    /// was interrupted is left alone ([`Store::load_pending`]); snapshots wait for it to end,
+    /// never seeing part of it ([`Store::set_load_wait`]).
     ///
     /// # Errors
     /// [`StoreError::NoStore`] when the backend holds no store; as [`Store::open`] otherwise.
@@ -298,8 +298,8 @@ impl Store {
     }
 
     /// Whether, when a read-only store was opened, the store recorded a load that had not
-    /// finished: one running in another process (its committed chunks are visible) or one
-    /// interrupted, which the next writing open undoes. Always `false` for a writing open,
+    /// finished: one running in another process (snapshots wait for it) or one interrupted,
+    /// which the next writing open undoes ([`Store::unfinished_load`] says which now). Always `false` for a writing open,
     /// which undoes an interrupted load before it returns.
     #[must_use]
     pub fn load_pending(&self) -> bool {
