@@ -158,6 +158,8 @@ impl Session {
                 break;
             }
             drop(store);
+            // The backend opened next takes this one's place in the operation stats.
+            self.opened.borrow_mut().pop();
             std::thread::sleep(std::time::Duration::from_millis(200));
             store = open()?;
         }

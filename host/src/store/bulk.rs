@@ -277,13 +277,8 @@ impl<'a> BulkLoad<'a> {
     /// # Errors
     /// Backend failures; the load is then undone.
     pub fn commit(mut self) -> Result<LoadSummary, StoreError> {
-        self.finish().map_err(|error| match self.undo_committed() {
-            Ok(()) => error,
-            Err(undo) => StoreError::LoadNotUndone {
-                cause: Box::new(error),
-                undo: Box::new(undo),
-            },
-        })
+        self.finish()
+            .map_err(|error| error.after_undo(self.undo_committed()))
     }
 
     /// Gives the load up now: undoes every chunk it committed, as dropping it does, but

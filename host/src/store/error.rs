@@ -56,6 +56,18 @@ impl StoreError {
         Self::Corrupt(message.into())
     }
 
+    /// This failure of a load, given how undoing what the load wrote went:
+    /// [`StoreError::LoadNotUndone`] when the undo failed too.
+    pub(crate) fn after_undo(self, undo: Result<(), StoreError>) -> Self {
+        match undo {
+            Ok(()) => self,
+            Err(undo) => Self::LoadNotUndone {
+                cause: Box::new(self),
+                undo: Box::new(undo),
+            },
+        }
+    }
+
     /// Whether retrying the whole transaction may succeed (a write-write conflict).
     #[must_use]
     pub fn is_retryable(&self) -> bool {

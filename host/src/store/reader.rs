@@ -41,17 +41,32 @@ impl<'a> Snapshot<'a> {
     pub(super) fn new(store: &'a Store) -> Result<Self, StoreError> {
         let started = std::time::Instant::now();
         let mut pause = std::time::Duration::from_millis(5);
-        let txn = loop {
+        // One read of `store.meta` per snapshot: the load marker, the dictionary generation
+        // and the next term id.
+        let (txn, generation, next_id) = loop {
             let txn = store
                 .backend
                 .begin(TxnOptions::READ_ONLY)
                 .context("starting a read transaction")?;
-            if txn
-                .get(store.tables.meta, meta::LOAD_JOURNAL)
-                .context("reading the load journal marker")?
-                .is_none()
-            {
-                break txn;
+            let values = txn
+                .get_many(
+                    store.tables.meta,
+                    &[
+                        meta::LOAD_JOURNAL,
+                        meta::DICTIONARY_GENERATION,
+                        meta::NEXT_ID,
+                    ],
+                )
+                .context("reading the store's counters")?;
+            if let [None, generation, next_id] = values.as_slice() {
+                let counter = |value: &Option<Vec<u8>>, what| {
+                    value
+                        .as_deref()
+                        .map_or(Ok(0), |bytes| decode_count(bytes, what))
+                };
+                let generation = counter(generation, "dictionary-generation")?;
+                let next_id = counter(next_id, "next-id")?.max(1);
+                break (txn, generation, next_id);
             }
             drop(txn);
             if started.elapsed() >= store.load_wait {
@@ -63,8 +78,7 @@ impl<'a> Snapshot<'a> {
             std::thread::sleep(pause);
             pause = (pause * 2).min(std::time::Duration::from_millis(200));
         };
-        let generation = store.view_generation(&txn)?;
-        let next_id = read_counter(&txn, store.tables.meta, meta::NEXT_ID)?.max(1);
+        store.terms.observe(generation);
         Ok(Self {
             store,
             txn,

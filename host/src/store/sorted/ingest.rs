@@ -69,14 +69,14 @@ pub(super) struct Counted {
 
 /// The ingest of one load.
 pub(super) struct Ingest<'s, 'p, 'a> {
-    pub store: &'s Store,
+    store: &'s Store,
     /// The `load.journal` table.
-    pub journal: TableId,
+    journal: TableId,
     /// Whether the store held quads before the load (the primary orderings are then checked).
-    pub check_existing: bool,
-    pub progress: Option<&'p mut ProgressFn<'a>>,
+    check_existing: bool,
+    progress: Option<&'p mut ProgressFn<'a>>,
     /// Keys handed to the backend so far.
-    pub ingested: u64,
+    ingested: u64,
     /// Quads the store did not hold.
     pub inserted: u64,
     pub default_graph_inserted: u64,
@@ -84,10 +84,35 @@ pub(super) struct Ingest<'s, 'p, 'a> {
     pub graphs: HashMap<u64, i64>,
     /// Where runs go while [`Ingest::pipelined`] runs: the thread that hands them to the
     /// backend, in order.
-    pub queue: Option<SyncSender<Vec<SortedRun>>>,
+    queue: Option<SyncSender<Vec<SortedRun>>>,
     /// Runs gathered for one call, and their bytes.
-    pub gathered: Vec<SortedRun>,
-    pub gathered_bytes: usize,
+    gathered: Vec<SortedRun>,
+    gathered_bytes: usize,
+}
+
+impl<'s, 'p, 'a> Ingest<'s, 'p, 'a> {
+    /// The ingest of a load into `store`, journaling into `journal`; `check_existing` when
+    /// the store held quads as the load began.
+    pub fn new(
+        store: &'s Store,
+        journal: TableId,
+        check_existing: bool,
+        progress: Option<&'p mut ProgressFn<'a>>,
+    ) -> Self {
+        Self {
+            store,
+            journal,
+            check_existing,
+            progress,
+            ingested: 0,
+            inserted: 0,
+            default_graph_inserted: 0,
+            graphs: HashMap::default(),
+            queue: None,
+            gathered: Vec::new(),
+            gathered_bytes: 0,
+        }
+    }
 }
 
 impl Ingest<'_, '_, '_> {

@@ -428,16 +428,8 @@ impl<'a> SortedLoad<'a> {
     /// # Errors
     /// Backend failures, a spill that cannot be read; the load is then undone.
     pub fn commit(mut self) -> Result<LoadSummary, StoreError> {
-        match self.finish() {
-            Ok(summary) => Ok(summary),
-            Err(error) => match self.undo_marked() {
-                Ok(()) => Err(error),
-                Err(undo) => Err(StoreError::LoadNotUndone {
-                    cause: Box::new(error),
-                    undo: Box::new(undo),
-                }),
-            },
-        }
+        self.finish()
+            .map_err(|error| error.after_undo(self.undo_marked()))
     }
 
     /// Gives the load up, undoing what it wrote (as dropping it does), reporting how that went.
@@ -488,19 +480,12 @@ impl<'a> SortedLoad<'a> {
             .open_table(JOURNAL_TABLE, true)
             .context("creating the load journal")?;
         let first_new_id = self.first_new_id;
-        let mut ingest = ingest::Ingest {
-            store: self.store,
+        let mut ingest = ingest::Ingest::new(
+            self.store,
             journal,
-            check_existing: self.store_had_quads,
-            progress: self.progress.as_mut(),
-            ingested: 0,
-            inserted: 0,
-            default_graph_inserted: 0,
-            graphs: Default::default(),
-            queue: None,
-            gathered: Vec::new(),
-            gathered_bytes: 0,
-        };
+            self.store_had_quads,
+            self.progress.as_mut(),
+        );
         ingest.mark(first_new_id)?;
         self.marked = true;
         let terms = &mut self.terms;
