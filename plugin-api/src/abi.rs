@@ -145,6 +145,29 @@ pub struct TestConfigsV1 {
     pub full_config: extern "C" fn() -> ROption<RString>,
 }
 
+/// Id of the [`CacheBudgetV1`] extension.
+pub const CACHE_BUDGET_V1: &str = "kgdb.cache-budget.v1";
+
+/// Extension `kgdb.cache-budget.v1` (added in 1.3): the capacity of an open instance's own
+/// caches (such as RocksDB's block cache), which the host raises for the length of a large
+/// load and then sets back. Both functions take the instance the plugin's own `open` returned;
+/// an instance of another plugin is refused with `INVALID_ARGUMENT`. A plugin without a cache
+/// of its own to size (LMDB reads through the operating system's page cache) answers
+/// `UNSUPPORTED`, or does not offer the extension.
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = CacheBudgetV1Ref)))]
+#[sabi(missing_field(panic))]
+pub struct CacheBudgetV1 {
+    /// The instance's cache capacity in bytes.
+    pub cache_capacity: extern "C" fn(backend: &BackendBox) -> RResult<u64, PluginError>,
+    /// Sets the instance's cache capacity to `bytes`, returning the capacity it had. Entries
+    /// over a smaller capacity are evicted; nothing stored changes.
+    #[sabi(last_prefix_field)]
+    pub set_cache_capacity:
+        extern "C" fn(backend: &BackendBox, bytes: u64) -> RResult<u64, PluginError>,
+}
+
 /// A cursor over a scan: it reads the snapshot of its transaction, in batches.
 #[sabi_trait]
 pub trait Cursor: Send {

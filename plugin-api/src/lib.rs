@@ -30,7 +30,9 @@
 //!   host asks for with [`abi::PluginModule::extension`] and layout-checks before use. A plugin
 //!   that predates an extension answers none, and the host carries on without it. The first
 //!   is `kgdb.test-configs.v1` (1.1, [`abi::TestConfigsV1`]): the SDK offers it for a plugin
-//!   whose [`sdk::Plugin::full_config_for_tests`] returns a config.
+//!   whose [`sdk::Plugin::full_config_for_tests`] returns a config. Then `kgdb.cache-budget.v1`
+//!   (1.3, [`abi::CacheBudgetV1`]): the capacity of an open instance's cache, which the SDK
+//!   offers for every plugin and answers through [`sdk::StorageBackend::set_cache_capacity`].
 //! - abi_stable's version check compares only the major version (for 1.x), so a host built
 //!   against 1.1 loads plugins built against 1.0, and the other way round.
 //! - Error codes and capability bits are plain integers, so new ones can be added in a minor

@@ -85,10 +85,13 @@ fn a_plugin_without_an_extension_answers_none() {
 
 #[test]
 fn an_extension_is_used_where_offered_and_absent_from_a_plugin_that_predates_it() {
-    use kgdb_host::plugin::TEST_CONFIGS_V1;
+    use kgdb_host::plugin::{CACHE_BUDGET_V1, TEST_CONFIGS_V1};
     let loader = kgdb_host::plugin::PluginLoader::new();
     let memory = kgdb_tests::load_plugin(&loader, "kgdb_plugin_memory");
     assert!(memory.has_extension(TEST_CONFIGS_V1));
+    // Every plugin of this SDK offers the cache budget; memory has no cache, so it answers
+    // none through it.
+    assert!(memory.has_extension(CACHE_BUDGET_V1));
     assert_eq!(
         memory.full_config_for_tests().unwrap().as_deref(),
         Some("memory_limit = \"1 MiB\"")

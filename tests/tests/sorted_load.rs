@@ -201,6 +201,54 @@ fn a_sorted_load_given_up_or_dropped_leaves_the_store_as_it_was() {
 }
 
 #[test]
+fn a_load_into_a_store_with_terms_raises_the_engine_cache_for_its_length() {
+    // RocksDB's block cache is 64 MiB by default: a 2 GiB budget raises it to a quarter of a
+    // GiB (an eighth of the budget) while the load runs.
+    let fixture = StoreFixture::open("kgdb_plugin_rocksdb", "");
+    let store = fixture.store();
+    let configured = store.backend().cache_capacity().unwrap();
+    assert_eq!(configured, Some(64 << 20));
+    let options = SortedLoadOptions {
+        memory_budget: 2 << 30,
+        ..SortedLoadOptions::default()
+    };
+    // An empty store: nothing to look up, nothing raised.
+    let load = store.sorted_load(options.clone()).unwrap();
+    assert_eq!(store.backend().cache_capacity().unwrap(), configured);
+    drop(load);
+    transactional_load(store, &quads(0, 500));
+    for commit in [true, false] {
+        let mut load = store.sorted_load(options.clone()).unwrap();
+        assert_eq!(store.backend().cache_capacity().unwrap(), Some(256 << 20));
+        load.add_all(&quads(400, 500)).unwrap();
+        if commit {
+            load.commit().unwrap();
+        } else {
+            load.rollback().unwrap();
+        }
+        assert_eq!(
+            store.backend().cache_capacity().unwrap(),
+            configured,
+            "set back after a {}",
+            if commit { "commit" } else { "rollback" }
+        );
+    }
+    // A budget whose share is below the configured cache leaves it alone.
+    let small = store
+        .sorted_load(SortedLoadOptions {
+            memory_budget: 256 << 20,
+            ..SortedLoadOptions::default()
+        })
+        .unwrap();
+    assert_eq!(store.backend().cache_capacity().unwrap(), configured);
+    drop(small);
+    // LMDB reads through the page cache: it has no cache the host can size.
+    let lmdb = StoreFixture::open("kgdb_plugin_lmdb", "");
+    assert_eq!(lmdb.store().backend().cache_capacity().unwrap(), None);
+    assert_verified(store, "rocksdb");
+}
+
+#[test]
 fn readers_see_a_sorted_load_whole_or_not_at_all() {
     let first = quads(0, 1000);
     let second = quads(5000, 40_000);

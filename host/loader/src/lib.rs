@@ -28,7 +28,7 @@ pub use adapter::{
     StatEntry, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_ROWS,
 };
 pub use error::{BackendError, LoadError};
-pub use kgdb_plugin_api::abi::TEST_CONFIGS_V1;
+pub use kgdb_plugin_api::abi::{CACHE_BUDGET_V1, TEST_CONFIGS_V1};
 pub use kgdb_plugin_api::{
     prefix_successor, table_of_table_bytes, BatchEntry, BoundKind, Capabilities, ErrorCode,
     KvBatch, ScanSpec, SortedRun, SyncMode, TableId, TxnOptions, WriteBatch, WriteOptions,

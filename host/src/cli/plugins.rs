@@ -142,14 +142,26 @@ fn info(registry: &PluginRegistry, spec: Option<&str>) -> Result<ExitCode, Failu
         )?;
     }
     // Extension interfaces added after 1.0; a plugin built before one answers none.
-    let extensions = match plugin.full_config_for_tests() {
-        Ok(Some(config)) => format!(
+    let mut extensions = Vec::new();
+    match plugin.full_config_for_tests() {
+        Ok(Some(config)) => extensions.push(format!(
             "{} (full-store test config: {})",
             crate::plugin::TEST_CONFIGS_V1,
             config.replace('\n', "; ")
-        ),
-        Ok(None) => "none".to_owned(),
-        Err(error) => format!("unusable: {error}"),
+        )),
+        Ok(None) => {}
+        Err(error) => extensions.push(format!("unusable: {error}")),
+    }
+    if plugin.has_extension(crate::plugin::CACHE_BUDGET_V1) {
+        extensions.push(format!(
+            "{} (the instance's cache follows a load's --memory-budget, where it has one)",
+            crate::plugin::CACHE_BUDGET_V1
+        ));
+    }
+    let extensions = if extensions.is_empty() {
+        "none".to_owned()
+    } else {
+        extensions.join("; ")
     };
     outln!("  extensions:   {extensions}")?;
     if details.config_keys.is_empty() {

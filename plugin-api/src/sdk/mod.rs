@@ -202,6 +202,25 @@ pub trait StorageBackend: Send + Sync + 'static {
         Err(PluginError::unsupported("stats"))
     }
 
+    /// The capacity in bytes of the instance's own cache (the `kgdb.cache-budget.v1`
+    /// extension, which the SDK offers for every plugin).
+    ///
+    /// # Errors
+    /// `UNSUPPORTED` (the default) when the instance has no cache of its own to size.
+    fn cache_capacity(&self) -> Result<u64> {
+        Err(PluginError::unsupported("sizing a cache"))
+    }
+
+    /// Sets the capacity of the instance's own cache to `bytes`, returning the capacity it had
+    /// (the host raises it for the length of a large load, then sets it back). Must not change
+    /// anything stored.
+    ///
+    /// # Errors
+    /// `UNSUPPORTED` (the default) when the instance has no cache of its own to size.
+    fn set_cache_capacity(&self, _bytes: u64) -> Result<u64> {
+        Err(PluginError::unsupported("sizing a cache"))
+    }
+
     /// Flushes and releases resources. Called at most once; later calls are refused by the SDK.
     ///
     /// # Errors

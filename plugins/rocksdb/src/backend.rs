@@ -138,6 +138,7 @@ impl RocksBackend {
             db,
             tables: RwLock::new(registry),
             cache,
+            cache_capacity: Mutex::new(config.block_cache_size.as_u64()),
             cf_options,
             sync_default: config.sync,
             path: dir,
@@ -451,6 +452,29 @@ impl StorageBackend for RocksBackend {
         DataDir::mark(dir, PLUGIN_NAME, FORMAT_VERSION)
     }
 
+    fn cache_capacity(&self) -> Result<u64, PluginError> {
+        let engine = self.engine()?;
+        let capacity = *locks::lock(&engine.cache_capacity, "the block cache capacity")?;
+        Ok(capacity)
+    }
+
+    fn set_cache_capacity(&self, bytes: u64) -> Result<u64, PluginError> {
+        let engine = self.engine()?;
+        let capacity = usize::try_from(bytes).map_err(|_| {
+            PluginError::invalid_argument(format!(
+                "a block cache of {bytes} bytes is larger than the address space"
+            ))
+        })?;
+        let mut recorded = locks::lock(&engine.cache_capacity, "the block cache capacity")?;
+        // The clone shares the engine's cache.
+        engine.cache.clone().set_capacity(capacity);
+        engine.logger.info(
+            "kgdb_plugin_rocksdb",
+            format_args!("block cache capacity {} -> {bytes} bytes", *recorded),
+        );
+        Ok(std::mem::replace(&mut *recorded, bytes))
+    }
+
     fn stats(&self) -> Result<Vec<NativeStat>, PluginError> {
         let engine = self.engine()?;
         let db_property = |name: &str| {
@@ -463,6 +487,11 @@ impl StorageBackend for RocksBackend {
             NativeStat::new(
                 "rocksdb.block-cache-usage",
                 engine.cache.get_usage() as u64,
+                "bytes",
+            ),
+            NativeStat::new(
+                "rocksdb.block-cache-capacity",
+                *locks::lock(&engine.cache_capacity, "the block cache capacity")?,
                 "bytes",
             ),
             NativeStat::new(

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use kgdb_plugin_api::sdk::{locks, DataDir, Logger, TableRegistry};
 use kgdb_plugin_api::{BatchEntry, ErrorCode, PluginError, SyncMode, TableId};
@@ -51,6 +51,8 @@ pub struct Engine {
     /// Table names, ids and column family names.
     pub(crate) tables: RwLock<TableRegistry<String>>,
     pub(crate) cache: Cache,
+    /// The block cache's capacity in bytes (RocksDB's C API cannot read it back).
+    pub(crate) cache_capacity: Mutex<u64>,
     pub(crate) cf_options: Options,
     pub(crate) sync_default: bool,
     pub(crate) path: PathBuf,

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use abi_stable::std_types::{ROption, RSlice, RStr};
-use kgdb_plugin_api::abi::BackendBox;
+use kgdb_plugin_api::abi::{BackendBox, CacheBudgetV1Ref};
 use kgdb_plugin_api::{Capabilities, SortedRun, TableId, TxnOptions, WriteBatch, WriteOptions};
 
 use super::meter::Meter;
@@ -28,6 +28,8 @@ pub struct StatEntry {
 pub struct Backend {
     inner: BackendBox,
     collector: Arc<Collector>,
+    /// The plugin's `kgdb.cache-budget.v1` extension, when it offers one.
+    cache_budget: Option<CacheBudgetV1Ref>,
 }
 
 impl std::fmt::Debug for Backend {
@@ -39,8 +41,41 @@ impl std::fmt::Debug for Backend {
 }
 
 impl Backend {
-    pub(super) fn new(inner: BackendBox, collector: Arc<Collector>) -> Self {
-        Self { inner, collector }
+    pub(super) fn new(
+        inner: BackendBox,
+        collector: Arc<Collector>,
+        cache_budget: Option<CacheBudgetV1Ref>,
+    ) -> Self {
+        Self {
+            inner,
+            collector,
+            cache_budget,
+        }
+    }
+
+    /// The capacity in bytes of the instance's own cache (RocksDB's block cache), or `None`
+    /// when it has none the host can size (the plugin does not offer `kgdb.cache-budget.v1`,
+    /// or answers `UNSUPPORTED`).
+    ///
+    /// # Errors
+    /// Engine failures, a closed instance.
+    pub fn cache_capacity(&self) -> Result<Option<u64>, BackendError> {
+        let Some(module) = self.cache_budget else {
+            return Ok(None);
+        };
+        unsupported_as_none(result((module.cache_capacity())(&self.inner)))
+    }
+
+    /// Sets the capacity of the instance's own cache to `bytes`, returning the capacity it had,
+    /// or `None` (nothing changed) when it has none the host can size.
+    ///
+    /// # Errors
+    /// Engine failures, a closed instance.
+    pub fn set_cache_capacity(&self, bytes: u64) -> Result<Option<u64>, BackendError> {
+        let Some(module) = self.cache_budget else {
+            return Ok(None);
+        };
+        unsupported_as_none(result((module.set_cache_capacity())(&self.inner, bytes)))
     }
 
     /// What this instance can do.
@@ -210,5 +245,14 @@ impl Backend {
         call: impl FnOnce() -> Result<T, BackendError>,
     ) -> Result<T, BackendError> {
         Meter::direct(&self.collector).measure(op, None, bytes_in, call, |_| 0)
+    }
+}
+
+/// `UNSUPPORTED` as `None`.
+fn unsupported_as_none<T>(answer: Result<T, BackendError>) -> Result<Option<T>, BackendError> {
+    match answer {
+        Ok(value) => Ok(Some(value)),
+        Err(error) if error.code == kgdb_plugin_api::ErrorCode::UNSUPPORTED => Ok(None),
+        Err(error) => Err(error),
     }
 }

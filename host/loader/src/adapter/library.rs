@@ -8,8 +8,11 @@ use abi_stable::abi_stability::abi_checking::check_layout_compatibility;
 use abi_stable::library::{lib_header_from_path, LibraryError};
 use abi_stable::pointer_trait::ImmutableRef;
 use abi_stable::std_types::{RStr, RString};
+use abi_stable::type_layout::TypeLayout;
 use abi_stable::StableAbi;
-use kgdb_plugin_api::abi::{PluginModuleRef, TestConfigsV1Ref, TEST_CONFIGS_V1};
+use kgdb_plugin_api::abi::{
+    CacheBudgetV1Ref, PluginModuleRef, TestConfigsV1Ref, CACHE_BUDGET_V1, TEST_CONFIGS_V1,
+};
 use kgdb_plugin_api::{Capabilities, OpenRequest};
 
 use super::log_sink::log_sink;
@@ -226,7 +229,51 @@ impl Module {
             log: log_sink(),
         };
         let inner = result((self.root.open())(request))?;
-        Ok(Backend::new(inner, Arc::new(Collector::new())))
+        let cache_budget = match self.extension_module(CACHE_BUDGET_V1, CacheBudgetV1Ref::LAYOUT) {
+            Ok(module) => module.map(Self::cache_budget_module),
+            Err(error) => {
+                tracing::warn!("the plugin {error}: its cache is left as configured");
+                None
+            }
+        };
+        Ok(Backend::new(
+            inner,
+            Arc::new(Collector::new()),
+            cache_budget,
+        ))
+    }
+
+    /// The module of extension `id`, once its id and layout (`expected`) were checked:
+    /// `Ok(None)` when the plugin does not offer it (it predates it).
+    ///
+    /// # Errors
+    /// The plugin answers with another id or a layout this host does not know.
+    fn extension_module(
+        self,
+        id: &str,
+        expected: &'static TypeLayout,
+    ) -> Result<Option<*const ()>, String> {
+        let Some(extension) = (self.root.extension())(RStr::from_str(id)).into_option() else {
+            return Ok(None);
+        };
+        if extension.id.as_str() != id || extension.module.is_null() {
+            return Err(format!(
+                "answered {id} with extension {:?}",
+                extension.id.as_str()
+            ));
+        }
+        check_layout_compatibility(expected, extension.layout).map_err(|error| {
+            let detail = error.to_string();
+            format!(
+                "its {id} layout differs from the host's: {}",
+                detail
+                    .lines()
+                    .map(str::trim)
+                    .find(|l| !l.is_empty())
+                    .unwrap_or("")
+            )
+        })?;
+        Ok(Some(extension.module))
     }
 
     /// Whether the plugin offers extension interface `id`.
@@ -240,30 +287,11 @@ impl Module {
     /// # Errors
     /// The plugin offers the extension with a layout this host does not know.
     pub(crate) fn full_config_for_tests(self) -> Result<Option<String>, String> {
-        let Some(extension) =
-            (self.root.extension())(RStr::from_str(TEST_CONFIGS_V1)).into_option()
+        let Some(pointer) = self.extension_module(TEST_CONFIGS_V1, TestConfigsV1Ref::LAYOUT)?
         else {
             return Ok(None);
         };
-        if extension.id.as_str() != TEST_CONFIGS_V1 || extension.module.is_null() {
-            return Err(format!(
-                "answered {TEST_CONFIGS_V1} with extension {:?}",
-                extension.id.as_str()
-            ));
-        }
-        check_layout_compatibility(<TestConfigsV1Ref as StableAbi>::LAYOUT, extension.layout)
-            .map_err(|error| {
-                let detail = error.to_string();
-                format!(
-                    "its {TEST_CONFIGS_V1} layout differs from the host's: {}",
-                    detail
-                        .lines()
-                        .map(str::trim)
-                        .find(|l| !l.is_empty())
-                        .unwrap_or("")
-                )
-            })?;
-        let module = Self::test_configs_module(extension.module);
+        let module = Self::test_configs_module(pointer);
         Ok((module.full_config())()
             .into_option()
             .map(RString::into_string))
@@ -278,5 +306,16 @@ impl Module {
         // static memory, and libraries are never unloaded, so it stays valid.
         let module = unsafe { TestConfigsV1Ref::from_raw_ptr(pointer.cast()) };
         module.unwrap_or_else(|| unreachable!("checked non-null above"))
+    }
+
+    /// The `kgdb.cache-budget.v1` module behind `pointer`, once its id and layout were checked.
+    #[expect(unsafe_code)]
+    fn cache_budget_module(pointer: *const ()) -> CacheBudgetV1Ref {
+        // SAFETY: as for `test_configs_module`: `pointer` is the non-null `module` of an
+        // `Extension` answered for `kgdb.cache-budget.v1`, whose layout abi_stable found
+        // compatible with `CacheBudgetV1Ref`; the SDK makes it from a module in static memory,
+        // and libraries are never unloaded.
+        let module = unsafe { CacheBudgetV1Ref::from_raw_ptr(pointer.cast()) };
+        module.unwrap_or_else(|| unreachable!("checked non-null before"))
     }
 }

@@ -4,6 +4,7 @@
 //! one in the store (another process or a writer of this one emptied the dictionary) empties
 //! it, and what a view of an older generation offers is ignored.
 
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use oxrdf::Term;
@@ -12,17 +13,31 @@ use rustc_hash::FxHashMap as HashMap;
 use super::super::encoding::{TermHash, TermId};
 use super::cached_bytes;
 
-/// Term ids the shared cache holds before it starts over.
-const SHARED_TERM_IDS_LIMIT: usize = 1 << 20;
+/// Term ids the shared cache holds before it starts over, unless a load raised the limit
+/// ([`TermCache::set_ids_limit`]).
+pub(in crate::store) const SHARED_TERM_IDS_LIMIT: usize = 1 << 20;
+/// Bytes a cached term id takes, about (hash, id and the map's share).
+pub(in crate::store) const CACHED_ID_BYTES: u64 = 48;
 /// Resolved terms the shared cache holds before it starts over.
 const SHARED_TERMS_LIMIT: usize = 1 << 19;
 /// Bytes of resolved terms ([`cached_bytes`]) the shared cache holds before it starts over.
 const SHARED_TERM_BYTES_LIMIT: usize = 32 << 20;
 
 /// Committed term ids and resolved terms of one dictionary generation.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(in crate::store) struct TermCache {
     state: Mutex<CacheState>,
+    /// Term ids held before the cache starts over.
+    ids_limit: AtomicUsize,
+}
+
+impl Default for TermCache {
+    fn default() -> Self {
+        Self {
+            state: Mutex::default(),
+            ids_limit: AtomicUsize::new(SHARED_TERM_IDS_LIMIT),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -38,6 +53,18 @@ impl TermCache {
     fn state(&self) -> MutexGuard<'_, CacheState> {
         // The state is a cache: whatever a panicking holder left is still valid entries.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sets how many term ids the cache holds before it starts over (a load raises it for its
+    /// length), returning the limit it had; a cache over a lowered limit is emptied.
+    pub fn set_ids_limit(&self, limit: usize) -> usize {
+        let limit = limit.max(1);
+        let previous = self.ids_limit.swap(limit, Relaxed);
+        let mut state = self.state();
+        if state.ids.len() > limit {
+            state.ids = HashMap::default();
+        }
+        previous
     }
 
     /// A view saw `generation` in the store: a newer one than the cache's empties it.
@@ -72,8 +99,9 @@ impl TermCache {
         if state.generation != generation {
             return;
         }
+        let limit = self.ids_limit.load(Relaxed);
         for (hash, id) in ids {
-            if state.ids.len() >= SHARED_TERM_IDS_LIMIT {
+            if state.ids.len() >= limit {
                 state.ids.clear();
             }
             state.ids.insert(hash, id);
@@ -154,6 +182,23 @@ mod tests {
         cache.observe(5);
         let (missing, bytes) = cache.take_terms(5, vec![TermId(1)], &mut out);
         assert_eq!((missing, bytes), (vec![TermId(1)], 0));
+    }
+
+    #[test]
+    fn a_raised_ids_limit_holds_more_and_lowering_it_empties_a_fuller_cache() {
+        let cache = TermCache::default();
+        cache.observe(1);
+        assert_eq!(cache.set_ids_limit(4), SHARED_TERM_IDS_LIMIT);
+        let hashes: Vec<TermHash> = (0..6u8).map(|i| [i; 16]).collect();
+        cache.remember_ids(1, hashes.iter().map(|h| (*h, TermId(u64::from(h[0])))));
+        // Four fit; the fifth made it start over.
+        assert_eq!(cache.ids(1, &hashes).iter().flatten().count(), 2);
+        assert_eq!(cache.set_ids_limit(8), 4);
+        cache.remember_ids(1, hashes.iter().map(|h| (*h, TermId(u64::from(h[0])))));
+        assert_eq!(cache.ids(1, &hashes).iter().flatten().count(), 6);
+        // Back under what it holds: emptied.
+        assert_eq!(cache.set_ids_limit(3), 8);
+        assert_eq!(cache.ids(1, &hashes).iter().flatten().count(), 0);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use rustc_hash::FxHashMap as HashMap;
 use super::encoding::{TermHash, TermId};
 use super::error::StoreError;
 
-pub(super) use cache::TermCache;
+pub(super) use cache::{TermCache, CACHED_ID_BYTES, SHARED_TERM_IDS_LIMIT};
 pub(super) use intern::{Interned, Interner};
 pub(super) use lookup::lookup;
 pub(super) use resolve::Resolver;

@@ -21,6 +21,7 @@
 //! term id it added. Readers never see part of a load: a snapshot that finds the marker waits
 //! until it is gone (see [`Snapshot`](super::Snapshot)).
 
+mod caches;
 mod ingest;
 mod runs;
 mod terms;
@@ -38,6 +39,7 @@ use super::layout::{meta, read_counter, JOURNAL_TABLE};
 use super::undo::undo;
 use super::Store;
 use crate::plugin::BackendTxn;
+use caches::CacheLease;
 use runs::{id_quad, IdQuad, TUPLE_BYTES};
 use terms::NewTerms;
 
@@ -146,6 +148,8 @@ pub struct SortedLoad<'a> {
     /// Set once the load's marker is committed: from then on a failure needs an undo.
     marked: bool,
     finished: bool,
+    /// The store's and the engine's caches, raised for the load (set back after its undo).
+    caches: CacheLease<'a>,
     _writer_slot: MutexGuard<'a, ()>,
 }
 
@@ -249,10 +253,13 @@ impl<'a> SortedLoad<'a> {
         let generation = store.view_generation(&txn)?;
         let next_id = read_counter(&txn, store.tables.meta, meta::NEXT_ID)?.max(1);
         let store_had_quads = read_counter(&txn, store.tables.meta, meta::QUADS)? > 0;
+        let memory_budget = options.memory_budget.max(MIN_MEMORY_BUDGET);
+        // Term ids start at 1: a store that handed none out holds no terms to look up.
+        let caches = CacheLease::take(store, memory_budget, next_id > 1);
         Ok(Self {
             store,
             options: SortedLoadOptions {
-                memory_budget: options.memory_budget.max(MIN_MEMORY_BUDGET),
+                memory_budget,
                 ..options
             },
             txn: Some(txn),
@@ -270,6 +277,7 @@ impl<'a> SortedLoad<'a> {
             progress: None,
             marked: false,
             finished: false,
+            caches,
             _writer_slot: writer_slot,
         })
     }
@@ -330,12 +338,14 @@ impl<'a> SortedLoad<'a> {
         Ok(())
     }
 
-    /// Whether the run takes its share of the budget: what the new terms and the ingest's
-    /// chunks in flight leave of it, and at least a quarter (the interner's map of new terms
-    /// stays in memory for the whole load).
+    /// Whether the run takes its share of the budget: what the new terms, the caches raised
+    /// for the load and the ingest's chunks in flight leave of it, and at least a quarter (the
+    /// interner's map of new terms stays in memory for the whole load).
     fn run_is_full(&self) -> bool {
         let budget = self.options.memory_budget;
-        let terms = self.terms.memory() + self.terms.count * INTERNER_BYTES_PER_TERM;
+        let terms = self.terms.memory()
+            + self.terms.count * INTERNER_BYTES_PER_TERM
+            + self.caches.extra_bytes();
         let in_flight = ingest::CHUNKS_IN_FLIGHT * ingest::CHUNK_BYTES as u64
             + self.spilling.as_ref().map_or(0, |spilling| spilling.bytes);
         let share = budget.saturating_sub(terms + in_flight).max(budget / 4);

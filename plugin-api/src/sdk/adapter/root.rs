@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use abi_stable::{
     prefix_type::{PrefixTypeTrait, WithMetadata},
-    sabi_trait::TD_Opaque,
+    sabi_trait::TD_CanDowncast,
     std_types::{ROption, RResult, RStr, RString, RVec},
     StableAbi,
 };
@@ -16,8 +16,8 @@ use super::super::{OpenOptions, Plugin, StorageBackend};
 use super::backend::BackendAdapter;
 use super::*;
 use crate::abi::{
-    BackendBox, Backend_TO, PluginModule, PluginModuleRef, TestConfigsV1, TestConfigsV1Ref,
-    TEST_CONFIGS_V1,
+    BackendBox, Backend_TO, CacheBudgetV1, CacheBudgetV1Ref, PluginModule, PluginModuleRef,
+    TestConfigsV1, TestConfigsV1Ref, CACHE_BUDGET_V1, TEST_CONFIGS_V1,
 };
 use crate::{Capabilities, ConfigKey, Extension, OpenRequest, PluginError, PluginInfo};
 
@@ -98,7 +98,8 @@ extern "C" fn open_entry<P: Plugin>(request: OpenRequest) -> RResult<BackendBox,
                 capabilities,
             }),
         };
-        Ok(Backend_TO::from_value(adapter, TD_Opaque))
+        // Downcastable, so that an extension of this plugin can reach its own instance.
+        Ok(Backend_TO::from_value(adapter, TD_CanDowncast))
     })
 }
 
@@ -109,6 +110,12 @@ extern "C" fn extension_entry<P: Plugin>(id: RStr<'_>) -> ROption<Extension> {
                 id: RStr::from_str(TEST_CONFIGS_V1),
                 layout: <TestConfigsV1Ref as StableAbi>::LAYOUT,
                 module: TestConfigs::<P>::MODULE.0.to_raw_ptr().cast(),
+            })
+        } else if id.as_str() == CACHE_BUDGET_V1 {
+            Some(Extension {
+                id: RStr::from_str(CACHE_BUDGET_V1),
+                layout: <CacheBudgetV1Ref as StableAbi>::LAYOUT,
+                module: CacheBudget::<P>::MODULE.0.to_raw_ptr().cast(),
             })
         } else {
             P::extension(id.as_str())
@@ -148,4 +155,43 @@ pub fn root_module<P: Plugin>() -> PluginModuleRef {
         extension: extension_entry::<P>,
     }
     .leak_into_prefix()
+}
+
+/// The `kgdb.cache-budget.v1` module of plugin `P`, built at compile time (`'static`, never
+/// freed).
+pub(super) struct CacheBudget<P>(PhantomData<P>);
+
+impl<P: Plugin> CacheBudget<P> {
+    const VALUE: &'static WithMetadata<CacheBudgetV1> = &WithMetadata::new(CacheBudgetV1 {
+        cache_capacity: cache_capacity_entry::<P>,
+        set_cache_capacity: set_cache_capacity_entry::<P>,
+    });
+    const MODULE: CacheBudgetV1Ref = CacheBudgetV1Ref(Self::VALUE.static_as_prefix());
+}
+
+/// `backend` as an instance of plugin `P` (one its `open` made), or `INVALID_ARGUMENT`.
+fn own_instance<P: Plugin>(
+    backend: &BackendBox,
+) -> Result<&BackendAdapter<P::Backend>, PluginError> {
+    backend
+        .obj
+        .downcast_as::<BackendAdapter<P::Backend>>()
+        .map_err(|_| PluginError::invalid_argument("the instance was not opened by this plugin"))
+}
+
+extern "C" fn cache_capacity_entry<P: Plugin>(backend: &BackendBox) -> RResult<u64, PluginError> {
+    match own_instance::<P>(backend) {
+        Ok(adapter) => adapter.run("cache_capacity", StorageBackend::cache_capacity),
+        Err(error) => RResult::RErr(error),
+    }
+}
+
+extern "C" fn set_cache_capacity_entry<P: Plugin>(
+    backend: &BackendBox,
+    bytes: u64,
+) -> RResult<u64, PluginError> {
+    match own_instance::<P>(backend) {
+        Ok(adapter) => adapter.run("set_cache_capacity", |b| b.set_cache_capacity(bytes)),
+        Err(error) => RResult::RErr(error),
+    }
 }

@@ -133,6 +133,31 @@ pub(crate) fn stats_agree_with_the_data(f: &mut Fixture) {
     }
 }
 
+/// The instance's own cache (the `kgdb.cache-budget.v1` extension, which the host raises for a
+/// large load): where it has one the host can size, a new capacity reads back, each call
+/// answers the capacity it replaced, and every key reads as before, also with a capacity too
+/// small to hold anything; a plugin without one answers none to both calls.
+pub(crate) fn cache_resize_keeps_every_key(f: &mut Fixture) {
+    let t = f.table("t");
+    let rows = binary_rows();
+    f.write_rows(t, &rows);
+    let Some(before) = f.backend.cache_capacity().unwrap() else {
+        assert_eq!(f.backend.set_cache_capacity(1 << 20).unwrap(), None);
+        assert_eq!(f.backend.cache_capacity().unwrap(), None);
+        f.note("the plugin has no cache the host can size (`kgdb.cache-budget.v1`)");
+        return;
+    };
+    let raised = before.saturating_mul(2).max(1 << 20);
+    assert_eq!(f.backend.set_cache_capacity(raised).unwrap(), Some(before));
+    assert_eq!(f.backend.cache_capacity().unwrap(), Some(raised));
+    assert_eq!(scan_all(&f.read(), t, ScanSpec::all()), rows);
+    assert_eq!(f.backend.set_cache_capacity(1).unwrap(), Some(raised));
+    assert_eq!(scan_all(&f.read(), t, ScanSpec::all()), rows);
+    assert_eq!(f.backend.set_cache_capacity(before).unwrap(), Some(1));
+    assert_eq!(f.backend.cache_capacity().unwrap(), Some(before));
+    assert_eq!(scan_all(&f.read(), t, ScanSpec::all()), rows);
+}
+
 /// Whether reopened data can be checked: the backend declares `persistent`. Otherwise the
 /// case checks that a reopened backend is empty, as declared.
 fn reopened_is_checkable(f: &mut Fixture) -> bool {
@@ -312,4 +337,5 @@ register!(Durability:
     dropped_tables_stay_dropped,
     checkpoint_is_independent_of_its_source,
     reopen_after_compaction,
+    cache_resize_keeps_every_key,
 );
