@@ -23,6 +23,16 @@ impl KvBatch {
         Self::default()
     }
 
+    /// An empty batch with room for `bytes` of keys and values in `rows` rows before it
+    /// reallocates.
+    #[must_use]
+    pub fn with_capacity(bytes: usize, rows: usize) -> Self {
+        Self {
+            arena: RVec::with_capacity(bytes),
+            ends: RVec::with_capacity(rows.saturating_mul(2)),
+        }
+    }
+
     /// Removes every row, keeping the allocations for reuse.
     pub fn clear(&mut self) {
         self.arena.clear();

@@ -7,7 +7,7 @@
 //! A load into a store that holds no quad journals nothing: its undo empties the orderings.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, SyncSender};
 
 use kgdb_plugin_api::{
     Capabilities, KvBatch, SortedRun, SyncMode, TableId, TxnOptions, WriteOptions,
@@ -31,6 +31,10 @@ pub(super) const CHUNK_BYTES: usize = 16 << 20;
 /// Chunks alive at once while ingesting: the one being built, the one queued, the one the
 /// backend writes, and the backend's own copy and pages of it.
 pub(super) const CHUNKS_IN_FLIGHT: u64 = 5;
+/// Rows a fresh chunk has room for (keys of about a dozen bytes), before it reallocates.
+const CHUNK_ROWS: usize = CHUNK_BYTES / 12;
+/// Emptied chunks kept for reuse, at most.
+const SPARE_CHUNKS: usize = 2;
 
 /// The orderings in ingest order: the primary ones (checked and journaled) first.
 const INGEST_ORDER: [Ordering; 9] = [
@@ -88,6 +92,10 @@ pub(super) struct Ingest<'s, 'p, 'a> {
     /// Runs gathered for one call, and their bytes.
     gathered: Vec<SortedRun>,
     gathered_bytes: usize,
+    /// Chunks the ingest thread wrote and emptied, to fill again (fresh allocations of this
+    /// size cost a page fault and a zeroed page per 4 KiB).
+    written: Option<Receiver<KvBatch>>,
+    spare: Vec<KvBatch>,
 }
 
 impl<'s, 'p, 'a> Ingest<'s, 'p, 'a> {
@@ -111,11 +119,31 @@ impl<'s, 'p, 'a> Ingest<'s, 'p, 'a> {
             queue: None,
             gathered: Vec::new(),
             gathered_bytes: 0,
+            written: None,
+            spare: Vec::new(),
         }
     }
 }
 
 impl Ingest<'_, '_, '_> {
+    /// An empty chunk: one written and emptied if there is one, else a fresh one.
+    fn chunk(&mut self) -> KvBatch {
+        if let Some(written) = &self.written {
+            self.spare.extend(written.try_iter());
+        }
+        self.spare
+            .pop()
+            .unwrap_or_else(|| KvBatch::with_capacity(CHUNK_BYTES + (64 << 10), CHUNK_ROWS))
+    }
+
+    /// Keeps an emptied chunk for reuse (up to [`SPARE_CHUNKS`]).
+    fn keep(&mut self, mut chunk: KvBatch) {
+        if self.spare.len() < SPARE_CHUNKS {
+            chunk.clear();
+            self.spare.push(chunk);
+        }
+    }
+
     fn report(&mut self) {
         let done = self.ingested;
         if let Some(progress) = &mut self.progress {
@@ -156,16 +184,30 @@ impl Ingest<'_, '_, '_> {
         let backend = &self.store.backend;
         std::thread::scope(|scope| {
             let (sender, receiver) = sync_channel::<Vec<SortedRun>>(1);
-            let writer = scope.spawn(move || -> Result<(), StoreError> {
-                for runs in receiver {
-                    write_runs(backend, &runs)?;
-                }
-                Ok(())
-            });
+            let (give_back, written) = channel::<KvBatch>();
+            self.written = Some(written);
+            let writer = std::thread::Builder::new()
+                .name("kgdb-load-ingest".into())
+                .spawn_scoped(scope, move || -> Result<(), StoreError> {
+                    for runs in receiver {
+                        write_runs(backend, &runs)?;
+                        for mut run in runs {
+                            run.rows.clear();
+                            // The producer may be gone already: the chunk is then freed.
+                            let _ = give_back.send(run.rows);
+                        }
+                    }
+                    Ok(())
+                })
+                .map_err(|e| {
+                    StoreError::InvalidInput(format!("cannot start the ingest thread: {e}"))
+                })?;
             self.queue = Some(sender);
             let produced = body(self).and_then(|()| self.flush_gathered());
             // Dropping the sender ends the writer after the last runs.
             self.queue = None;
+            self.written = None;
+            self.spare = Vec::new();
             let written = writer
                 .join()
                 .map_err(|_| StoreError::corrupt("the ingest thread panicked"))?;
@@ -235,15 +277,16 @@ impl Ingest<'_, '_, '_> {
         terms.each_id2term_batch(|table, rows| self.ingest(vec![SortedRun { table, rows }]))?;
         let table = terms.term2id_table();
         let mut merge = Merge::new(terms.term2id_source()?)?;
-        let mut rows = KvBatch::new();
+        let mut rows = self.chunk();
         let mut record = Vec::new();
         while merge.next_key(&mut record)? {
             let (hash, id) = split_record(&record)?;
             push(&mut rows, hash, &key_of(&[TermId(id)]))?;
             if rows.byte_len() >= CHUNK_BYTES {
+                let next = self.chunk();
                 self.ingest(vec![SortedRun {
                     table,
-                    rows: std::mem::take(&mut rows),
+                    rows: std::mem::replace(&mut rows, next),
                 }])?;
             }
         }
@@ -289,7 +332,7 @@ impl Ingest<'_, '_, '_> {
     ) -> Result<(), StoreError> {
         let table = self.store.tables.ordering(ordering);
         let primary = ordering == Ordering::primary(ordering.is_named());
-        let mut rows = KvBatch::new();
+        let mut rows = self.chunk();
         let mut key = Vec::new();
         loop {
             let more = keys.next_key(&mut key)?;
@@ -297,7 +340,8 @@ impl Ingest<'_, '_, '_> {
                 push(&mut rows, &key, b"")?;
             }
             if rows.byte_len() >= CHUNK_BYTES || (!more && !rows.is_empty()) {
-                let chunk = std::mem::take(&mut rows);
+                let next = if more { self.chunk() } else { KvBatch::new() };
+                let chunk = std::mem::replace(&mut rows, next);
                 if primary {
                     self.primary_chunk(ordering, table, chunk)?;
                 } else {
@@ -330,17 +374,22 @@ impl Ingest<'_, '_, '_> {
             let found = txn
                 .get_many(table, &keys)
                 .context("checking which quads exist")?;
-            let mut fresh = KvBatch::new();
+            let mut fresh = self.chunk();
             for (key, value) in keys.into_iter().zip(found) {
                 if value.is_none() {
                     push(&mut fresh, key, b"")?;
                 }
             }
+            self.keep(chunk);
             fresh
         } else {
             chunk
         };
-        let mut journal = KvBatch::new();
+        let mut journal = if self.check_existing {
+            self.chunk()
+        } else {
+            KvBatch::new()
+        };
         let mut journal_key = Vec::with_capacity(40);
         for (key, _) in fresh.iter() {
             journal_key.clear();

@@ -202,11 +202,14 @@ impl KeySource for TupleSource {
     }
 }
 
-/// The ascending union of several ascending sources, each key once.
+/// The ascending union of several ascending sources, each key once. Each source's current
+/// key lives in a buffer of its own, reused for every key it reads.
 pub(super) struct Merge {
     sources: Vec<Box<dyn KeySource + Send>>,
     heap: BinaryHeap<Reverse<(Vec<u8>, usize)>>,
-    last: Option<Vec<u8>>,
+    /// The last key handed out (to drop duplicates).
+    last: Vec<u8>,
+    started: bool,
 }
 
 impl Merge {
@@ -222,7 +225,8 @@ impl Merge {
         Ok(Self {
             sources,
             heap,
-            last: None,
+            last: Vec::new(),
+            started: false,
         })
     }
 }
@@ -230,21 +234,25 @@ impl Merge {
 impl KeySource for Merge {
     fn next_key(&mut self, key: &mut Vec<u8>) -> Result<bool, StoreError> {
         loop {
-            let Some(Reverse((smallest, index))) = self.heap.pop() else {
+            let Some(Reverse((mut smallest, index))) = self.heap.pop() else {
                 key.clear();
                 return Ok(false);
             };
-            let mut refill = Vec::new();
-            if self.sources[index].next_key(&mut refill)? {
-                self.heap.push(Reverse((refill, index)));
+            let fresh = !self.started || self.last != smallest;
+            if fresh {
+                self.started = true;
+                self.last.clear();
+                self.last.extend_from_slice(&smallest);
+                key.clear();
+                key.extend_from_slice(&smallest);
             }
-            if self.last.as_deref() == Some(smallest.as_slice()) {
-                continue;
+            // The popped buffer takes the source's next key.
+            if self.sources[index].next_key(&mut smallest)? {
+                self.heap.push(Reverse((smallest, index)));
             }
-            key.clear();
-            key.extend_from_slice(&smallest);
-            self.last = Some(smallest);
-            return Ok(true);
+            if fresh {
+                return Ok(true);
+            }
         }
     }
 }
