@@ -21,7 +21,7 @@ use super::super::layout::{load_owner, meta, read_counter};
 use super::super::staged::apply;
 use super::super::transaction::Transaction;
 use super::super::Store;
-use super::runs::{self, IdQuad, KeySource, Merge, SpillReader, TupleSource};
+use super::runs::{KeySource, Merge, Run, SpillReader};
 use super::terms::{split_record, NewTerms};
 use super::{LoadProgress, LoadStage, ProgressFn};
 use crate::plugin::Backend;
@@ -52,13 +52,15 @@ const INGEST_ORDER: [Ordering; 9] = [
 /// Where the load's quads are.
 pub(super) enum Sources {
     /// One run, in memory, not yet sorted.
-    Memory(Vec<IdQuad>),
-    /// Runs spilled as files `run-N-ORDERING` in `dir`.
+    Memory(Run),
+    /// Runs spilled as files `run-N-ORDERING` in `dir`, and the last run in memory.
     Spilled {
         /// The spill directory.
         dir: PathBuf,
         /// How many runs.
         runs: u64,
+        /// The last run, not yet sorted.
+        last: Run,
     },
 }
 
@@ -299,19 +301,22 @@ impl Ingest<'_, '_, '_> {
             Sources::Memory(run) => {
                 // One ordering at a time (one copy of the run): the backend writes on the
                 // other core meanwhile.
-                runs::sort_each(&run, &INGEST_ORDER, 1, |ordering, tuples| {
-                    self.ordering(ordering, Box::new(TupleSource::new(ordering, tuples)))
+                run.sort_each(&INGEST_ORDER, 1, |ordering, tuples| {
+                    self.ordering(ordering, tuples.into_source(ordering))
                 })
             }
-            Sources::Spilled { dir, runs } => {
+            Sources::Spilled { dir, runs, last } => {
                 for ordering in INGEST_ORDER {
-                    let readers = (0..runs)
+                    let mut readers = (0..runs)
                         .map(|run| {
                             let path = dir.join(format!("run-{run}-{}", ordering.name()));
                             SpillReader::open(&path)
                                 .map(|reader| Box::new(reader) as Box<dyn KeySource + Send>)
                         })
                         .collect::<Result<Vec<_>, _>>()?;
+                    if !last.is_empty() {
+                        readers.push(last.sorted(ordering).into_source(ordering));
+                    }
                     self.ordering(ordering, Box::new(Merge::new(readers)?))?;
                     for run in 0..runs {
                         let _ = std::fs::remove_file(

@@ -3,12 +3,13 @@
 //!
 //! 1. **Parsing** ([`SortedLoad::add_all`]): quads arrive in batches; their terms are interned
 //!    in one place, in bulk (new terms get ascending ids; nothing is written to the backend),
-//!    and each quad joins the current run as four ids.
+//!    and each quad joins the current run as four ids (packed into 16 bytes while every id
+//!    fits 32 bits).
 //! 2. **Sorting**: a run that reaches its share of the memory budget is sorted once per
 //!    ordering and spilled to files in the spill directory on a thread of its own, while
 //!    parsing fills the next run (one spill at a time; the spilling run counts against the
-//!    budget); the last run stays in memory when nothing was spilled, else it is spilled too,
-//!    sorted on every core.
+//!    budget); the last run stays in memory, sorted one ordering at a time while the backend
+//!    writes (and merged with the spilled runs, if any).
 //! 3. **Ingesting** ([`SortedLoad::commit`]): a commit records the load's journal marker (the
 //!    first new term id, and that the counters do not include the load yet); then the new
 //!    dictionary entries, each ordering's merged keys (the primary orderings `spo` and
@@ -40,7 +41,7 @@ use super::undo::undo;
 use super::Store;
 use crate::plugin::BackendTxn;
 use caches::CacheLease;
-use runs::{id_quad, IdQuad, TUPLE_BYTES};
+use runs::{id_quad, Run};
 use terms::NewTerms;
 
 /// Quads interned at once.
@@ -60,7 +61,8 @@ pub struct SortedLoadOptions {
     /// so the spills share its disk), removed when the load ends. `None`: the system's
     /// temporary directory.
     pub spill_dir: Option<PathBuf>,
-    /// Threads that sort.
+    /// Threads the load may keep busy (default: the machine's cores): two parse and intern,
+    /// the rest (at least one) sort spilling runs.
     pub threads: usize,
 }
 
@@ -135,7 +137,7 @@ pub struct SortedLoad<'a> {
     scratch: WriteBatch,
     terms: NewTerms,
     /// The current run.
-    run: Vec<IdQuad>,
+    run: Run,
     /// Spilled runs: a directory of files per run and ordering.
     spills: Option<runs_dir::SpillDir>,
     /// The run being spilled in the background.
@@ -268,7 +270,7 @@ impl<'a> SortedLoad<'a> {
             interner: Interner::new(next_id),
             scratch: WriteBatch::new(),
             terms: NewTerms::new(store.tables.id2term, store.tables.term2id),
-            run: Vec::new(),
+            run: Run::default(),
             spills: None,
             spilling: None,
             spilled_runs: 0,
@@ -327,10 +329,12 @@ impl<'a> SortedLoad<'a> {
             };
             let encoded = self.interner.encode_quads(&mut at, chunk)?;
             self.terms.take_from(&mut self.scratch)?;
-            self.run.extend(encoded.iter().map(id_quad));
+            for quad in &encoded {
+                self.run.push(id_quad(quad));
+            }
             self.summary.read += chunk.len() as u64;
             if self.run_is_full() {
-                self.spill(true)?;
+                self.spill()?;
             }
         }
         let read = self.summary.read;
@@ -350,9 +354,8 @@ impl<'a> SortedLoad<'a> {
             + self.spilling.as_ref().map_or(0, |spilling| spilling.bytes);
         let share = budget.saturating_sub(terms + in_flight).max(budget / 4);
         // The run's allocation, and the copies its spill sorts at once (one per thread).
-        let run = (self.run.capacity() as u64
-            + self.run.len() as u64 * self.options.threads as u64)
-            * TUPLE_BYTES;
+        let run = self.run.allocated_bytes()
+            + self.run.len() as u64 * self.run.tuple_bytes() * self.spill_threads() as u64;
         run >= share
     }
 
@@ -370,9 +373,15 @@ impl<'a> SortedLoad<'a> {
             .ok_or_else(|| StoreError::corrupt("the spill directory vanished"))
     }
 
-    /// Sorts the current run for every ordering and writes it (and the dictionary entries
-    /// held) to files.
-    fn spill(&mut self, background: bool) -> Result<(), StoreError> {
+    /// Threads that sort a spilling run: what parsing and interning (two threads) leave of
+    /// [`SortedLoadOptions::threads`], at least one.
+    fn spill_threads(&self) -> usize {
+        self.options.threads.saturating_sub(2).max(1)
+    }
+
+    /// Sorts the current run for every ordering and writes it to files on a thread of its own
+    /// (with [`Self::spill_threads`] sorting), and the dictionary entries held, at once.
+    fn spill(&mut self) -> Result<(), StoreError> {
         // At most one run is spilling at a time.
         self.wait_for_spill()?;
         let run = std::mem::take(&mut self.run);
@@ -384,17 +393,14 @@ impl<'a> SortedLoad<'a> {
             .map(|ordering| dir.file(&format!("run-{number}-{}", ordering.name())))
             .collect();
         let dir_path = dir.path().to_owned();
-        // In the background one thread sorts, leaving the other cores to parsing.
-        let threads = if background { 1 } else { self.options.threads };
-        let bytes = run.len() as u64 * TUPLE_BYTES * (1 + threads as u64);
+        // The run and the copies being sorted.
+        let threads = self.spill_threads();
+        let bytes = run.len() as u64 * run.tuple_bytes() * (1 + threads as u64);
         let job = move || -> Result<(), StoreError> {
             let started = std::time::Instant::now();
-            runs::sort_each(
-                &run,
-                &super::index::Ordering::ALL,
-                threads,
-                |ordering, tuples| runs::spill(&paths[ordering.index()], ordering, &tuples),
-            )?;
+            run.sort_each(&super::index::Ordering::ALL, threads, |ordering, tuples| {
+                tuples.spill(&paths[ordering.index()], ordering)
+            })?;
             tracing::info!(
                 stage = "spilling",
                 run = number + 1,
@@ -407,18 +413,14 @@ impl<'a> SortedLoad<'a> {
         let mut sequence = number * 2;
         self.terms.spill(&dir_path, &mut sequence)?;
         self.spilled_runs += 1;
-        if background {
-            let handle = std::thread::Builder::new()
-                .name("kgdb-load-spill".into())
-                .spawn(job)
-                .map_err(|e| {
-                    StoreError::InvalidInput(format!("cannot start a thread to spill a run: {e}"))
-                })?;
-            self.spilling = Some(Spilling { handle, bytes });
-            Ok(())
-        } else {
-            job()
-        }
+        let handle = std::thread::Builder::new()
+            .name("kgdb-load-spill".into())
+            .spawn(job)
+            .map_err(|e| {
+                StoreError::InvalidInput(format!("cannot start a thread to spill a run: {e}"))
+            })?;
+        self.spilling = Some(Spilling { handle, bytes });
+        Ok(())
     }
 
     /// Waits for the run spilling in the background, if any; its failure is the load's.
@@ -470,16 +472,18 @@ impl<'a> SortedLoad<'a> {
         }
         // LMDB grows its map only while the process holds no read transaction.
         self.txn = None;
+        if self.spilling.is_some() {
+            self.report(LoadStage::Sorting, 0, None);
+        }
         self.wait_for_spill()?;
         let sources = if self.spilled_runs > 0 {
-            if !self.run.is_empty() {
-                self.report(LoadStage::Sorting, 0, None);
-                self.spill(false)?;
-            }
+            // The last run stays in memory, sorted one ordering at a time as it is merged
+            // with the spilled ones.
             let dir = self.spill_dir()?.path().to_owned();
             ingest::Sources::Spilled {
                 dir,
                 runs: self.spilled_runs,
+                last: std::mem::take(&mut self.run),
             }
         } else {
             ingest::Sources::Memory(std::mem::take(&mut self.run))

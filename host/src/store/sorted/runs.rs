@@ -18,16 +18,13 @@ use super::super::encoding::{write_id, TermId};
 use super::super::error::StoreError;
 use super::super::index::{EncodedQuad, Ordering};
 
-/// A quad as ids: subject, predicate, object, graph (0: the default graph).
-pub(super) type IdQuad = [u64; 4];
-
-/// Bytes of a quad's tuple (a run holds one per quad; sorting an ordering makes a copy).
-pub(super) const TUPLE_BYTES: u64 = size_of::<IdQuad>() as u64;
-
 /// Bytes of a spill file's read or write buffer.
 const FILE_BUFFER: usize = 256 * 1024;
 
-/// The id tuple of an encoded quad.
+/// A quad as ids: subject, predicate, object, graph (0: the default graph).
+pub(super) type IdQuad = [u64; 4];
+
+/// The ids of an encoded quad.
 pub(super) fn id_quad(quad: &EncodedQuad) -> IdQuad {
     [
         quad.subject.0,
@@ -37,13 +34,178 @@ pub(super) fn id_quad(quad: &EncodedQuad) -> IdQuad {
     ]
 }
 
+/// A quad's ids as a run holds them, in some ordering's key order: sorting tuples sorts keys.
+pub(super) trait Tuple: Copy + Ord + Send + Sync + 'static {
+    /// The tuple of `ids` (each must fit the tuple's width).
+    fn pack(ids: IdQuad) -> Self;
+    /// The ids of the tuple.
+    fn ids(self) -> IdQuad;
+}
+
+/// Four ids under 2³² packed big-endian into 128 bits: half the memory of [`IdQuad`], and
+/// sorted as one number.
+pub(super) type NarrowTuple = u128;
+
+/// The largest id a [`NarrowTuple`] holds.
+pub(super) const NARROW_MAX_ID: u64 = u32::MAX as u64;
+
+impl Tuple for NarrowTuple {
+    fn pack(ids: IdQuad) -> Self {
+        ids.iter()
+            .fold(0, |packed, id| (packed << 32) | u128::from(*id as u32))
+    }
+
+    fn ids(self) -> IdQuad {
+        [
+            (self >> 96) as u32 as u64,
+            (self >> 64) as u32 as u64,
+            (self >> 32) as u32 as u64,
+            self as u32 as u64,
+        ]
+    }
+}
+
+impl Tuple for IdQuad {
+    fn pack(ids: IdQuad) -> Self {
+        ids
+    }
+
+    fn ids(self) -> IdQuad {
+        self
+    }
+}
+
+/// The current run of a load: its quads as narrow tuples while every id fits 32 bits, else
+/// (from the first id that does not, in a store of over 4 billion terms) as wide ones.
+#[derive(Debug)]
+pub(super) enum Run {
+    /// Every id fits 32 bits.
+    Narrow(Vec<NarrowTuple>),
+    /// Some id does not.
+    Wide(Vec<IdQuad>),
+}
+
+impl Default for Run {
+    fn default() -> Self {
+        Self::Narrow(Vec::new())
+    }
+}
+
+impl Run {
+    /// Quads in the run.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Narrow(tuples) => tuples.len(),
+            Self::Wide(tuples) => tuples.len(),
+        }
+    }
+
+    /// Whether the run holds no quad.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes of one quad's tuple.
+    pub fn tuple_bytes(&self) -> u64 {
+        match self {
+            Self::Narrow(_) => size_of::<NarrowTuple>() as u64,
+            Self::Wide(_) => size_of::<IdQuad>() as u64,
+        }
+    }
+
+    /// Bytes the run's allocation takes.
+    pub fn allocated_bytes(&self) -> u64 {
+        let capacity = match self {
+            Self::Narrow(tuples) => tuples.capacity(),
+            Self::Wide(tuples) => tuples.capacity(),
+        };
+        capacity as u64 * self.tuple_bytes()
+    }
+
+    /// Adds a quad.
+    pub fn push(&mut self, ids: IdQuad) {
+        if let Self::Narrow(tuples) = self {
+            if ids.iter().all(|id| *id <= NARROW_MAX_ID) {
+                grow(tuples);
+                tuples.push(NarrowTuple::pack(ids));
+                return;
+            }
+            let wide = tuples.iter().map(|tuple| tuple.ids()).collect();
+            *self = Self::Wide(wide);
+        }
+        if let Self::Wide(tuples) = self {
+            grow(tuples);
+            tuples.push(ids);
+        }
+    }
+
+    /// The run's tuples of one ordering, sorted and without duplicates.
+    pub fn sorted(&self, ordering: Ordering) -> SortedTuples {
+        match self {
+            Self::Narrow(quads) => SortedTuples::Narrow(sorted_tuples(ordering, quads)),
+            Self::Wide(quads) => SortedTuples::Wide(sorted_tuples(ordering, quads)),
+        }
+    }
+
+    /// Sorts the run for every ordering in `orderings` (see [`sort_each`]).
+    pub fn sort_each(
+        &self,
+        orderings: &[Ordering],
+        threads: usize,
+        mut sink: impl FnMut(Ordering, SortedTuples) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        match self {
+            Self::Narrow(quads) => sort_each(quads, orderings, threads, |ordering, tuples| {
+                sink(ordering, SortedTuples::Narrow(tuples))
+            }),
+            Self::Wide(quads) => sort_each(quads, orderings, threads, |ordering, tuples| {
+                sink(ordering, SortedTuples::Wide(tuples))
+            }),
+        }
+    }
+}
+
+/// Makes room for one more tuple, growing a full run by a quarter (not the doubling of
+/// `Vec::push`, whose unused half would count against the budget and make runs spill early).
+fn grow<T>(tuples: &mut Vec<T>) {
+    if tuples.len() == tuples.capacity() {
+        tuples.reserve_exact(tuples.len() / 4 + (64 << 10));
+    }
+}
+
+/// One ordering's sorted tuples of a run.
+pub(super) enum SortedTuples {
+    /// Narrow tuples.
+    Narrow(Vec<NarrowTuple>),
+    /// Wide tuples.
+    Wide(Vec<IdQuad>),
+}
+
+impl SortedTuples {
+    /// Writes them to a spill file.
+    pub fn spill(&self, path: &Path, ordering: Ordering) -> Result<(), StoreError> {
+        match self {
+            Self::Narrow(tuples) => spill(path, ordering, tuples),
+            Self::Wide(tuples) => spill(path, ordering, tuples),
+        }
+    }
+
+    /// Their keys, ascending.
+    pub fn into_source(self, ordering: Ordering) -> Box<dyn KeySource + Send> {
+        match self {
+            Self::Narrow(tuples) => Box::new(TupleSource::new(ordering, tuples)),
+            Self::Wide(tuples) => Box::new(TupleSource::new(ordering, tuples)),
+        }
+    }
+}
+
 /// Whether an ordering holds the quad (default-graph orderings hold graph 0, the others the
 /// rest).
 fn holds(ordering: Ordering, quad: &IdQuad) -> bool {
     ordering.is_named() == (quad[3] != 0)
 }
 
-/// The tuple of `quad` in `ordering`'s key order (a default-graph key has three ids, the
+/// The ids of `quad` in `ordering`'s key order (a default-graph key has three ids, the
 /// fourth slot is 0).
 fn permuted(ordering: Ordering, quad: &IdQuad) -> IdQuad {
     let mut out = [0; 4];
@@ -53,7 +215,7 @@ fn permuted(ordering: Ordering, quad: &IdQuad) -> IdQuad {
     out
 }
 
-/// Appends the key of a permuted tuple.
+/// Appends the key of permuted ids.
 pub(super) fn encode_key(ordering: Ordering, tuple: &IdQuad, out: &mut Vec<u8>) {
     let width = ordering.positions().len();
     for id in &tuple[..width] {
@@ -61,12 +223,13 @@ pub(super) fn encode_key(ordering: Ordering, tuple: &IdQuad, out: &mut Vec<u8>) 
     }
 }
 
-/// `quads` of one ordering, sorted and without duplicates.
-pub(super) fn sorted_tuples(ordering: Ordering, quads: &[IdQuad]) -> Vec<IdQuad> {
-    let mut tuples: Vec<IdQuad> = quads
+/// `quads` of one ordering, permuted, sorted and without duplicates.
+pub(super) fn sorted_tuples<T: Tuple>(ordering: Ordering, quads: &[T]) -> Vec<T> {
+    let mut tuples: Vec<T> = quads
         .iter()
-        .filter(|quad| holds(ordering, quad))
-        .map(|quad| permuted(ordering, quad))
+        .map(|quad| quad.ids())
+        .filter(|ids| holds(ordering, ids))
+        .map(|ids| T::pack(permuted(ordering, &ids)))
         .collect();
     tuples.sort_unstable();
     tuples.dedup();
@@ -75,14 +238,14 @@ pub(super) fn sorted_tuples(ordering: Ordering, quads: &[IdQuad]) -> Vec<IdQuad>
 
 /// Sorts `quads` for every ordering in `orderings` on up to `threads` threads at once, handing
 /// each sorted ordering to `sink` (on the calling thread, in the order they finish).
-pub(super) fn sort_each(
-    quads: &[IdQuad],
+pub(super) fn sort_each<T: Tuple>(
+    quads: &[T],
     orderings: &[Ordering],
     threads: usize,
-    mut sink: impl FnMut(Ordering, Vec<IdQuad>) -> Result<(), StoreError>,
+    mut sink: impl FnMut(Ordering, Vec<T>) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
     for group in orderings.chunks(threads.max(1)) {
-        let sorted: Vec<(Ordering, Vec<IdQuad>)> = std::thread::scope(|scope| {
+        let sorted: Vec<(Ordering, Vec<T>)> = std::thread::scope(|scope| {
             let handles: Vec<_> = group
                 .iter()
                 .map(|ordering| {
@@ -115,13 +278,17 @@ pub(super) fn spill_error(path: &Path, what: &str, error: &std::io::Error) -> St
 }
 
 /// Writes one ordering's sorted tuples of a run to `path`.
-pub(super) fn spill(path: &Path, ordering: Ordering, tuples: &[IdQuad]) -> Result<(), StoreError> {
+pub(super) fn spill<T: Tuple>(
+    path: &Path,
+    ordering: Ordering,
+    tuples: &[T],
+) -> Result<(), StoreError> {
     let file = File::create(path).map_err(|e| spill_error(path, "creating", &e))?;
     let mut out = BufWriter::with_capacity(FILE_BUFFER, file);
     let mut key = Vec::with_capacity(64);
     for tuple in tuples {
         key.clear();
-        encode_key(ordering, tuple, &mut key);
+        encode_key(ordering, &tuple.ids(), &mut key);
         // Keys hold at most four 8-byte ids: the length always fits one byte.
         out.write_all(&[key.len() as u8])
             .and_then(|()| out.write_all(&key))
@@ -174,14 +341,14 @@ impl KeySource for SpillReader {
 }
 
 /// The keys of sorted tuples in memory.
-pub(super) struct TupleSource {
+pub(super) struct TupleSource<T> {
     ordering: Ordering,
-    tuples: std::vec::IntoIter<IdQuad>,
+    tuples: std::vec::IntoIter<T>,
 }
 
-impl TupleSource {
+impl<T: Tuple> TupleSource<T> {
     /// The keys of `tuples` (sorted for `ordering`).
-    pub fn new(ordering: Ordering, tuples: Vec<IdQuad>) -> Self {
+    pub fn new(ordering: Ordering, tuples: Vec<T>) -> Self {
         Self {
             ordering,
             tuples: tuples.into_iter(),
@@ -189,12 +356,12 @@ impl TupleSource {
     }
 }
 
-impl KeySource for TupleSource {
+impl<T: Tuple> KeySource for TupleSource<T> {
     fn next_key(&mut self, key: &mut Vec<u8>) -> Result<bool, StoreError> {
         key.clear();
         match self.tuples.next() {
             Some(tuple) => {
-                encode_key(self.ordering, &tuple, key);
+                encode_key(self.ordering, &tuple.ids(), key);
                 Ok(true)
             }
             None => Ok(false),
@@ -278,6 +445,53 @@ mod tests {
             vec![[2, 1, 3, 0], [2, 3, 1, 0]]
         );
         assert_eq!(sorted_tuples(Ordering::Gosp, &quads), vec![[7, 1, 1, 1]]);
+    }
+
+    #[test]
+    fn a_run_turns_wide_at_the_first_id_over_32_bits_and_keeps_every_quad() {
+        let mut run = Run::default();
+        run.push([1, 2, 3, 0]);
+        run.push([u64::from(u32::MAX), 2, 3, 4]);
+        assert!(matches!(run, Run::Narrow(_)));
+        assert_eq!(run.tuple_bytes(), 16);
+        run.push([1 << 32, 2, 3, 0]);
+        run.push([5, 6, 7, 8]);
+        let Run::Wide(quads) = &run else {
+            panic!("still narrow: {run:?}");
+        };
+        assert_eq!(
+            quads,
+            &vec![
+                [1, 2, 3, 0],
+                [u64::from(u32::MAX), 2, 3, 4],
+                [1 << 32, 2, 3, 0],
+                [5, 6, 7, 8]
+            ]
+        );
+        assert_eq!(run.tuple_bytes(), 32);
+    }
+
+    proptest::proptest! {
+        /// Narrow tuples sort, drop duplicates and encode exactly as wide ones.
+        #[test]
+        fn narrow_tuples_give_the_keys_of_wide_ones(
+            quads in proptest::collection::vec(
+                proptest::array::uniform4(proptest::prop_oneof![
+                    0..4u64,
+                    0..=u64::from(u32::MAX),
+                    proptest::strategy::Just(u64::from(u32::MAX)),
+                ]),
+                0..200,
+            )
+        ) {
+            let narrow: Vec<NarrowTuple> = quads.iter().map(|q| NarrowTuple::pack(*q)).collect();
+            for ordering in Ordering::ALL {
+                let wide_keys = keys(TupleSource::new(ordering, sorted_tuples(ordering, &quads)));
+                let narrow_keys =
+                    keys(TupleSource::new(ordering, sorted_tuples(ordering, &narrow)));
+                proptest::prop_assert_eq!(narrow_keys, wide_keys);
+            }
+        }
     }
 
     #[test]
