@@ -21,7 +21,7 @@ use super::super::layout::{load_owner, meta, read_counter};
 use super::super::staged::apply;
 use super::super::transaction::Transaction;
 use super::super::Store;
-use super::runs::{KeySource, Merge, Run, SpillReader};
+use super::runs::{KeySource, Merge, Run, SortedTuples, SpillReader};
 use super::terms::{split_record, NewTerms};
 use super::{LoadProgress, LoadStage, ProgressFn};
 use crate::plugin::Backend;
@@ -299,13 +299,17 @@ impl Ingest<'_, '_, '_> {
     pub fn quads(&mut self, sources: Sources) -> Result<(), StoreError> {
         match sources {
             Sources::Memory(run) => {
-                // One ordering at a time (one copy of the run): the backend writes on the
+                // One ordering at a time, into one copy of the run: the backend writes on the
                 // other core meanwhile.
-                run.sort_each(&INGEST_ORDER, 1, |ordering, tuples| {
-                    self.ordering(ordering, tuples.into_source(ordering))
-                })
+                let mut sorted = SortedTuples::default();
+                for ordering in INGEST_ORDER {
+                    run.sort_into(ordering, &mut sorted);
+                    self.ordering(ordering, sorted.source(ordering))?;
+                }
+                Ok(())
             }
             Sources::Spilled { dir, runs, last } => {
+                let mut sorted = SortedTuples::default();
                 for ordering in INGEST_ORDER {
                     let mut readers = (0..runs)
                         .map(|run| {
@@ -315,7 +319,8 @@ impl Ingest<'_, '_, '_> {
                         })
                         .collect::<Result<Vec<_>, _>>()?;
                     if !last.is_empty() {
-                        readers.push(last.sorted(ordering).into_source(ordering));
+                        last.sort_into(ordering, &mut sorted);
+                        readers.push(sorted.source(ordering));
                     }
                     self.ordering(ordering, Box::new(Merge::new(readers)?))?;
                     for run in 0..runs {

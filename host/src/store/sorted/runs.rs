@@ -139,11 +139,18 @@ impl Run {
         }
     }
 
-    /// The run's tuples of one ordering, sorted and without duplicates.
-    pub fn sorted(&self, ordering: Ordering) -> SortedTuples {
-        match self {
-            Self::Narrow(quads) => SortedTuples::Narrow(sorted_tuples(ordering, quads)),
-            Self::Wide(quads) => SortedTuples::Wide(sorted_tuples(ordering, quads)),
+    /// Puts the run's tuples of one ordering into `out`, sorted and without duplicates,
+    /// reusing its allocation (one copy of the run serves all nine orderings).
+    pub fn sort_into(&self, ordering: Ordering, out: &mut SortedTuples) {
+        match (self, &mut *out) {
+            (Self::Narrow(quads), SortedTuples::Narrow(tuples)) => {
+                sort_into(ordering, quads, tuples);
+            }
+            (Self::Wide(quads), SortedTuples::Wide(tuples)) => sort_into(ordering, quads, tuples),
+            (Self::Narrow(quads), _) => {
+                *out = SortedTuples::Narrow(sorted_tuples(ordering, quads));
+            }
+            (Self::Wide(quads), _) => *out = SortedTuples::Wide(sorted_tuples(ordering, quads)),
         }
     }
 
@@ -181,6 +188,12 @@ pub(super) enum SortedTuples {
     Wide(Vec<IdQuad>),
 }
 
+impl Default for SortedTuples {
+    fn default() -> Self {
+        Self::Narrow(Vec::new())
+    }
+}
+
 impl SortedTuples {
     /// Writes them to a spill file.
     pub fn spill(&self, path: &Path, ordering: Ordering) -> Result<(), StoreError> {
@@ -191,7 +204,7 @@ impl SortedTuples {
     }
 
     /// Their keys, ascending.
-    pub fn into_source(self, ordering: Ordering) -> Box<dyn KeySource + Send> {
+    pub fn source(&self, ordering: Ordering) -> Box<dyn KeySource + Send + '_> {
         match self {
             Self::Narrow(tuples) => Box::new(TupleSource::new(ordering, tuples)),
             Self::Wide(tuples) => Box::new(TupleSource::new(ordering, tuples)),
@@ -225,15 +238,23 @@ pub(super) fn encode_key(ordering: Ordering, tuple: &IdQuad, out: &mut Vec<u8>) 
 
 /// `quads` of one ordering, permuted, sorted and without duplicates.
 pub(super) fn sorted_tuples<T: Tuple>(ordering: Ordering, quads: &[T]) -> Vec<T> {
-    let mut tuples: Vec<T> = quads
-        .iter()
-        .map(|quad| quad.ids())
-        .filter(|ids| holds(ordering, ids))
-        .map(|ids| T::pack(permuted(ordering, &ids)))
-        .collect();
-    tuples.sort_unstable();
-    tuples.dedup();
+    let mut tuples = Vec::new();
+    sort_into(ordering, quads, &mut tuples);
     tuples
+}
+
+/// [`sorted_tuples`] into `out`, whose allocation is reused.
+fn sort_into<T: Tuple>(ordering: Ordering, quads: &[T], out: &mut Vec<T>) {
+    out.clear();
+    out.extend(
+        quads
+            .iter()
+            .map(|quad| quad.ids())
+            .filter(|ids| holds(ordering, ids))
+            .map(|ids| T::pack(permuted(ordering, &ids))),
+    );
+    out.sort_unstable();
+    out.dedup();
 }
 
 /// Sorts `quads` for every ordering in `orderings` on up to `threads` threads at once, handing
@@ -341,22 +362,22 @@ impl KeySource for SpillReader {
 }
 
 /// The keys of sorted tuples in memory.
-pub(super) struct TupleSource<T> {
+pub(super) struct TupleSource<'t, T> {
     ordering: Ordering,
-    tuples: std::vec::IntoIter<T>,
+    tuples: std::slice::Iter<'t, T>,
 }
 
-impl<T: Tuple> TupleSource<T> {
+impl<'t, T: Tuple> TupleSource<'t, T> {
     /// The keys of `tuples` (sorted for `ordering`).
-    pub fn new(ordering: Ordering, tuples: Vec<T>) -> Self {
+    pub fn new(ordering: Ordering, tuples: &'t [T]) -> Self {
         Self {
             ordering,
-            tuples: tuples.into_iter(),
+            tuples: tuples.iter(),
         }
     }
 }
 
-impl<T: Tuple> KeySource for TupleSource<T> {
+impl<T: Tuple> KeySource for TupleSource<'_, T> {
     fn next_key(&mut self, key: &mut Vec<u8>) -> Result<bool, StoreError> {
         key.clear();
         match self.tuples.next() {
@@ -371,17 +392,17 @@ impl<T: Tuple> KeySource for TupleSource<T> {
 
 /// The ascending union of several ascending sources, each key once. Each source's current
 /// key lives in a buffer of its own, reused for every key it reads.
-pub(super) struct Merge {
-    sources: Vec<Box<dyn KeySource + Send>>,
+pub(super) struct Merge<'a> {
+    sources: Vec<Box<dyn KeySource + Send + 'a>>,
     heap: BinaryHeap<Reverse<(Vec<u8>, usize)>>,
     /// The last key handed out (to drop duplicates).
     last: Vec<u8>,
     started: bool,
 }
 
-impl Merge {
+impl<'a> Merge<'a> {
     /// Merges `sources`.
-    pub fn new(mut sources: Vec<Box<dyn KeySource + Send>>) -> Result<Self, StoreError> {
+    pub fn new(mut sources: Vec<Box<dyn KeySource + Send + 'a>>) -> Result<Self, StoreError> {
         let mut heap = BinaryHeap::with_capacity(sources.len());
         for (index, source) in sources.iter_mut().enumerate() {
             let mut key = Vec::new();
@@ -398,7 +419,7 @@ impl Merge {
     }
 }
 
-impl KeySource for Merge {
+impl KeySource for Merge<'_> {
     fn next_key(&mut self, key: &mut Vec<u8>) -> Result<bool, StoreError> {
         loop {
             let Some(Reverse((mut smallest, index))) = self.heap.pop() else {
@@ -486,9 +507,9 @@ mod tests {
         ) {
             let narrow: Vec<NarrowTuple> = quads.iter().map(|q| NarrowTuple::pack(*q)).collect();
             for ordering in Ordering::ALL {
-                let wide_keys = keys(TupleSource::new(ordering, sorted_tuples(ordering, &quads)));
+                let wide_keys = keys(TupleSource::new(ordering, &sorted_tuples(ordering, &quads)));
                 let narrow_keys =
-                    keys(TupleSource::new(ordering, sorted_tuples(ordering, &narrow)));
+                    keys(TupleSource::new(ordering, &sorted_tuples(ordering, &narrow)));
                 proptest::prop_assert_eq!(narrow_keys, wide_keys);
             }
         }
@@ -501,12 +522,10 @@ mod tests {
         let second: Vec<IdQuad> = (0..500u64).map(|i| [i * 2, 1, 1, 0]).collect();
         let path = dir.path().join("run");
         spill(&path, Ordering::Spo, &sorted_tuples(Ordering::Spo, &first)).unwrap();
+        let second = sorted_tuples(Ordering::Spo, &second);
         let merge = Merge::new(vec![
             Box::new(SpillReader::open(&path).unwrap()),
-            Box::new(TupleSource::new(
-                Ordering::Spo,
-                sorted_tuples(Ordering::Spo, &second),
-            )),
+            Box::new(TupleSource::new(Ordering::Spo, &second)),
         ])
         .unwrap();
         let merged = keys(merge);
