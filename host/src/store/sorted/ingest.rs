@@ -21,7 +21,7 @@ use super::super::layout::{load_owner, meta, read_counter};
 use super::super::staged::apply;
 use super::super::transaction::Transaction;
 use super::super::Store;
-use super::runs::{KeySource, Merge, Run, SortedTuples, SpillReader};
+use super::runs::{KeySource, Merge, Run, SpillReader};
 use super::terms::{split_record, NewTerms};
 use super::{LoadProgress, LoadStage, ProgressFn};
 use crate::plugin::Backend;
@@ -301,7 +301,7 @@ impl Ingest<'_, '_, '_> {
             Sources::Memory(run) => {
                 // One ordering at a time, into one copy of the run: the backend writes on the
                 // other core meanwhile.
-                let mut sorted = SortedTuples::default();
+                let mut sorted = Run::default();
                 for ordering in INGEST_ORDER {
                     run.sort_into(ordering, &mut sorted);
                     self.ordering(ordering, sorted.source(ordering))?;
@@ -309,7 +309,7 @@ impl Ingest<'_, '_, '_> {
                 Ok(())
             }
             Sources::Spilled { dir, runs, last } => {
-                let mut sorted = SortedTuples::default();
+                let mut sorted = Run::default();
                 for ordering in INGEST_ORDER {
                     let mut readers = (0..runs)
                         .map(|run| {

@@ -75,8 +75,9 @@ impl Tuple for IdQuad {
     }
 }
 
-/// The current run of a load: its quads as narrow tuples while every id fits 32 bits, else
-/// (from the first id that does not, in a store of over 4 billion terms) as wide ones.
+/// Tuples of a load: its current run (quads as they came), or one ordering's sorted copy of
+/// it; narrow while every id fits 32 bits, else (from the first id that does not, in a store
+/// of over 4 billion terms) wide.
 #[derive(Debug)]
 pub(super) enum Run {
     /// Every id fits 32 bits.
@@ -141,16 +142,16 @@ impl Run {
 
     /// Puts the run's tuples of one ordering into `out`, sorted and without duplicates,
     /// reusing its allocation (one copy of the run serves all nine orderings).
-    pub fn sort_into(&self, ordering: Ordering, out: &mut SortedTuples) {
+    pub fn sort_into(&self, ordering: Ordering, out: &mut Run) {
         match (self, &mut *out) {
-            (Self::Narrow(quads), SortedTuples::Narrow(tuples)) => {
+            (Self::Narrow(quads), Run::Narrow(tuples)) => {
                 sort_into(ordering, quads, tuples);
             }
-            (Self::Wide(quads), SortedTuples::Wide(tuples)) => sort_into(ordering, quads, tuples),
+            (Self::Wide(quads), Run::Wide(tuples)) => sort_into(ordering, quads, tuples),
             (Self::Narrow(quads), _) => {
-                *out = SortedTuples::Narrow(sorted_tuples(ordering, quads));
+                *out = Run::Narrow(sorted_tuples(ordering, quads));
             }
-            (Self::Wide(quads), _) => *out = SortedTuples::Wide(sorted_tuples(ordering, quads)),
+            (Self::Wide(quads), _) => *out = Run::Wide(sorted_tuples(ordering, quads)),
         }
     }
 
@@ -159,15 +160,31 @@ impl Run {
         &self,
         orderings: &[Ordering],
         threads: usize,
-        mut sink: impl FnMut(Ordering, SortedTuples) -> Result<(), StoreError>,
+        mut sink: impl FnMut(Ordering, Run) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         match self {
             Self::Narrow(quads) => sort_each(quads, orderings, threads, |ordering, tuples| {
-                sink(ordering, SortedTuples::Narrow(tuples))
+                sink(ordering, Run::Narrow(tuples))
             }),
             Self::Wide(quads) => sort_each(quads, orderings, threads, |ordering, tuples| {
-                sink(ordering, SortedTuples::Wide(tuples))
+                sink(ordering, Run::Wide(tuples))
             }),
+        }
+    }
+
+    /// Writes the tuples (sorted for `ordering`) to a spill file.
+    pub fn spill(&self, path: &Path, ordering: Ordering) -> Result<(), StoreError> {
+        match self {
+            Self::Narrow(tuples) => spill(path, ordering, tuples),
+            Self::Wide(tuples) => spill(path, ordering, tuples),
+        }
+    }
+
+    /// The keys of the tuples (sorted for `ordering`), ascending.
+    pub fn source(&self, ordering: Ordering) -> Box<dyn KeySource + Send + '_> {
+        match self {
+            Self::Narrow(tuples) => Box::new(TupleSource::new(ordering, tuples)),
+            Self::Wide(tuples) => Box::new(TupleSource::new(ordering, tuples)),
         }
     }
 }
@@ -177,38 +194,6 @@ impl Run {
 fn grow<T>(tuples: &mut Vec<T>) {
     if tuples.len() == tuples.capacity() {
         tuples.reserve_exact(tuples.len() / 4 + (64 << 10));
-    }
-}
-
-/// One ordering's sorted tuples of a run.
-pub(super) enum SortedTuples {
-    /// Narrow tuples.
-    Narrow(Vec<NarrowTuple>),
-    /// Wide tuples.
-    Wide(Vec<IdQuad>),
-}
-
-impl Default for SortedTuples {
-    fn default() -> Self {
-        Self::Narrow(Vec::new())
-    }
-}
-
-impl SortedTuples {
-    /// Writes them to a spill file.
-    pub fn spill(&self, path: &Path, ordering: Ordering) -> Result<(), StoreError> {
-        match self {
-            Self::Narrow(tuples) => spill(path, ordering, tuples),
-            Self::Wide(tuples) => spill(path, ordering, tuples),
-        }
-    }
-
-    /// Their keys, ascending.
-    pub fn source(&self, ordering: Ordering) -> Box<dyn KeySource + Send + '_> {
-        match self {
-            Self::Narrow(tuples) => Box::new(TupleSource::new(ordering, tuples)),
-            Self::Wide(tuples) => Box::new(TupleSource::new(ordering, tuples)),
-        }
     }
 }
 
