@@ -58,6 +58,10 @@ pub struct LoadArgs {
     /// a temporary directory inside the data directory: 512MiB, 2GiB, …
     #[arg(long, value_name = "BYTES", default_value = "1GiB", value_parser = parse_memory_budget)]
     pub memory_budget: u64,
+    /// Threads parsing N-Triples and N-Quads (cut into blocks of lines), and inputs read at
+    /// once, at most [default: one per core]
+    #[arg(long, value_name = "N", default_value_t = 0, hide_default_value = true)]
+    pub parse_threads: usize,
 }
 
 /// Reads `--memory-budget`.
@@ -282,6 +286,7 @@ pub(super) fn load(cli: &Cli, session: &Session, args: &LoadArgs) -> Result<Exit
             path: args.load_path.into(),
         },
         memory_budget: args.memory_budget,
+        parse_threads: args.parse_threads,
         progress: std::io::stderr().is_terminal(),
         data_dir: opened.persistent.then(|| cli.data_dir.clone()),
     };

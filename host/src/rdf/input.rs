@@ -129,6 +129,21 @@ impl<R: Read> Read for CountLines<R> {
 /// # Errors
 /// [`LoadError::Open`] when the file cannot be opened.
 pub(super) fn open(source: &Source, progress: &ProgressBar) -> Result<Input, LoadError> {
+    Ok(counted_input(
+        open_decoded(source, progress)?,
+        source.format().format,
+    ))
+}
+
+/// Opens `source` for reading its plain text: buffered, counted for the progress bar and
+/// decompressed, its lines not counted.
+///
+/// # Errors
+/// [`LoadError::Open`] when the file cannot be opened.
+pub(super) fn open_decoded(
+    source: &Source,
+    progress: &ProgressBar,
+) -> Result<Box<dyn Read + Send>, LoadError> {
     let raw: Box<dyn Read + Send> = match source {
         Source::Stdin(_) => Box::new(std::io::stdin()),
         Source::File(path, _) => {
@@ -140,12 +155,11 @@ pub(super) fn open(source: &Source, progress: &ProgressBar) -> Result<Input, Loa
     };
     let format = source.format();
     let counted = progress.wrap_read(BufReader::with_capacity(1 << 16, raw));
-    let decoded: Box<dyn Read + Send> = if format.gzip {
+    Ok(if format.gzip {
         Box::new(flate2::read::MultiGzDecoder::new(counted))
     } else {
         Box::new(counted)
-    };
-    Ok(counted_input(decoded, format.format))
+    })
 }
 
 /// `decoded`, the plain text of a document in `format`, with its lines counted (and, for

@@ -10,11 +10,10 @@ use oxrdf::{GraphName, GraphNameRef, NamedOrBlankNode, Quad};
 use oxrdfio::{RdfFormat, RdfParseError, RdfParser, RdfSyntaxError};
 use oxrdfxml::{RdfXmlParseError, RdfXmlParser};
 
-use super::blank_nodes::BlankNodeRenamer;
 use super::format::InputFormat;
-use super::input::{open, LineCount};
-use super::lines::load_lines;
+use super::input::LineCount;
 use super::load_record::{record, LastLoad};
+use super::pipeline::{parse_inputs, Event, PipelineOptions};
 use super::progress::{progress_bar, stage_reporter};
 use super::target::LoadTarget;
 use super::xml_entities::EntityLimit;
@@ -69,6 +68,9 @@ pub struct LoadRequest {
     /// What a sorted load may hold in memory before it spills runs to disk (see
     /// [`SortedLoadOptions`](crate::store::SortedLoadOptions)); 1 GiB by default.
     pub memory_budget: u64,
+    /// Threads that parse N-Triples and N-Quads blocks, and inputs read at once, at most
+    /// (0: one per core).
+    pub parse_threads: usize,
     /// Draw a progress bar on stderr (when it is a terminal).
     pub progress: bool,
     /// Where the backend keeps its files, if it does: the size on disk after the load is
@@ -86,6 +88,7 @@ impl Default for LoadRequest {
             keep_blank_node_labels: false,
             options: LoadOptions::default(),
             memory_budget: crate::store::SortedLoadOptions::default().memory_budget,
+            parse_threads: 0,
             progress: false,
             data_dir: None,
         }
@@ -162,6 +165,12 @@ pub enum LoadError {
         /// What is wrong with it.
         message: String,
     },
+    /// The load's parser threads could not be started.
+    #[error("could not start the load's parser threads: {source}; nothing was loaded")]
+    Threads {
+        /// The cause.
+        source: std::io::Error,
+    },
     /// The store failed.
     #[error("{}", store_failure(.0))]
     Store(#[from] StoreError),
@@ -220,26 +229,23 @@ pub fn load(store: &Store, request: &LoadRequest) -> Result<LoadReport, LoadErro
     let mut bulk = LoadTarget::begin(store, request)?;
     bulk.set_progress(stage_reporter(progress.clone()));
     let mut report = LoadReport::default();
-    let limits = store.term_limits();
-    for source in &request.sources {
-        progress.set_prefix(source.name());
-        let input = Loading {
-            source,
-            request,
-            limits,
-            progress: &progress,
-            started,
-        };
-        if let Err(error) = load_source(&mut bulk, &input, &mut report) {
-            progress.finish_and_clear();
-            return Err(match bulk.rollback() {
-                Ok(()) => error,
-                Err(undo) => LoadError::NotUndone {
-                    cause: Box::new(error),
-                    undo,
-                },
-            });
-        }
+    let parsed = parse_into(
+        &mut bulk,
+        request,
+        store.term_limits(),
+        &progress,
+        started,
+        &mut report,
+    );
+    if let Err(error) = parsed {
+        progress.finish_and_clear();
+        return Err(match bulk.rollback() {
+            Ok(()) => error,
+            Err(undo) => LoadError::NotUndone {
+                cause: Box::new(error),
+                undo,
+            },
+        });
     }
     progress.set_message("committing");
     report.summary = bulk.commit()?;
@@ -261,33 +267,60 @@ pub fn load(store: &Store, request: &LoadRequest) -> Result<LoadReport, LoadErro
     Ok(report)
 }
 
-/// One input of a load, and what every input shares.
-struct Loading<'r> {
-    source: &'r Source,
-    request: &'r LoadRequest,
+/// Parses every input of `request` into `bulk`, counting what a lenient load skips.
+fn parse_into(
+    bulk: &mut LoadTarget<'_>,
+    request: &LoadRequest,
     limits: TermLimits,
-    progress: &'r ProgressBar,
+    progress: &ProgressBar,
     started: Instant,
+    report: &mut LoadReport,
+) -> Result<(), LoadError> {
+    let mut sink = Sink {
+        bulk,
+        progress,
+        started,
+        last_log: Instant::now(),
+    };
+    let mut in_a_row: Vec<SkippedInARow> = request
+        .sources
+        .iter()
+        .map(|_| SkippedInARow::default())
+        .collect();
+    let mut current = None;
+    let options = PipelineOptions::new(request.parse_threads);
+    parse_inputs(request, limits, progress, options, |source, event| {
+        let file = || request.sources[source].name();
+        if current != Some(source) {
+            current = Some(source);
+            progress.set_prefix(file());
+        }
+        match event {
+            Event::Quads(quads) => {
+                if !quads.is_empty() {
+                    in_a_row[source].reset();
+                }
+                quads
+                    .into_iter()
+                    .try_for_each(|quad| sink.add(quad, source))
+            }
+            Event::Skipped(skipped) => in_a_row[source].skip(request, report, skipped, &file()),
+            Event::Failed(error) => Err(error),
+        }
+    })
 }
 
 /// Counts quads, reports progress and adds them to the load.
-pub(super) struct Sink<'b, 'a> {
+struct Sink<'b, 'a> {
     bulk: &'b mut LoadTarget<'a>,
-    renamer: Option<BlankNodeRenamer>,
     progress: &'b ProgressBar,
     started: Instant,
     last_log: Instant,
-    /// The input's name in messages.
-    pub file: String,
 }
 
 impl Sink<'_, '_> {
-    /// Adds one quad (its blank nodes renamed when asked).
-    pub fn add(&mut self, quad: Quad) -> Result<(), LoadError> {
-        let quad = match &self.renamer {
-            Some(renamer) => renamer.quad(quad),
-            None => quad,
-        };
+    /// Adds one quad of input `source`.
+    fn add(&mut self, quad: Quad, source: usize) -> Result<(), LoadError> {
         self.bulk.add(quad)?;
         let read = self.bulk.read();
         if read.is_multiple_of(16_384) {
@@ -296,7 +329,7 @@ impl Sink<'_, '_> {
                 .set_message(format!("parsing: {read} quads, {rate:.0} quads/s"));
             if self.last_log.elapsed() >= Duration::from_secs(10) {
                 self.last_log = Instant::now();
-                tracing::info!(quads = read, rate = rate as u64, "loading {}", self.file);
+                tracing::info!(quads = read, rate = rate as u64, input = source, "loading");
             }
         }
         Ok(())
@@ -402,64 +435,6 @@ fn default_graph(request: &LoadRequest) -> GraphName {
     }
 }
 
-fn load_source(
-    bulk: &mut LoadTarget<'_>,
-    loading: &Loading<'_>,
-    report: &mut LoadReport,
-) -> Result<(), LoadError> {
-    let Loading {
-        source,
-        request,
-        limits,
-        progress,
-        started,
-    } = *loading;
-    let file = source.name();
-    let format = source.format().format;
-    let parser = input_parser(request, format)?;
-    let input = open(source, progress)?;
-    let mut sink = Sink {
-        bulk,
-        renamer: (!request.keep_blank_node_labels).then(BlankNodeRenamer::new),
-        progress,
-        started,
-        last_log: Instant::now(),
-        file: file.clone(),
-    };
-    if request.lenient && matches!(format, RdfFormat::NTriples | RdfFormat::NQuads) {
-        return load_lines(&mut sink, input.reader, request, format, limits, report);
-    }
-    // Parsing (with decompression and blank node renaming) runs on its own thread, a few
-    // batches ahead of the store's writer: on two cores a load takes about the time of the
-    // slower of the two instead of their sum.
-    let renamer = sink.renamer.take();
-    std::thread::scope(|scope| {
-        let (sender, receiver) = std::sync::mpsc::sync_channel::<Parsed>(PARSED_AHEAD);
-        let parsing = Parsing {
-            file: file.clone(),
-            limits,
-            lines: input.lines,
-            renamer,
-        };
-        scope.spawn(move || parse_ahead(parser, input.reader, &parsing, &sender));
-        let mut in_a_row = SkippedInARow::default();
-        // The parser stops when this loop returns early and drops the receiver.
-        for parsed in receiver {
-            match parsed {
-                Parsed::Quads(quads) => {
-                    in_a_row.reset();
-                    for quad in quads {
-                        sink.add(quad)?;
-                    }
-                }
-                Parsed::Syntax(skipped) => in_a_row.skip(request, report, skipped, &file)?,
-                Parsed::Read(source) => return Err(read_error(&file, source)),
-            }
-        }
-        Ok(())
-    })
-}
-
 /// A read error, or the RDF/XML entity guard's refusal (a syntax error at its line, even in a
 /// lenient load: the rest of the document cannot be read safely).
 pub(super) fn read_error(file: &str, source: std::io::Error) -> LoadError {
@@ -476,29 +451,6 @@ pub(super) fn read_error(file: &str, source: std::io::Error) -> LoadError {
             source,
         },
     }
-}
-
-/// Batches of parsed quads the parser thread may run ahead of the writer.
-const PARSED_AHEAD: usize = 8;
-/// Quads per batch sent by the parser thread.
-const PARSED_BATCH: usize = 1024;
-
-/// What the parser thread sends.
-enum Parsed {
-    /// Quads, in file order.
-    Quads(Vec<Quad>),
-    /// A syntax error (the parser goes on after it, for lenient loads).
-    Syntax(Skipped),
-    /// The input could not be read; nothing follows.
-    Read(std::io::Error),
-}
-
-/// What the parser thread needs besides the parser and its input.
-struct Parsing {
-    file: String,
-    limits: TermLimits,
-    lines: LineCount,
-    renamer: Option<BlankNodeRenamer>,
 }
 
 /// The parser of one input.
@@ -530,7 +482,7 @@ pub(super) fn quads_of<'a>(
         InputParser::Any(parser) => Box::new(parser.for_reader(reader).map(move |result| {
             result.map_err(|error| match error {
                 RdfParseError::Syntax(error) => {
-                    let mut skipped = describe(file, 0, &error);
+                    let mut skipped = describe(file, &error);
                     if error.location().is_none() {
                         skipped.location =
                             format!("{file} (at or before line {})", lines.reached());
@@ -562,98 +514,26 @@ pub(super) fn quads_of<'a>(
     }
 }
 
-/// Parses `reader`, sending batches of quads (renamed when asked) until the input ends, it
-/// cannot be read, or the receiver is gone. A quad with a term over the store's limits is a
-/// bad statement like a syntax error.
-fn parse_ahead(
-    parser: InputParser,
-    reader: Box<dyn Read + Send>,
-    parsing: &Parsing,
-    sender: &std::sync::mpsc::SyncSender<Parsed>,
-) {
-    let Parsing {
-        file,
-        limits,
-        lines,
-        renamer,
-    } = parsing;
-    let mut batch = Vec::with_capacity(PARSED_BATCH);
-    let mut quads = 0u64;
-    let flush = |batch: &mut Vec<Quad>| {
-        batch.is_empty() || sender.send(Parsed::Quads(std::mem::take(batch))).is_ok()
+/// `file:line:column` and the bare message of a syntax error.
+pub(super) fn describe(file: &str, error: &RdfSyntaxError) -> Skipped {
+    let location = match error.location() {
+        Some(range) => format!("{file}:{}:{}", range.start.line + 1, range.start.column + 1),
+        None => file.to_owned(),
     };
-    for result in quads_of(parser, reader, file, lines) {
-        let message = match result {
-            Ok(quad) => {
-                quads += 1;
-                if let Err(error) = check_quad(*limits, &quad) {
-                    if !flush(&mut batch) {
-                        return;
-                    }
-                    // The parsers give no position for a good statement.
-                    let location = format!(
-                        "{file}, quad {quads} (at or before line {})",
-                        lines.reached()
-                    );
-                    let message = error.to_string();
-                    if sender
-                        .send(Parsed::Syntax(Skipped { location, message }))
-                        .is_err()
-                    {
-                        return;
-                    }
-                    continue;
-                }
-                batch.push(match renamer {
-                    Some(renamer) => renamer.quad(quad),
-                    None => quad,
-                });
-                if batch.len() < PARSED_BATCH {
-                    continue;
-                }
-                Parsed::Quads(std::mem::replace(
-                    &mut batch,
-                    Vec::with_capacity(PARSED_BATCH),
-                ))
-            }
-            Err(ParseFailure::Syntax(skipped)) => {
-                if !flush(&mut batch) {
-                    return;
-                }
-                Parsed::Syntax(skipped)
-            }
-            Err(ParseFailure::Read(error)) => {
-                let _ = sender.send(Parsed::Read(error));
-                return;
-            }
-        };
-        if sender.send(message).is_err() {
-            return;
-        }
-    }
-    if !batch.is_empty() {
-        let _ = sender.send(Parsed::Quads(batch));
+    Skipped {
+        location,
+        message: syntax_message(error),
     }
 }
 
-/// `file:line:column` (lines counted from `first_line` + 1) and the bare message of a
-/// syntax error.
-pub(super) fn describe(file: &str, first_line: u64, error: &RdfSyntaxError) -> Skipped {
+/// The message of a syntax error without the position oxrdfio puts in front of it.
+pub(super) fn syntax_message(error: &RdfSyntaxError) -> String {
     let text = error.to_string();
-    let message = match text.strip_prefix("Parser error") {
+    match text.strip_prefix("Parser error") {
         Some(rest) => rest
             .split_once(": ")
             .map_or(text.as_str(), |(_, message)| message)
             .to_owned(),
-        None => text.clone(),
-    };
-    let location = match error.location() {
-        Some(range) => format!(
-            "{file}:{}:{}",
-            first_line + range.start.line + 1,
-            range.start.column + 1
-        ),
-        None => file.to_owned(),
-    };
-    Skipped { location, message }
+        None => text,
+    }
 }

@@ -9,6 +9,7 @@ mod input;
 mod lines;
 mod load;
 mod load_record;
+mod pipeline;
 mod progress;
 mod target;
 mod xml_entities;
