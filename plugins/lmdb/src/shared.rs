@@ -70,6 +70,36 @@ impl Shared {
         self.registry()?.get(table).copied()
     }
 
+    /// Extends the data file, after a commit, to cover every page LMDB counts as used. A
+    /// commit does not write the pages its transaction dirtied and then freed ("loose" pages,
+    /// which go to the free list: `mdb_page_flush` skips them), so after a large delete the
+    /// file can end before the meta page's last page, and the next open would take it for a
+    /// truncated file. The pages added are free pages, read as zeros until LMDB reuses them.
+    /// Best effort: the commit is durable already, and a file left short is reported by the
+    /// next open as before.
+    pub(crate) fn cover_used_pages(&self) {
+        let page_size = u64::from(self.env.stat().page_size);
+        let needed = (self.env.info().last_page_number as u64 + 1).saturating_mul(page_size);
+        let path = self.env.path().join("data.mdb");
+        let short = std::fs::metadata(&path).is_ok_and(|meta| meta.len() < needed);
+        if !short {
+            return;
+        }
+        let extended = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|file| file.set_len(needed));
+        if let Err(error) = extended {
+            self.logger.warn(
+                "kgdb_plugin_lmdb",
+                format_args!(
+                    "{}: could not extend the file over its free pages to {needed} bytes: {error}",
+                    path.display()
+                ),
+            );
+        }
+    }
+
     /// Doubles the map (up to `max_map_size`). Called by the writer thread with no write
     /// transaction open.
     pub(crate) fn grow_map(&self) -> Result<(), PluginError> {

@@ -133,7 +133,10 @@ pub(crate) fn with_growth<T>(
         let mut wtxn = shared.write_txn("beginning a write transaction")?;
         let outcome = body(&mut wtxn).and_then(|value| wtxn.commit().map(|()| value));
         match outcome {
-            Ok(value) => return Ok(value),
+            Ok(value) => {
+                shared.cover_used_pages();
+                return Ok(value);
+            }
             Err(error) if is_map_full(&error) => shared.grow_map()?,
             Err(error) => return Err(lmdb_error("writing", error)),
         }
@@ -311,7 +314,10 @@ fn commit<'e>(
     for _ in 0..MAX_GROWTHS {
         let current = txn.take().ok_or_else(session_gone)?;
         match current.commit() {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                shared.cover_used_pages();
+                return Ok(());
+            }
             Err(error) if is_map_full(&error) => {
                 shared.grow_map()?;
                 txn = Some(restart(shared, log)?);
