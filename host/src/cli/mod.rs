@@ -1,5 +1,6 @@
 //! The `kgdb-host` command line.
 
+mod compact;
 mod conformance;
 mod data;
 mod output;
@@ -98,6 +99,9 @@ pub enum Command {
     /// Undo a load that was interrupted (a killed process), now; any writing command does it
     /// first anyway
     Recover,
+    /// Reclaim space through the plugin's own compaction (RocksDB) and print the bytes on disk
+    /// before and after; on LMDB, which reuses the pages it frees, how many are free
+    Compact,
     /// What the store holds (exact counts, largest graphs, bytes on disk), the backend's own
     /// statistics and the last load's operation stats; `--json` for machines
     Stats(stats::StatsArgs),
@@ -128,6 +132,7 @@ impl Command {
             Self::Clear(_) => "clear",
             Self::Verify(_) => "verify",
             Self::Recover => "recover",
+            Self::Compact => "compact",
             Self::Stats(_) => "stats",
             Self::Conformance(_) => "conformance",
             Self::ConformanceWriter(_) => "conformance-writer",
@@ -272,6 +277,7 @@ fn run_command(cli: &Cli, session: &Session) -> Result<ExitCode, Failure> {
         Command::Clear(args) => data::clear(cli, session, args),
         Command::Verify(args) => data::verify(cli, session, args),
         Command::Recover => data::recover(cli, session),
+        Command::Compact => compact::run(cli, session),
         Command::Stats(args) => stats::run(cli, session, args),
         Command::Conformance(args) => conformance::run(cli, registry, args),
         Command::ConformanceWriter(args) => Ok(conformance::writer(args)),

@@ -366,6 +366,8 @@ impl StorageBackend for LmdbBackend {
         let snapshot = Snapshot::begin(&shared)?;
         let registry = shared.registry()?;
         let (mut entries, mut depth) = (0u64, 0u64);
+        // Pages the tables' trees hold: the main database's (the table list) to begin with.
+        let mut tree_pages = (stat.branch_pages + stat.leaf_pages + stat.overflow_pages) as u64;
         for (name, _, db) in registry.iter() {
             let table = match db.stat(&snapshot.rtxn) {
                 Ok(table) => table,
@@ -388,8 +390,16 @@ impl StorageBackend for LmdbBackend {
                 "count",
             ));
             let pages = table.branch_pages + table.leaf_pages + table.overflow_pages;
+            tree_pages += pages as u64;
             stats.push(NativeStat::table_bytes(name, pages as u64 * page_size));
         }
+        // The rest of the used pages, but LMDB's two meta pages, are free: on its free list
+        // (whose own few pages are counted with them), reused by later writes.
+        stats.push(NativeStat::new(
+            "lmdb.free_pages",
+            pages_used.saturating_sub(2 + tree_pages),
+            "pages",
+        ));
         stats.push(NativeStat::new("lmdb.entries", entries, "keys"));
         stats.push(NativeStat::new("lmdb.depth", depth, "count"));
         Ok(stats)
