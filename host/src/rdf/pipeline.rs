@@ -228,11 +228,13 @@ impl Reader<'_> {
     fn read(&self, index: usize, source: &Source) -> bool {
         let renamer = (!self.request.keep_blank_node_labels).then(BlankNodeRenamer::new);
         let format = source.format().format;
-        if is_line_based(format) {
-            self.cut(index, source, format, renamer)
+        let mut seq = 0;
+        let read = if is_line_based(format) {
+            self.cut(index, source, format, renamer, &mut seq)
         } else {
-            self.stream(index, source, format, renamer)
-        }
+            self.stream(index, source, format, renamer, &mut seq)
+        };
+        read.unwrap_or_else(|error| self.fail(index, &mut seq, error))
     }
 
     /// Sends a batch of input `source`, once a token allows; `false` when the load stops.
@@ -254,23 +256,18 @@ impl Reader<'_> {
         false
     }
 
-    /// Cuts a line-based input into blocks for the parser threads.
+    /// Cuts a line-based input into blocks for the parser threads: `false` when the load
+    /// stops, an error when the input cannot be read on (`seq`: the batches sent).
     fn cut(
         &self,
         index: usize,
         source: &Source,
         format: RdfFormat,
         renamer: Option<BlankNodeRenamer>,
-    ) -> bool {
-        let mut seq = 0;
-        let parser = match parser_for(self.request, format) {
-            Ok(parser) => parser,
-            Err(error) => return self.fail(index, &mut seq, error),
-        };
-        let decoded = match open_decoded(source, self.progress) {
-            Ok(decoded) => decoded,
-            Err(error) => return self.fail(index, &mut seq, error),
-        };
+        seq: &mut u64,
+    ) -> Result<bool, LoadError> {
+        let parser = parser_for(self.request, format)?;
+        let decoded = open_decoded(source, self.progress)?;
         let parser = Arc::new(BlockParser {
             parser,
             limits: self.limits,
@@ -283,42 +280,35 @@ impl Reader<'_> {
                 Ok(Some(block)) => {
                     let work = Work {
                         source: index,
-                        seq,
+                        seq: *seq,
                         block,
                         parser: Arc::clone(&parser),
                     };
-                    seq += 1;
+                    *seq += 1;
                     if !self.tokens.take() || self.work.send(work).is_err() {
-                        return false;
+                        return Ok(false);
                     }
                 }
-                Ok(None) => return self.send(index, &mut seq, Vec::new(), true),
-                Err(error) => {
-                    return self.fail(index, &mut seq, read_error(&source.name(), error));
-                }
+                Ok(None) => return Ok(self.send(index, seq, Vec::new(), true)),
+                Err(error) => return Err(read_error(&source.name(), error)),
             }
         }
     }
 
-    /// Parses an input that cannot be cut, as it streams. A quad with a term over the store's
-    /// limits is a bad statement like a syntax error.
+    /// Parses an input that cannot be cut, as it streams: `false` when the load stops, an
+    /// error when the input cannot be opened (`seq`: the batches sent). A quad with a term
+    /// over the store's limits is a bad statement like a syntax error.
     fn stream(
         &self,
         index: usize,
         source: &Source,
         format: RdfFormat,
         renamer: Option<BlankNodeRenamer>,
-    ) -> bool {
-        let mut seq = 0;
+        seq: &mut u64,
+    ) -> Result<bool, LoadError> {
         let file = source.name();
-        let parser = match input_parser(self.request, format) {
-            Ok(parser) => parser,
-            Err(error) => return self.fail(index, &mut seq, error),
-        };
-        let input = match open(source, self.progress) {
-            Ok(input) => input,
-            Err(error) => return self.fail(index, &mut seq, error),
-        };
+        let parser = input_parser(self.request, format)?;
+        let input = open(source, self.progress)?;
         let mut items = Vec::new();
         let mut quads = Vec::with_capacity(STREAMED_BATCH);
         let mut read = 0u64;
@@ -349,19 +339,19 @@ impl Reader<'_> {
                 Err(ParseFailure::Read(error)) => {
                     flush_quads(&mut quads, &mut items);
                     items.push(Item::Failed(read_error(&file, error)));
-                    self.send(index, &mut seq, items, true);
-                    return false;
+                    self.send(index, seq, items, true);
+                    return Ok(false);
                 }
             }
             if quads.len() >= STREAMED_BATCH || items.len() >= STREAMED_BAD {
                 flush_quads(&mut quads, &mut items);
-                if !self.send(index, &mut seq, std::mem::take(&mut items), false) {
-                    return false;
+                if !self.send(index, seq, std::mem::take(&mut items), false) {
+                    return Ok(false);
                 }
             }
         }
         flush_quads(&mut quads, &mut items);
-        self.send(index, &mut seq, items, true)
+        Ok(self.send(index, seq, items, true))
     }
 }
 

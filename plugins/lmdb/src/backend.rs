@@ -481,10 +481,8 @@ fn open_existing(shared: &Shared, name: &str) -> Result<Option<TableId>, PluginE
 /// page past the end of a memory-mapped file kills the process with `SIGBUS`. (LMDB keeps no
 /// page checksums: bytes damaged inside the file are not detected; see README.)
 fn check_file_length(env: &crate::shared::Env, dir: &Path) -> Result<(), PluginError> {
-    let info = env.info();
-    let page_size = u64::from(env.stat().page_size);
-    let needed = (info.last_page_number as u64 + 1).saturating_mul(page_size);
-    let file = dir.join("data.mdb");
+    let needed = crate::shared::used_bytes(env);
+    let file = dir.join(crate::shared::DATA_FILE);
     let len = std::fs::metadata(&file)
         .map_err(|e| {
             let mut error = PluginError::from(e);

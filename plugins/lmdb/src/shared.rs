@@ -21,6 +21,15 @@ pub(crate) type Env = heed::Env<WithoutTls>;
 
 const TABLES: &str = "table registry";
 
+/// The file LMDB keeps its pages in, inside the environment's directory.
+pub(crate) const DATA_FILE: &str = "data.mdb";
+
+/// Bytes of the pages LMDB's meta page counts as used: what the data file must hold.
+pub(crate) fn used_bytes(env: &Env) -> u64 {
+    let page_size = u64::from(env.stat().page_size);
+    (env.info().last_page_number as u64 + 1).saturating_mul(page_size)
+}
+
 /// What the backend, its transactions, cursors and writer thread share.
 pub struct Shared {
     pub(crate) env: Env,
@@ -78,9 +87,8 @@ impl Shared {
     /// Best effort: the commit is durable already, and a file left short is reported by the
     /// next open as before.
     pub(crate) fn cover_used_pages(&self) {
-        let page_size = u64::from(self.env.stat().page_size);
-        let needed = (self.env.info().last_page_number as u64 + 1).saturating_mul(page_size);
-        let path = self.env.path().join("data.mdb");
+        let needed = used_bytes(&self.env);
+        let path = self.env.path().join(DATA_FILE);
         let short = std::fs::metadata(&path).is_ok_and(|meta| meta.len() < needed);
         if !short {
             return;
