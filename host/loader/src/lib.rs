@@ -66,6 +66,8 @@ pub enum Access {
 pub struct ChosenPlugin {
     resolved: ResolvedPlugin,
     plugin: Arc<LoadedPlugin>,
+    /// A config that replaces the manifest entry's ([`ChosenPlugin::with_config`]).
+    config: Option<String>,
 }
 
 impl ChosenPlugin {
@@ -81,6 +83,27 @@ impl ChosenPlugin {
         &self.resolved
     }
 
+    /// The same plugin with `config` (TOML text of its config keys) in place of the manifest
+    /// entry's, once the plugin has validated it.
+    ///
+    /// # Errors
+    /// The plugin's refusal of the config, naming the key.
+    pub fn with_config(self, config: String) -> Result<Self, BackendError> {
+        self.plugin.validate_config(&config)?;
+        Ok(Self {
+            config: Some(config),
+            ..self
+        })
+    }
+
+    /// The config its instances are opened with.
+    #[must_use]
+    pub fn config_text(&self) -> String {
+        self.config
+            .clone()
+            .unwrap_or_else(|| self.resolved.config_text())
+    }
+
     /// Opens an instance on `data_dir` (`None` for a backend that keeps nothing on disk).
     ///
     /// # Errors
@@ -89,7 +112,7 @@ impl ChosenPlugin {
         let read_only = access == Access::ReadOnly;
         let settings = OpenSettings {
             data_dir: data_dir.map(Path::to_owned),
-            config: self.resolved.config_text(),
+            config: self.config_text(),
             read_only,
             create: !read_only,
         };
@@ -228,7 +251,11 @@ impl PluginRegistry {
         let resolved = self.resolve(spec)?;
         let plugin = self.load(&resolved)?;
         self.validate_config(&resolved, &plugin)?;
-        Ok(ChosenPlugin { resolved, plugin })
+        Ok(ChosenPlugin {
+            resolved,
+            plugin,
+            config: None,
+        })
     }
 
     /// Chooses `spec` (or the default) and opens it on `data_dir`: [`PluginRegistry::choose`]

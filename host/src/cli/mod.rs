@@ -2,6 +2,7 @@
 
 mod compact;
 mod conformance;
+mod copy;
 mod data;
 mod output;
 mod plugins;
@@ -99,6 +100,12 @@ pub enum Command {
     /// Undo a load that was interrupted (a killed process), now; any writing command does it
     /// first anyway
     Recover,
+    /// Copy the store, consistently while others read and write it, into a new directory of the
+    /// same plugin (its checkpoint where it has one), then verify the copy
+    Backup(copy::BackupArgs),
+    /// Copy the whole store at one snapshot into an empty store on another plugin
+    /// (`--to rocksdb --to-data-dir DIR`), then verify it; the source is only read
+    Migrate(copy::MigrateArgs),
     /// Reclaim space through the plugin's own compaction (RocksDB) and print the bytes on disk
     /// before and after; on LMDB, which reuses the pages it frees, how many are free
     Compact,
@@ -132,6 +139,8 @@ impl Command {
             Self::Clear(_) => "clear",
             Self::Verify(_) => "verify",
             Self::Recover => "recover",
+            Self::Backup(_) => "backup",
+            Self::Migrate(_) => "migrate",
             Self::Compact => "compact",
             Self::Stats(_) => "stats",
             Self::Conformance(_) => "conformance",
@@ -277,6 +286,8 @@ fn run_command(cli: &Cli, session: &Session) -> Result<ExitCode, Failure> {
         Command::Clear(args) => data::clear(cli, session, args),
         Command::Verify(args) => data::verify(cli, session, args),
         Command::Recover => data::recover(cli, session),
+        Command::Backup(args) => copy::backup(cli, session, args),
+        Command::Migrate(args) => copy::migrate(cli, session, args),
         Command::Compact => compact::run(cli, session),
         Command::Stats(args) => stats::run(cli, session, args),
         Command::Conformance(args) => conformance::run(cli, registry, args),

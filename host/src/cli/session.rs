@@ -73,8 +73,19 @@ impl Session {
         access: Access,
     ) -> Result<Backend, Failure> {
         let persistent = is_persistent(chosen);
+        self.open_backend_at(chosen, persistent.then_some(cli.data_dir.as_path()), access)
+    }
+
+    /// Opens `chosen` on `data_dir` (`None` for a plugin that keeps nothing on disk) with
+    /// `access`, keeping its collector for `--stats`.
+    pub fn open_backend_at(
+        &self,
+        chosen: &ChosenPlugin,
+        data_dir: Option<&Path>,
+        access: Access,
+    ) -> Result<Backend, Failure> {
         let backend = chosen
-            .open(persistent.then_some(cli.data_dir.as_path()), access)
+            .open(data_dir, access)
             .map_err(|error| match &error {
                 LoadError::Open { source, .. } => self
                     .at_config_key(chosen, source, &error)
@@ -202,7 +213,8 @@ impl Session {
     }
 }
 
-fn is_persistent(chosen: &ChosenPlugin) -> bool {
+/// Whether `chosen` keeps its data on disk.
+pub(super) fn is_persistent(chosen: &ChosenPlugin) -> bool {
     chosen
         .plugin()
         .details()

@@ -9,8 +9,19 @@ use super::error::{Context, StoreError};
 use super::index::Ordering;
 use crate::plugin::{Backend, BackendTxn};
 
-/// The store format this code writes.
+/// The version of the store format this code reads and writes. It goes up whenever a store
+/// written by this code could be misread by an older one (or the other way round); a store
+/// of another version is refused by every open, naming both.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What every format marker starts with, before its version.
+const FORMAT_NAME: &str = "kgdb-quadstore";
+
+/// The format marker this code writes (`store.meta`'s `format`).
 pub(super) const FORMAT: &str = "kgdb-quadstore 1";
+
+/// The format marker of a copy (`backup`, `migrate`) that has not finished: no store.
+pub(super) const COPY_UNFINISHED: &str = "kgdb-quadstore copy-unfinished";
 
 /// Table name of the load journal.
 pub(super) const JOURNAL_TABLE: &str = "load.journal";
@@ -77,6 +88,21 @@ impl Tables {
     /// The table of one ordering.
     pub fn ordering(&self, ordering: Ordering) -> TableId {
         self.orderings[ordering.index()]
+    }
+
+    /// Every table with its name, `store.meta` last.
+    pub fn named(&self) -> Vec<(String, TableId)> {
+        let mut named: Vec<(String, TableId)> = Ordering::ALL
+            .iter()
+            .map(|ordering| (ordering.table_name(), self.ordering(*ordering)))
+            .collect();
+        named.extend([
+            ("dict.id2term".to_owned(), self.id2term),
+            ("dict.term2id".to_owned(), self.term2id),
+            ("store.graphs".to_owned(), self.graphs),
+            ("store.meta".to_owned(), self.meta),
+        ]);
+        named
     }
 
     /// Every table that holds quads or terms (what a whole `clear` empties).
@@ -183,12 +209,57 @@ pub(super) fn read_or_create_header(
     })
 }
 
+/// The format version a marker names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Marker {
+    /// `kgdb-quadstore N`.
+    Version(u32),
+    /// [`COPY_UNFINISHED`].
+    CopyUnfinished,
+    /// Anything else.
+    Foreign,
+}
+
+impl Marker {
+    /// Reads a format marker.
+    pub fn parse(marker: &[u8]) -> Self {
+        if marker == COPY_UNFINISHED.as_bytes() {
+            return Self::CopyUnfinished;
+        }
+        std::str::from_utf8(marker)
+            .ok()
+            .and_then(|text| text.strip_prefix(FORMAT_NAME))
+            .and_then(|rest| rest.strip_prefix(' '))
+            .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|digits| digits.parse().ok())
+            .map_or(Self::Foreign, Self::Version)
+    }
+}
+
+/// Why a store with format marker `marker` cannot be opened by this code, if it cannot.
+pub(super) fn format_refusal(marker: &[u8]) -> Option<String> {
+    let version = env!("CARGO_PKG_VERSION");
+    match Marker::parse(marker) {
+        Marker::Version(FORMAT_VERSION) => None,
+        Marker::Version(newer) if newer > FORMAT_VERSION => Some(format!(
+            "the store is in format {newer}, written by a newer kgdb; this kgdb ({version}) reads format {FORMAT_VERSION}: open it with a kgdb that reads format {newer} (a store is never rewritten to an older format)"
+        )),
+        Marker::Version(older) => Some(format!(
+            "the store is in format {older}, older than any this kgdb ({version}) reads or upgrades (format {FORMAT_VERSION}): dump it with the kgdb that wrote it and load the dump"
+        )),
+        Marker::CopyUnfinished => Some(
+            "the data directory holds a copy that did not finish (`kgdb-host backup` or `migrate` stopped before its last commit), not a store: remove the directory and copy again".to_owned(),
+        ),
+        Marker::Foreign => Some(format!(
+            "the data directory's format marker is `{}`, not a kgdb QuadStore's (`{FORMAT}`)",
+            String::from_utf8_lossy(&marker[..marker.len().min(64)])
+        )),
+    }
+}
+
 fn header_of(txn: &BackendTxn, tables: &Tables, format: &[u8]) -> Result<Header, StoreError> {
-    if format != FORMAT.as_bytes() {
-        return Err(StoreError::Incompatible(format!(
-            "the data directory holds `{}`, but this kgdb reads `{FORMAT}`",
-            String::from_utf8_lossy(format)
-        )));
+    if let Some(refusal) = format_refusal(format) {
+        return Err(StoreError::Incompatible(refusal));
     }
     let key = txn
         .get(tables.meta, meta::HASH_KEY)

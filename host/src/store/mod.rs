@@ -79,6 +79,7 @@
 
 mod batched;
 mod bulk;
+mod copy;
 mod counters;
 mod dictionary;
 pub mod encoding;
@@ -101,6 +102,7 @@ use oxrdf::{NamedOrBlankNode, Term};
 
 use crate::plugin::{Backend, BackendTxn, Capabilities};
 pub use bulk::{BulkLoad, LoadOptions, LoadPath, LoadSummary};
+pub use copy::{CopyProgress, CopySummary};
 use counters::StoreCounters;
 pub use counters::StoreFigures;
 use dictionary::TermCache;
@@ -108,6 +110,7 @@ use encoding::TermHasher;
 use error::Context;
 pub use error::StoreError;
 pub use ids::{EncodedQuads, IdView, TermReader};
+pub use layout::FORMAT_VERSION;
 use layout::{meta, note_key, read_counter, Tables};
 pub use limits::{TermLimit, TermLimits, TermTooLarge, MAX_TERM_TEXT_BYTES};
 pub use reader::{QuadIter, Snapshot};
