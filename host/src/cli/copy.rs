@@ -19,7 +19,9 @@ use super::session::{is_persistent, Session, StoreUse};
 use super::{Cli, Failure};
 use crate::disk::bytes_on_disk;
 use crate::plugin::{Access, Backend, Capabilities, ChosenPlugin};
-use crate::store::{CopyProgress, CopySummary, Counts, Store, StoreError, VerifyReport};
+use crate::store::{
+    CopyOptions, CopyProgress, CopySummary, Counts, Store, StoreError, VerifyReport,
+};
 use crate::units::human_bytes;
 
 /// `backup`'s arguments.
@@ -327,7 +329,7 @@ fn copy_with_progress(store: &Store, target: &Backend) -> Result<CopySummary, St
         bar.set_position(copied.rows);
         bar.set_message(copied.table.clone());
     };
-    let copied = store.copy_into(target, Some(&mut progress));
+    let copied = store.copy_into(target, &CopyOptions::default(), Some(&mut progress));
     bar.finish_and_clear();
     copied
 }

@@ -20,11 +20,36 @@ use super::layout::{meta, read_counter, COPY_UNFINISHED, JOURNAL_TABLE};
 use super::Store;
 use crate::plugin::Backend;
 
-/// Bytes of rows per write to the target, about.
-const CHUNK_BYTES: usize = 16 << 20;
 /// Rows and bytes per cursor batch read from the source.
 const READ_ROWS: u32 = 4096;
 const READ_BYTES: u64 = 1 << 20;
+
+/// How a copy writes.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct CopyOptions {
+    /// Bytes of rows per write to the target (a sorted run, or a transaction), about; two
+    /// such chunks are in memory at once. 16 MiB unless set.
+    pub chunk_bytes: usize,
+}
+
+impl Default for CopyOptions {
+    fn default() -> Self {
+        Self {
+            chunk_bytes: 16 << 20,
+        }
+    }
+}
+
+impl CopyOptions {
+    /// The default options with `chunk_bytes` instead.
+    #[must_use]
+    pub fn with_chunk_bytes(chunk_bytes: usize) -> Self {
+        Self {
+            chunk_bytes: chunk_bytes.max(1),
+        }
+    }
+}
 
 /// How far a copy is, for a progress display.
 #[derive(Debug, Clone)]
@@ -66,7 +91,7 @@ impl Store {
     /// Copies the whole store (dictionary, the nine orderings, counters, named graphs, notes,
     /// and the journal of a load that had not finished) as one snapshot shows it into
     /// `target`, which must hold no data. The source is only read; `progress` is called after
-    /// each chunk. The copy is what a crash at the snapshot would have left: open it with
+    /// each chunk and each table. The copy is what a crash at the snapshot would have left: open it with
     /// [`Store::open`] (which undoes a load caught half-way) before reading it.
     ///
     /// # Errors
@@ -76,8 +101,10 @@ impl Store {
     pub fn copy_into(
         &self,
         target: &Backend,
+        options: &CopyOptions,
         mut progress: Option<&mut dyn FnMut(&CopyProgress)>,
     ) -> Result<CopySummary, StoreError> {
+        let chunk_bytes = options.chunk_bytes;
         let started = Instant::now();
         check_empty(target)?;
         let source = self
@@ -152,7 +179,7 @@ impl Store {
                     let mut cursor = source
                         .scan(*table, ScanSpec::all())
                         .context(&format!("reading table `{name}`"))?;
-                    let mut rows = fresh(&emptied);
+                    let mut rows = fresh(&emptied, chunk_bytes);
                     loop {
                         let batch = cursor
                             .next_batch(READ_ROWS, READ_BYTES)
@@ -175,8 +202,8 @@ impl Store {
                         }
                         report.rows += batch.len() as u64;
                         bytes += batch.byte_len() as u64;
-                        if rows.byte_len() >= CHUNK_BYTES {
-                            let full = std::mem::replace(&mut rows, fresh(&emptied));
+                        if rows.byte_len() >= chunk_bytes {
+                            let full = std::mem::replace(&mut rows, fresh(&emptied, chunk_bytes));
                             if sender
                                 .send(SortedRun {
                                     table: target_table,
@@ -240,10 +267,13 @@ impl Store {
 }
 
 /// A chunk the writer emptied, or a new one.
-fn fresh(emptied: &std::sync::mpsc::Receiver<KvBatch>) -> KvBatch {
-    emptied
-        .try_recv()
-        .unwrap_or_else(|_| KvBatch::with_capacity(CHUNK_BYTES + READ_BYTES as usize, 1 << 16))
+fn fresh(emptied: &std::sync::mpsc::Receiver<KvBatch>, chunk_bytes: usize) -> KvBatch {
+    emptied.try_recv().unwrap_or_else(|_| {
+        KvBatch::with_capacity(
+            chunk_bytes + READ_BYTES as usize,
+            (chunk_bytes / 12).min(1 << 20),
+        )
+    })
 }
 
 /// Refuses a target that holds a row in any table.

@@ -102,7 +102,7 @@ use oxrdf::{NamedOrBlankNode, Term};
 
 use crate::plugin::{Backend, BackendTxn, Capabilities};
 pub use bulk::{BulkLoad, LoadOptions, LoadPath, LoadSummary};
-pub use copy::{CopyProgress, CopySummary};
+pub use copy::{CopyOptions, CopyProgress, CopySummary};
 use counters::StoreCounters;
 pub use counters::StoreFigures;
 use dictionary::TermCache;
