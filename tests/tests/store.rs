@@ -567,6 +567,66 @@ fn verify_reports_differences(stem: &str, config: &str) {
     );
 }
 
+/// `verify` names what differs where every count agrees: an index entry replaced by another
+/// (the same number of entries), and two dictionary entries whose ids were swapped.
+fn verify_names_what_differs(stem: &str, config: &str) {
+    use kgdb_host::plugin::{ScanSpec, TxnOptions};
+    let fixture = StoreFixture::open(stem, config);
+    let store = fixture.store();
+    store
+        .update(1, |txn| {
+            for i in 0..20 {
+                txn.insert(&build([i, i, i, i]))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert!(store.verify(10).unwrap().is_ok());
+    let backend = store.backend();
+    let table = |name: &str| backend.open_table(name, false).unwrap();
+    let (spo, pos, term2id) = (
+        table("quads.spo"),
+        table("quads.pos"),
+        table("dict.term2id"),
+    );
+    let mut txn = backend.begin(TxnOptions::READ_WRITE).unwrap();
+    let first = |txn: &kgdb_host::plugin::BackendTxn, table, n: usize| {
+        txn.scan(table, ScanSpec::all())
+            .unwrap()
+            .nth(n)
+            .unwrap()
+            .unwrap()
+    };
+    // pos loses an entry and gains spo's first key read as a pos key: another quad.
+    let (lost, _) = first(&txn, pos, 0);
+    let (foreign, _) = first(&txn, spo, 0);
+    txn.delete(pos, &lost).unwrap();
+    txn.put(pos, &foreign, b"").unwrap();
+    // Two term-to-id entries swap their ids.
+    let (hash_a, id_a) = first(&txn, term2id, 0);
+    let (hash_b, id_b) = first(&txn, term2id, 1);
+    txn.put(term2id, &hash_a, &id_b).unwrap();
+    txn.put(term2id, &hash_b, &id_a).unwrap();
+    txn.commit().unwrap();
+    let report = store.verify(20).unwrap();
+    let has = |fragments: &[&str]| {
+        report
+            .differences
+            .iter()
+            .any(|d| fragments.iter().all(|f| d.contains(f)))
+    };
+    assert!(
+        has(&["ordering pos holds (", "that spo lacks"]),
+        "{report:#?}"
+    );
+    assert!(
+        has(&["ordering spo holds (", "that pos lacks"]),
+        "{report:#?}"
+    );
+    assert!(has(&["maps back to id"]), "{report:#?}");
+    assert!(!has(&["the counters say"]), "{report:#?}");
+}
+
 /// Every writable format: dump, load into a fresh store, same dataset (up to blank nodes).
 fn every_format_round_trips(stem: &str, config: &str) {
     use kgdb_host::rdf::{self, DumpRequest, InputFormat, LoadRequest, Source};
@@ -707,6 +767,11 @@ macro_rules! store_tests {
             #[test]
             fn verify_finds_differences() {
                 verify_reports_differences($stem, $config);
+            }
+
+            #[test]
+            fn verify_names_differences_where_counts_agree() {
+                verify_names_what_differs($stem, $config);
             }
 
             #[test]

@@ -150,6 +150,9 @@ impl Store {
         .context("marking the copy unfinished")?;
 
         let ingest = target.capabilities().has(Capabilities::BULK_INGEST);
+        let writers = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .clamp(1, 2);
         let mut report = CopyProgress {
             table: String::new(),
             rows: 0,
@@ -158,23 +161,38 @@ impl Store {
         let mut bytes = 0u64;
         let mut meta_rows = Vec::new();
         std::thread::scope(|scope| -> Result<(), StoreError> {
-            let (sender, receiver) = sync_channel::<SortedRun>(1);
+            // Writer threads, each given whole tables (a table's runs arrive in key order, on
+            // one thread), so that the target builds two tables at once where it can.
             let (give_back, emptied) = channel::<KvBatch>();
-            let writer = std::thread::Builder::new()
-                .name("kgdb-copy-write".into())
-                .spawn_scoped(scope, move || -> Result<(), StoreError> {
-                    for mut run in receiver {
-                        write_run(target, &run, ingest)?;
-                        run.rows.clear();
-                        let _ = give_back.send(run.rows);
-                    }
-                    Ok(())
-                })
-                .map_err(|error| {
-                    StoreError::InvalidInput(format!("starting the copy's writer thread: {error}"))
-                })?;
+            let mut senders = Vec::with_capacity(writers);
+            let mut handles = Vec::with_capacity(writers);
+            for _ in 0..writers {
+                let (sender, receiver) = sync_channel::<SortedRun>(1);
+                let give_back = give_back.clone();
+                let handle = std::thread::Builder::new()
+                    .name("kgdb-copy-write".into())
+                    .spawn_scoped(scope, move || -> Result<(), StoreError> {
+                        for mut run in receiver {
+                            write_run(target, &run, ingest)?;
+                            run.rows.clear();
+                            let _ = give_back.send(run.rows);
+                        }
+                        Ok(())
+                    })
+                    .map_err(|error| {
+                        StoreError::InvalidInput(format!(
+                            "starting the copy's writer thread: {error}"
+                        ))
+                    })?;
+                senders.push(sender);
+                handles.push(handle);
+            }
+            drop(give_back);
             let read = (|| -> Result<(), StoreError> {
-                for ((name, table), &target_table) in tables.iter().zip(&target_tables) {
+                for (index, ((name, table), &target_table)) in
+                    tables.iter().zip(&target_tables).enumerate()
+                {
+                    let sender = &senders[index % senders.len()];
                     report.table.clone_from(name);
                     let mut cursor = source
                         .scan(*table, ScanSpec::all())
@@ -234,12 +252,16 @@ impl Store {
                 }
                 Ok(())
             })();
-            drop(sender);
-            let written = writer.join().unwrap_or_else(|_| {
-                Err(StoreError::InvalidInput(
-                    "the copy's writer thread panicked".into(),
-                ))
-            });
+            drop(senders);
+            let mut written = Ok(());
+            for handle in handles {
+                let outcome = handle.join().unwrap_or_else(|_| {
+                    Err(StoreError::InvalidInput(
+                        "the copy's writer thread panicked".into(),
+                    ))
+                });
+                written = written.and(outcome);
+            }
             read.and(written)
         })?;
         drop(source);

@@ -477,6 +477,15 @@ impl Store {
         self.writer.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The writer slot, if no writer of this process holds it now.
+    fn try_lock_writer(&self) -> Option<MutexGuard<'_, ()>> {
+        match self.writer.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
     fn check_writable(&self) -> Result<(), StoreError> {
         if self.read_only {
             Err(StoreError::ReadOnly(
