@@ -384,11 +384,27 @@ fn a_store_of_another_format_is_refused_by_every_command_naming_both_versions() 
         ]);
     }
     assert!(!d.join("saved").exists());
+    let status = host(d, LMDB, "data", &["status"])
+        .expect_success()
+        .to_owned();
+    assert!(
+        status.contains(
+            "\nstore:        not readable here: the store is in format 2, written by a newer kgdb"
+        ),
+        "{status}"
+    );
     set_format_marker(d, LMDB, b"something else");
     host(d, LMDB, "data", &["count"]).expect_one_line_error(&[
         "format marker is `something else`, not a kgdb QuadStore's (`kgdb-quadstore 1`)",
     ]);
     set_format_marker(d, LMDB, b"kgdb-quadstore 1");
     assert_eq!(count(d, LMDB, "data"), "10\n");
+    let status = host(d, LMDB, "data", &["status"])
+        .expect_success()
+        .to_owned();
+    assert!(
+        status.contains("\nstore:        format 1 (the format this kgdb reads and writes)\n"),
+        "{status}"
+    );
     host(d, LMDB, "data", &["verify"]).expect_success();
 }

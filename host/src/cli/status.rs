@@ -37,6 +37,7 @@ pub(super) fn run(cli: &Cli, session: &Session) -> Result<ExitCode, Failure> {
         outln!("data dir:     none (this backend keeps nothing on disk)")?;
     }
     outln!("capabilities: {}", capability_line(backend.capabilities()))?;
+    outln!("store:        {}", crate::store::describe_format(&backend)?)?;
     let tables = backend.list_tables()?;
     outln!(
         "tables:       {}",

@@ -257,6 +257,34 @@ pub(super) fn format_refusal(marker: &[u8]) -> Option<String> {
     }
 }
 
+/// The store format a backend holds, in words, for `status`: its version and whether this
+/// code reads it, "none" when the backend holds no store.
+///
+/// # Errors
+/// Backend failures.
+pub fn describe_format(backend: &Backend) -> Result<String, StoreError> {
+    let meta = match backend.open_table("store.meta", false) {
+        Err(error) if error.code == ErrorCode::NOT_FOUND => return Ok("none yet".to_owned()),
+        other => other.context("opening table `store.meta`")?,
+    };
+    let txn = backend
+        .begin(TxnOptions::READ_ONLY)
+        .context("starting a read transaction")?;
+    let Some(marker) = txn
+        .get(meta, meta::FORMAT)
+        .context("reading the store format")?
+    else {
+        return Ok("none yet".to_owned());
+    };
+    Ok(match (Marker::parse(&marker), format_refusal(&marker)) {
+        (Marker::Version(version), None) => {
+            format!("format {version} (the format this kgdb reads and writes)")
+        }
+        (_, Some(refusal)) => format!("not readable here: {refusal}"),
+        (_, None) => "unknown".to_owned(),
+    })
+}
+
 fn header_of(txn: &BackendTxn, tables: &Tables, format: &[u8]) -> Result<Header, StoreError> {
     if let Some(refusal) = format_refusal(format) {
         return Err(StoreError::Incompatible(refusal));

@@ -110,7 +110,7 @@ use encoding::TermHasher;
 use error::Context;
 pub use error::StoreError;
 pub use ids::{EncodedQuads, IdView, TermReader};
-pub use layout::FORMAT_VERSION;
+pub use layout::{describe_format, FORMAT_VERSION};
 use layout::{meta, note_key, read_counter, Tables};
 pub use limits::{TermLimit, TermLimits, TermTooLarge, MAX_TERM_TEXT_BYTES};
 pub use reader::{QuadIter, Snapshot};
