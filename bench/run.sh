@@ -3,7 +3,8 @@
 # (pyoxigraph's loaders, and the `oxigraph` crate for look-ups and SPARQL queries), on the
 # shared data sets and the synthetic 1M and 10M sets, the SPARQL query benchmark
 # (bench/queries/), the peak memory of a 5M-row SELECT, the plugin-boundary
-# micro-benchmarks, and the server benchmarks of bench/serve.sh (`kgdb-host serve` against
+# micro-benchmarks, `kgdb-host migrate` against `dump | load` (bench/migrate.sh), and the
+# server benchmarks of bench/serve.sh (`kgdb-host serve` against
 # `oxigraph serve` under 1, 4 and 16 clients).
 #
 #   bench/run.sh            # everything (about an hour on 2 cores, most of it the first build)
@@ -14,7 +15,7 @@
 #   KGDB_BENCH_OUT     results and generated data (default ./bench-results)
 #   KGDB_BENCH_SIZES   synthetic sizes (default "1M 10M"; 10M loads in bulk only)
 #   KGDB_BENCH_VENV    the pyoxigraph virtual environment (default ~/.cache/kgdb-pyoxigraph-venv)
-#   KGDB_BENCH_SKIP    space-separated steps to skip: boundary, oxigraph, load, serve
+#   KGDB_BENCH_SKIP    space-separated steps to skip: boundary, oxigraph, load, migrate, serve
 #   KGDB_BENCH_RESUME  1: keep the result files already in $KGDB_BENCH_OUT, run only the others
 # Writes $KGDB_BENCH_OUT/tables.md (the tables of BENCHMARKS.md) and one JSON file per run.
 set -euo pipefail
@@ -138,6 +139,11 @@ if ! skipped load; then
     KGDB_BENCH_OUT=$out bash bench/load.sh
 fi
 
+if ! skipped migrate; then
+    step "migrate against dump | load, 1M quads (bench/migrate.sh)"
+    KGDB_BENCH_OUT=$out bash bench/migrate.sh
+fi
+
 if ! skipped serve; then
     step "serving SPARQL over HTTP (bench/serve.sh)"
     KGDB_BENCH_OUT=$out bash bench/serve.sh
@@ -157,6 +163,12 @@ step "report"
         echo "### Fresh and incremental loads of 10M quads (peak anonymous memory, \`--memory-budget\` 1 GiB)"
         echo
         cat "$out"/load-*.txt | sed 's/^/- /'
+    fi
+    if compgen -G "$out/migrate-*.txt" > /dev/null; then
+        echo
+        echo "### \`kgdb-host migrate\` against \`dump | load\` (bench/migrate.sh)"
+        echo
+        cat "$out"/migrate-*.txt | sed 's/^/- /'
     fi
     if compgen -G "$out/select-5m-serve-*.txt" > /dev/null; then
         echo

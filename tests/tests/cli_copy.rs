@@ -23,6 +23,14 @@ fn host(dir: &Path, stem: &str, data: &str, args: &[&str]) -> Run {
     Run::host(dir, &all)
 }
 
+/// `kgdb-host --plugin STEM --data-dir DATA migrate --to TO_STEM's library ARGS`.
+fn migrate(dir: &Path, stem: &str, data: &str, to: &str, args: &[&str]) -> Run {
+    let library = plugin_library(to);
+    let mut all = vec!["migrate", "--to", library.to_str().unwrap()];
+    all.extend_from_slice(args);
+    host(dir, stem, data, &all)
+}
+
 /// Writes `quads` N-Quads lines with blank nodes, literals and named graphs to `dir/data.nq`.
 fn write_data(dir: &Path, quads: usize) {
     let text: String = (0..quads)
@@ -68,21 +76,9 @@ fn lmdb_and_rocksdb_migrate_both_ways_and_the_dumps_agree() {
     write_data(d, 5000);
     host(d, LMDB, "a", &["load", "data.nq"]).expect_success();
     let source = dump(d, LMDB, "a");
-    let rocksdb = plugin_library(ROCKSDB);
-    let out = host(
-        d,
-        LMDB,
-        "a",
-        &[
-            "migrate",
-            "--to",
-            rocksdb.to_str().unwrap(),
-            "--to-data-dir",
-            "b",
-        ],
-    )
-    .expect_success()
-    .to_owned();
+    let out = migrate(d, LMDB, "a", ROCKSDB, &["--to-data-dir", "b"])
+        .expect_success()
+        .to_owned();
     assert!(out.starts_with("migrated 5000 quads and "), "{out}");
     assert!(out.contains("from `lmdb` to `rocksdb` b ("), "{out}");
     assert!(out.contains(", as sorted runs); verified: "), "{out}");
@@ -92,20 +88,7 @@ fn lmdb_and_rocksdb_migrate_both_ways_and_the_dumps_agree() {
     assert_eq!(dump(d, ROCKSDB, "b"), source);
     // And back, into a directory that exists and is empty.
     std::fs::create_dir(d.join("c")).unwrap();
-    let lmdb = plugin_library(LMDB);
-    host(
-        d,
-        ROCKSDB,
-        "b",
-        &[
-            "migrate",
-            "--to",
-            lmdb.to_str().unwrap(),
-            "--to-data-dir",
-            "c",
-        ],
-    )
-    .expect_success();
+    migrate(d, ROCKSDB, "b", LMDB, &["--to-data-dir", "c"]).expect_success();
     assert_eq!(dump(d, LMDB, "c"), source);
     host(d, LMDB, "c", &["verify"]).expect_success();
     // The source is as it was, and each copy takes writes of its own.
@@ -130,13 +113,7 @@ fn a_migrate_into_memory_is_checked_and_said_to_be_gone() {
     let d = dir.path();
     write_data(d, 500);
     host(d, ROCKSDB, "a", &["load", "data.nq"]).expect_success();
-    let memory = plugin_library(MEMORY);
-    let run = host(
-        d,
-        ROCKSDB,
-        "a",
-        &["migrate", "--to", memory.to_str().unwrap()],
-    );
+    let run = migrate(d, ROCKSDB, "a", MEMORY, &[]);
     let out = run.expect_success();
     assert!(out.starts_with("migrated 500 quads and "), "{out}");
     assert!(out.contains("from `rocksdb` to `memory` in "), "{out}");
@@ -154,64 +131,38 @@ fn migrate_refuses_what_it_cannot_do_and_writes_nothing() {
     let d = dir.path();
     write_data(d, 100);
     host(d, LMDB, "a", &["load", "data.nq"]).expect_success();
-    let rocksdb = plugin_library(ROCKSDB);
-    let to = rocksdb.to_str().unwrap();
     // No directory for a plugin that keeps data on disk.
-    host(d, LMDB, "a", &["migrate", "--to", to]).expect_one_line_error(&[
+    migrate(d, LMDB, "a", ROCKSDB, &[]).expect_one_line_error(&[
         "the `rocksdb` plugin keeps its data on disk",
         "--to-data-dir",
     ]);
     // A directory with something in it.
     std::fs::create_dir(d.join("full")).unwrap();
     std::fs::write(d.join("full/x"), "x").unwrap();
-    host(
-        d,
-        LMDB,
-        "a",
-        &["migrate", "--to", to, "--to-data-dir", "full"],
-    )
-    .expect_one_line_error(&["full: the directory is not empty"]);
+    migrate(d, LMDB, "a", ROCKSDB, &["--to-data-dir", "full"])
+        .expect_one_line_error(&["full: the directory is not empty"]);
     // A config the target plugin rejects, named with its file.
     std::fs::write(d.join("bad.toml"), "no_such_key = 1\n").unwrap();
-    host(
+    migrate(
         d,
         LMDB,
         "a",
-        &[
-            "migrate",
-            "--to",
-            to,
-            "--to-data-dir",
-            "b",
-            "--to-config",
-            "bad.toml",
-        ],
+        ROCKSDB,
+        &["--to-data-dir", "b", "--to-config", "bad.toml"],
     )
     .expect_one_line_error(&["bad.toml", "no_such_key"]);
     // A source that does not exist.
-    host(
-        d,
-        LMDB,
-        "missing",
-        &["migrate", "--to", to, "--to-data-dir", "b"],
-    )
-    .expect_one_line_error(&["missing: no such data directory"]);
+    migrate(d, LMDB, "missing", ROCKSDB, &["--to-data-dir", "b"])
+        .expect_one_line_error(&["missing: no such data directory"]);
     assert!(!d.join("b").exists() && !d.join("b.partial").exists());
     // A config that it takes.
     std::fs::write(d.join("good.toml"), "compression = \"zstd\"\n").unwrap();
-    host(
+    migrate(
         d,
         LMDB,
         "a",
-        &[
-            "migrate",
-            "--to",
-            to,
-            "--to-data-dir",
-            "b",
-            "--to-config",
-            "good.toml",
-        ],
+        ROCKSDB,
+        &["--to-data-dir", "b", "--to-config", "good.toml"],
     )
     .expect_success();
     assert_eq!(count(d, ROCKSDB, "b"), "100\n");
@@ -318,7 +269,7 @@ fn a_killed_migrate_or_backup_leaves_the_source_untouched_and_nothing_in_place()
     assert!(!d.join("b").exists());
     // What is left is no store, and says how to clear it.
     host(d, ROCKSDB, "b.partial", &["count"]).expect_one_line_error(&["b.partial"]);
-    host(d, LMDB, "a", &["migrate", "--to", rocksdb.to_str().unwrap(), "--to-data-dir", "b"])
+    migrate(d, LMDB, "a", ROCKSDB, &["--to-data-dir", "b"])
         .expect_one_line_error(&[
             "b.partial: an earlier copy into b did not finish and left this; remove it (`rm -r b.partial`)",
         ]);
@@ -339,19 +290,7 @@ fn a_killed_migrate_or_backup_leaves_the_source_untouched_and_nothing_in_place()
     // And the copies work once the leftovers are gone.
     std::fs::remove_dir_all(d.join("saved.partial")).unwrap();
     host(d, LMDB, "a", &["backup", "saved"]).expect_success();
-    host(
-        d,
-        LMDB,
-        "a",
-        &[
-            "migrate",
-            "--to",
-            rocksdb.to_str().unwrap(),
-            "--to-data-dir",
-            "b",
-        ],
-    )
-    .expect_success();
+    migrate(d, LMDB, "a", ROCKSDB, &["--to-data-dir", "b"]).expect_success();
     assert_eq!(dump(d, ROCKSDB, "b"), before);
 }
 

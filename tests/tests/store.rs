@@ -529,11 +529,11 @@ fn concurrent_writers_lose_nothing(stem: &str, config: &str) {
     assert!(store.verify(10).unwrap().is_ok());
 }
 
-/// `verify` finds an index entry that another ordering lacks, and a wrong counter.
-fn verify_reports_differences(stem: &str, config: &str) {
+/// A store of 20 quads that verifies.
+fn twenty_quads(stem: &str, config: &str) -> StoreFixture {
     let fixture = StoreFixture::open(stem, config);
-    let store = fixture.store();
-    store
+    fixture
+        .store()
         .update(1, |txn| {
             for i in 0..20 {
                 txn.insert(&build([i, i, i, i]))?;
@@ -541,7 +541,14 @@ fn verify_reports_differences(stem: &str, config: &str) {
             Ok(())
         })
         .unwrap();
-    assert!(store.verify(10).unwrap().is_ok());
+    assert!(fixture.store().verify(10).unwrap().is_ok());
+    fixture
+}
+
+/// `verify` finds an index entry that another ordering lacks, and a wrong counter.
+fn verify_reports_differences(stem: &str, config: &str) {
+    let fixture = twenty_quads(stem, config);
+    let store = fixture.store();
     let backend = store.backend();
     let pos = backend.open_table("quads.pos", false).unwrap();
     let mut txn = backend
@@ -571,17 +578,8 @@ fn verify_reports_differences(stem: &str, config: &str) {
 /// (the same number of entries), and two dictionary entries whose ids were swapped.
 fn verify_names_what_differs(stem: &str, config: &str) {
     use kgdb_host::plugin::{ScanSpec, TxnOptions};
-    let fixture = StoreFixture::open(stem, config);
+    let fixture = twenty_quads(stem, config);
     let store = fixture.store();
-    store
-        .update(1, |txn| {
-            for i in 0..20 {
-                txn.insert(&build([i, i, i, i]))?;
-            }
-            Ok(())
-        })
-        .unwrap();
-    assert!(store.verify(10).unwrap().is_ok());
     let backend = store.backend();
     let table = |name: &str| backend.open_table(name, false).unwrap();
     let (spo, pos, term2id) = (
