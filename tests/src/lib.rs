@@ -5,6 +5,7 @@
 //! The tests need the workspace built first (`cargo build --workspace`): cargo does not build
 //! `cdylib` plugins or other packages' binaries for a test run.
 
+pub mod etcd_cluster;
 pub mod store_kit;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,377 @@
+//! A commit is one etcd txn. Its compares check that the writer lock is still this
+//! instance's, that the commit's marker does not exist yet, and (for a transaction) that
+//! nothing it read or wrote changed after its snapshot revision S: each key read has the mod
+//! revision it was read at, each key written or range scanned has none above S, and each table
+//! it scanned or wrote has no delete above S (a deleted key leaves nothing to compare, so
+//! every commit that deletes rows of a table bumps the table's generation key). Its
+//! operations are the writes and the marker.
+//!
+//! An unknown outcome (the member went away, or did not answer in time) is resolved on
+//! another member: one txn puts the marker as "abandoned" unless it exists. If it existed, the
+//! commit was applied; if not, it now never can be (its compare on the marker fails), and the
+//! caller is told nothing was written. So a commit is never reported done when it was not,
+//! and never applied twice.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use etcd_client::{Compare, CompareOp, DeleteOptions, PutOptions, Txn, TxnOp, TxnOpResponse};
+use kgdb_plugin_api::{ErrorCode, PluginError};
+
+use crate::cluster::Failure;
+use crate::shared::Shared;
+use crate::writes::Writes;
+
+/// Keys `[start, end)`.
+pub(crate) type KeyRange = (Vec<u8>, Vec<u8>);
+
+/// What a transaction read from its snapshot, for the commit's compares.
+#[derive(Debug, Default)]
+pub(crate) struct ReadSet {
+    /// Keys read (etcd keys), with the mod revision read (0: absent), per table.
+    pub(crate) keys: BTreeMap<u32, BTreeMap<Vec<u8>, i64>>,
+    /// Ranges scanned (etcd keys, `[start, end)`), per table.
+    pub(crate) ranges: BTreeMap<u32, Vec<KeyRange>>,
+}
+
+/// The value of the marker of a commit that was applied.
+const COMMITTED: &[u8] = b"committed";
+/// The value of the marker put by the resolution of a commit that was not applied.
+const ABANDONED: &[u8] = b"abandoned";
+/// Settled markers one commit deletes at most.
+const MARKER_DELETES: usize = 8;
+
+/// The request bytes of one operation or compare beyond its keys and values.
+const ITEM_BYTES: u64 = 24;
+
+/// Commits `writes`; `snapshot` is the revision a transaction read at and what it read
+/// (`None` for writes outside transactions, which check only the lock).
+///
+/// # Errors
+/// `CONFLICT` (retryable) when something read or written changed after the snapshot; `FULL`
+/// before anything is sent when the commit does not fit one etcd txn, naming both limits;
+/// `IN_USE` when the writer lock was lost; `TIMED_OUT` when no member answered (then nothing
+/// was written); the cluster's errors.
+pub(crate) fn commit(
+    shared: &Shared,
+    snapshot: Option<(i64, &ReadSet)>,
+    writes: &Writes,
+) -> Result<(), PluginError> {
+    let Some(lock) = shared.writer.as_ref() else {
+        return Err(shared.read_only_error());
+    };
+    if writes.is_empty() {
+        return Ok(());
+    }
+    if lock.lost.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(lock.lost_error());
+    }
+    let keys = &shared.keys;
+    let limits = Limits::of(shared);
+    let sequence = lock
+        .sequence
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let marker = keys.marker(&lock.instance, sequence);
+
+    // The operations.
+    let mut ops = Vec::new();
+    let mut op_bytes = 0u64;
+    let mut deleted_tables = BTreeSet::new();
+    for (&table, table_writes) in &writes.tables {
+        let prefix = keys.data_prefix(table);
+        let with_prefix = |key: &[u8]| [prefix.as_slice(), key].concat();
+        for (start, end) in table_writes.range_deletes() {
+            let (start, end) = (with_prefix(&start), with_prefix(&end));
+            op_bytes += (start.len() + end.len()) as u64 + ITEM_BYTES;
+            ops.push(TxnOp::delete(
+                start,
+                Some(DeleteOptions::new().with_range(end)),
+            ));
+            deleted_tables.insert(table);
+        }
+        for (key, value) in &table_writes.rows {
+            let key = with_prefix(key);
+            match value {
+                Some(value) => {
+                    op_bytes += (key.len() + value.len()) as u64 + ITEM_BYTES;
+                    ops.push(TxnOp::put(key, value.clone(), None));
+                }
+                None => {
+                    op_bytes += key.len() as u64 + ITEM_BYTES;
+                    ops.push(TxnOp::delete(key, None));
+                    deleted_tables.insert(table);
+                }
+            }
+        }
+    }
+    for &table in &deleted_tables {
+        ops.push(TxnOp::put(keys.generation(table), Vec::new(), None));
+    }
+    ops.push(TxnOp::put(
+        marker.clone(),
+        COMMITTED,
+        Some(PutOptions::new().with_lease(lock.lease)),
+    ));
+    let data_ops = ops.len();
+    {
+        let mut settled = lock
+            .settled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let room = (limits.txn_ops as usize)
+            .saturating_sub(ops.len())
+            .min(MARKER_DELETES);
+        let take = room.min(settled.len());
+        for old in settled.drain(..take) {
+            ops.push(TxnOp::delete(keys.marker(&lock.instance, old), None));
+        }
+    }
+
+    // The compares.
+    let mut compares = vec![
+        lock.compare(keys),
+        Compare::create_revision(marker.clone(), CompareOp::Equal, 0),
+    ];
+    let mut compare_bytes = 0u64;
+    if let Some((revision, reads)) = snapshot {
+        let conflicts = conflict_compares(
+            shared,
+            revision,
+            reads,
+            writes,
+            &deleted_tables,
+            limits.txn_ops as usize - compares.len(),
+        );
+        compare_bytes = conflicts.1;
+        compares.extend(conflicts.0);
+    }
+    let bytes = op_bytes + compare_bytes + 2 * marker.len() as u64 + lock.holder.len() as u64 + 256;
+    if data_ops > limits.txn_ops as usize
+        || compares.len() > limits.txn_ops as usize
+        || bytes > limits.request_bytes
+    {
+        lock.settle(sequence);
+        return Err(limits.too_large(data_ops, bytes));
+    }
+
+    let txn = Txn::new()
+        .when(compares)
+        .and_then(ops)
+        .or_else([TxnOp::get(keys.lock(), None)]);
+    let answer = shared.cluster.attempt(&mut |mut client| {
+        let txn = txn.clone();
+        async move { client.txn(txn).await }
+    });
+    match answer {
+        Ok(response) if response.succeeded() => {
+            lock.settle(sequence);
+            Ok(())
+        }
+        Ok(response) => {
+            lock.settle(sequence);
+            let holder = response.op_responses().into_iter().find_map(|op| match op {
+                TxnOpResponse::Get(get) => Some(get.kvs().first().map(|kv| kv.value().to_vec())),
+                _ => None,
+            });
+            if holder.flatten().as_deref() != Some(lock.holder.as_slice()) {
+                lock.lost.store(true, std::sync::atomic::Ordering::SeqCst);
+                return Err(lock.lost_error());
+            }
+            Err(PluginError::conflict(
+                "another transaction changed what this one read or wrote after it began; nothing was written: retry",
+            )
+            .with_retryable(true))
+        }
+        Err(Failure::Refused(error)) => {
+            lock.settle(sequence);
+            Err(error)
+        }
+        Err(Failure::Unreachable(why)) => resolve(shared, &marker, sequence, &why),
+    }
+}
+
+/// Finds out whether a commit whose answer was lost was applied, and makes sure that one
+/// that was not never is.
+fn resolve(shared: &Shared, marker: &[u8], sequence: u64, why: &str) -> Result<(), PluginError> {
+    let Some(lock) = shared.writer.as_ref() else {
+        return Err(shared.read_only_error());
+    };
+    let lease = lock.lease;
+    let fence = Txn::new()
+        .when([Compare::create_revision(
+            marker.to_vec(),
+            CompareOp::Equal,
+            0,
+        )])
+        .and_then([TxnOp::put(
+            marker.to_vec(),
+            ABANDONED,
+            Some(PutOptions::new().with_lease(lease)),
+        )])
+        .or_else([TxnOp::get(marker.to_vec(), None)]);
+    let answer = shared
+        .cluster
+        .run("finding out whether a commit was applied", |mut client| {
+            let fence = fence.clone();
+            async move { client.txn(fence).await }
+        });
+    match answer {
+        Ok(response) => {
+            lock.settle(sequence);
+            if response.succeeded() {
+                Err(PluginError::new(
+                    ErrorCode::TIMED_OUT,
+                    format!("the commit did not reach the cluster ({why}); checked on another member: nothing was written, retry"),
+                )
+                .with_retryable(true))
+            } else {
+                Ok(())
+            }
+        }
+        Err(error) => Err(PluginError::new(
+            ErrorCode::TIMED_OUT,
+            format!(
+                "the commit's outcome is unknown: the member went away before answering ({why}), and no other member could be asked ({}); reopen the store and check",
+                error.message
+            ),
+        )),
+    }
+}
+
+/// The compares that detect a conflict: per key where they fit, else per table range.
+fn conflict_compares(
+    shared: &Shared,
+    revision: i64,
+    reads: &ReadSet,
+    writes: &Writes,
+    deleted_tables: &BTreeSet<u32>,
+    room: usize,
+) -> (Vec<Compare>, u64) {
+    let keys = &shared.keys;
+    let after = revision + 1;
+    let mut tables: BTreeSet<u32> = reads.keys.keys().copied().collect();
+    tables.extend(reads.ranges.keys().copied());
+    tables.extend(writes.tables.keys().copied());
+    tables.extend(deleted_tables.iter().copied());
+
+    let mut compares = Vec::new();
+    let mut bytes = 0u64;
+    // Per key: exact.
+    for &table in &tables {
+        let prefix = keys.data_prefix(table);
+        let read = reads.keys.get(&table);
+        for (key, &seen) in read.into_iter().flatten() {
+            bytes += key.len() as u64 + ITEM_BYTES;
+            compares.push(Compare::mod_revision(key.clone(), CompareOp::Equal, seen));
+        }
+        if let Some(written) = writes.table(table) {
+            for key in written.rows.keys() {
+                let key = [prefix.as_slice(), key].concat();
+                if read.is_some_and(|read| read.contains_key(&key)) {
+                    continue;
+                }
+                bytes += key.len() as u64 + ITEM_BYTES;
+                compares.push(Compare::mod_revision(key, CompareOp::Less, after));
+            }
+            for (start, end) in &written.deleted {
+                let (start, end) = (
+                    [prefix.as_slice(), start].concat(),
+                    [prefix.as_slice(), end].concat(),
+                );
+                bytes += (start.len() + end.len()) as u64 + ITEM_BYTES;
+                compares.push(Compare::mod_revision(start, CompareOp::Less, after).with_range(end));
+            }
+        }
+        for (start, end) in reads.ranges.get(&table).into_iter().flatten() {
+            bytes += (start.len() + end.len()) as u64 + ITEM_BYTES;
+            compares.push(
+                Compare::mod_revision(start.clone(), CompareOp::Less, after)
+                    .with_range(end.clone()),
+            );
+        }
+        let generation = keys.generation(table);
+        bytes += generation.len() as u64 + ITEM_BYTES;
+        compares.push(Compare::mod_revision(generation, CompareOp::Less, after));
+    }
+    if compares.len() <= room {
+        return (compares, bytes);
+    }
+    // Too many for one txn: one range per table, from its first key read or written to its
+    // last, and its generation (coarser: a change next to what was read conflicts too).
+    let mut compares = Vec::new();
+    let mut bytes = 0u64;
+    for &table in &tables {
+        let prefix = keys.data_prefix(table);
+        let mut first: Option<Vec<u8>> = None;
+        let mut last: Option<Vec<u8>> = None;
+        let mut widen = |start: &[u8], end_inclusive: &[u8]| {
+            if first.as_deref().is_none_or(|first| start < first) {
+                first = Some(start.to_vec());
+            }
+            if last.as_deref().is_none_or(|last| end_inclusive > last) {
+                last = Some(end_inclusive.to_vec());
+            }
+        };
+        for key in reads.keys.get(&table).into_iter().flat_map(BTreeMap::keys) {
+            widen(key, key);
+        }
+        for (start, end) in reads.ranges.get(&table).into_iter().flatten() {
+            widen(start, end);
+        }
+        if let Some(written) = writes.table(table) {
+            for key in written.rows.keys() {
+                let key = [prefix.as_slice(), key].concat();
+                widen(&key, &key);
+            }
+            for (start, end) in &written.deleted {
+                widen(
+                    &[prefix.as_slice(), start].concat(),
+                    &[prefix.as_slice(), end].concat(),
+                );
+            }
+        }
+        if let (Some(first), Some(last)) = (first, last) {
+            let end = crate::writes::successor(&last);
+            bytes += (first.len() + end.len()) as u64 + ITEM_BYTES;
+            compares.push(Compare::mod_revision(first, CompareOp::Less, after).with_range(end));
+        }
+        let generation = keys.generation(table);
+        bytes += generation.len() as u64 + ITEM_BYTES;
+        compares.push(Compare::mod_revision(generation, CompareOp::Less, after));
+    }
+    (compares, bytes)
+}
+
+/// The cluster's request limits, as configured.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// `max_txn_ops`.
+    pub(crate) txn_ops: u32,
+    /// `max_request_bytes`.
+    pub(crate) request_bytes: u64,
+}
+
+impl Limits {
+    /// The limits of `shared`'s config.
+    pub(crate) fn of(shared: &Shared) -> Self {
+        Self {
+            txn_ops: shared.config.max_txn_ops,
+            request_bytes: shared.config.max_request_bytes.as_u64(),
+        }
+    }
+
+    /// The operations one commit may carry beyond its data: the marker, the generation keys
+    /// of a few tables, and settled markers.
+    pub(crate) const RESERVED_OPS: u32 = 12;
+
+    /// `FULL` for a commit of `ops` operations and `bytes` bytes that does not fit.
+    pub(crate) fn too_large(self, ops: usize, bytes: u64) -> PluginError {
+        PluginError::new(
+            ErrorCode::FULL,
+            format!(
+                "the commit needs {ops} operations and {bytes} bytes in one etcd txn; the cluster takes at most max_txn_ops = {} and max_request_bytes = {} (the members' --max-txn-ops and --max-request-bytes, and the plugin's config keys of the same names): nothing was sent; commit in smaller transactions",
+                self.txn_ops, self.request_bytes
+            ),
+        )
+        .with_key("max_txn_ops")
+    }
+}

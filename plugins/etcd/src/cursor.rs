@@ -1,0 +1,117 @@
+//! Scans: pages of the snapshot read from etcd in key order, merged with the transaction's own
+//! writes in the range (copied when the scan began).
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use kgdb_plugin_api::sdk::{RangeScan, StorageCursor};
+use kgdb_plugin_api::{KvBatch, PluginError, ScanSpec};
+
+use crate::shared::Shared;
+use crate::txn::etcd_range;
+use crate::writes::TableWrites;
+
+/// A cursor over one table at a transaction's snapshot.
+pub struct EtcdCursor {
+    shared: Arc<Shared>,
+    table: u32,
+    revision: i64,
+    own: TableWrites,
+    scan: RangeScan,
+}
+
+impl EtcdCursor {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        table: u32,
+        revision: i64,
+        own: TableWrites,
+        range: ScanSpec,
+    ) -> Self {
+        Self {
+            shared,
+            table,
+            revision,
+            own,
+            scan: RangeScan::new(range),
+        }
+    }
+}
+
+impl StorageCursor for EtcdCursor {
+    fn next_batch(
+        &mut self,
+        max_rows: u32,
+        max_bytes: u64,
+        out: &mut KvBatch,
+    ) -> Result<(), PluginError> {
+        let (shared, table, revision, own) = (&self.shared, self.table, self.revision, &self.own);
+        let prefix_len = shared.keys.data_prefix(table).len();
+        let page_rows = shared
+            .config
+            .scan_page_rows
+            .min(max_rows.saturating_add(1))
+            .max(1);
+        self.scan.next_batch(out, |range, out| {
+            let (mut start, end) = etcd_range(shared, table, range);
+            // Rows of this transaction's writes from here on (table keys).
+            let mut from: Bound<Vec<u8>> = range.start_bound().map(<[u8]>::to_vec);
+            loop {
+                let page = shared.read_page(&start, &end, revision, page_rows)?;
+                let remote: Vec<(&[u8], &[u8])> = page
+                    .rows
+                    .iter()
+                    .map(|(key, value)| (&key[prefix_len..], value.as_slice()))
+                    .collect();
+                let upto: Bound<&[u8]> = match (page.more, remote.last()) {
+                    (true, Some((last, _))) => Bound::Included(last),
+                    _ => range.end_bound(),
+                };
+                let local = own
+                    .rows
+                    .range::<[u8], _>((from.as_ref().map(Vec::as_slice), upto));
+                let mut local = local.peekable();
+                let mut remote_rows = remote.iter().peekable();
+                loop {
+                    let take_local = match (local.peek(), remote_rows.peek()) {
+                        (None, None) => break,
+                        (Some(_), None) => true,
+                        (None, Some(_)) => false,
+                        (Some((local_key, _)), Some((remote_key, _))) => {
+                            local_key.as_slice() <= *remote_key
+                        }
+                    };
+                    if take_local {
+                        let (key, value) = local.next().expect("peeked");
+                        if remote_rows
+                            .peek()
+                            .is_some_and(|(remote_key, _)| *remote_key == key.as_slice())
+                        {
+                            remote_rows.next();
+                        }
+                        if let Some(value) = value {
+                            if !out.push_within(key, value, max_rows, max_bytes)? {
+                                return Ok(false);
+                            }
+                        }
+                    } else {
+                        let (key, value) = remote_rows.next().expect("peeked");
+                        if own.in_deleted_range(key) {
+                            continue;
+                        }
+                        if !out.push_within(key, value, max_rows, max_bytes)? {
+                            return Ok(false);
+                        }
+                    }
+                }
+                match (page.more, page.rows.last()) {
+                    (true, Some((last, _))) => {
+                        start = crate::writes::successor(last);
+                        from = Bound::Excluded(last[prefix_len..].to_vec());
+                    }
+                    _ => return Ok(true),
+                }
+            }
+        })
+    }
+}
