@@ -20,7 +20,7 @@ use abi_stable::{
 
 use crate::{
     Capabilities, KvBatch, NativeStat, PluginError, ScanSpec, SortedRun, TableId, TxnOptions,
-    WriteBatch, WriteOptions,
+    WriteBatch, WriteLimits, WriteOptions,
 };
 
 /// A documented configuration key of a plugin, shown by `kgdb-host plugins info`.
@@ -166,6 +166,26 @@ pub struct CacheBudgetV1 {
     #[sabi(last_prefix_field)]
     pub set_cache_capacity:
         extern "C" fn(backend: &BackendBox, bytes: u64) -> RResult<u64, PluginError>,
+}
+
+/// Id of the [`WriteLimitsV1`] extension.
+pub const WRITE_LIMITS_V1: &str = "kgdb.write-limits.v1";
+
+/// Extension `kgdb.write-limits.v1` (added in 1.4): the most one commit of an open instance
+/// may carry, for a backend whose engine bounds it (etcd's request size and operation count).
+/// The host splits loads and copies into commits that fit. The function takes the instance
+/// the plugin's own `open` returned (another plugin's is refused with `INVALID_ARGUMENT`) and
+/// answers `None` when commits are not bounded; a plugin that does not offer the extension
+/// (it predates it) is taken to have no bound.
+#[repr(C)]
+#[derive(StableAbi)]
+#[sabi(kind(Prefix(prefix_ref = WriteLimitsV1Ref)))]
+#[sabi(missing_field(panic))]
+pub struct WriteLimitsV1 {
+    /// The instance's write limits, or `None` when it has none.
+    #[sabi(last_prefix_field)]
+    pub write_limits:
+        extern "C" fn(backend: &BackendBox) -> RResult<ROption<WriteLimits>, PluginError>,
 }
 
 /// A cursor over a scan: it reads the snapshot of its transaction, in batches.

@@ -33,6 +33,9 @@
 //!   whose [`sdk::Plugin::full_config_for_tests`] returns a config. Then `kgdb.cache-budget.v1`
 //!   (1.3, [`abi::CacheBudgetV1`]): the capacity of an open instance's cache, which the SDK
 //!   offers for every plugin and answers through [`sdk::StorageBackend::set_cache_capacity`].
+//!   Then `kgdb.write-limits.v1` (1.4, [`abi::WriteLimitsV1`]): the most one commit of an open
+//!   instance may carry ([`WriteLimits`]), which the SDK offers for every plugin and answers
+//!   through [`sdk::StorageBackend::write_limits`] (none by default: no bound).
 //! - abi_stable's version check compares only the major version (for 1.x), so a host built
 //!   against 1.1 loads plugins built against 1.0, and the other way round.
 //! - Error codes and capability bits are plain integers, so new ones can be added in a minor
@@ -56,8 +59,8 @@ pub use abi::{ConfigKey, Extension, LogLevel, LogSink, OpenRequest, PluginInfo};
 pub use capabilities::Capabilities;
 pub use data::{
     prefix_successor, table_of_table_bytes, BatchEntry, BatchOp, BoundKind, KvBatch, NativeStat,
-    OpKind, ScanSpec, SortedRun, SyncMode, TableId, TxnOptions, WriteBatch, WriteOptions,
-    TABLE_BYTES_STAT,
+    OpKind, ScanSpec, SortedRun, SyncMode, TableId, TxnOptions, WriteBatch, WriteLimits,
+    WriteOptions, TABLE_BYTES_STAT,
 };
 pub use error::{ErrorCode, PluginError};
 

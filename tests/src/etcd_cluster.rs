@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 /// 3.4 is safe with.
 pub const MAX_REQUEST_BYTES: u64 = 8 * 1024 * 1024;
 /// The most operations of one txn (`--max-txn-ops`).
-pub const MAX_TXN_OPS: u32 = 100_000;
+pub const MAX_TXN_OPS: u32 = 50_000;
 
 /// The etcd server binary.
 ///
@@ -24,7 +24,9 @@ pub fn etcd_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("KGDB_ETCD_BIN") {
         return PathBuf::from(path);
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
     let cached = home.join(".cache/kgdb-etcd/usr/bin/etcd");
     if cached.is_file() {
         return cached;
@@ -179,8 +181,15 @@ impl EtcdCluster {
     pub fn wait_healthy(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let running: Vec<&Member> = self.members.iter().filter(|m| m.process.is_some()).collect();
-            if running.iter().all(|member| Self::health(&member.client_url)) {
+            let running: Vec<&Member> = self
+                .members
+                .iter()
+                .filter(|m| m.process.is_some())
+                .collect();
+            if running
+                .iter()
+                .all(|member| Self::health(&member.client_url))
+            {
                 return;
             }
             for member in &mut self.members {
@@ -229,7 +238,10 @@ impl EtcdCluster {
 
     /// Starts member `index` again on its data.
     pub fn restart(&mut self, index: usize) {
-        assert!(self.members[index].process.is_none(), "member {index} is running");
+        assert!(
+            self.members[index].process.is_none(),
+            "member {index} is running"
+        );
         self.spawn(index);
     }
 

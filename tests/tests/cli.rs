@@ -26,7 +26,7 @@ fn version_names_host_and_abi() {
     let run = Run::host(&workspace_root(), &["--version"]);
     let out = run.expect_success();
     assert!(out.starts_with("kgdb-host 0.1.0"), "{out}");
-    assert!(out.contains("plugin ABI 1.3.0"), "{out}");
+    assert!(out.contains("plugin ABI 1.4.0"), "{out}");
 }
 
 #[test]
@@ -55,7 +55,7 @@ fn info_on_a_plugin_directory_shows_capabilities_and_config_keys() {
     let run = Run::host(&workspace_root(), &["plugins", "info", "plugins/memory"]);
     let out = run.expect_success();
     assert!(out.starts_with("memory\n"), "{out}");
-    assert!(out.contains("ABI 1.3.0"), "{out}");
+    assert!(out.contains("ABI 1.4.0"), "{out}");
     assert!(out.contains("transactions, snapshot-reads"), "{out}");
     assert!(out.contains("max key 64 KiB, max value 64 MiB"), "{out}");
     assert!(out.contains("memory_limit"), "{out}");
@@ -150,7 +150,7 @@ fn a_plugin_built_for_another_abi_major() {
     .expect_one_line_error(&[
         "libkgdb_fixture_abi_v2_plugin",
         "built for kgdb plugin ABI 2.0.0",
-        "this host speaks ABI 1.3.0",
+        "this host speaks ABI 1.4.0",
     ]);
 }
 

@@ -13,28 +13,38 @@ static CLUSTER: Mutex<Option<EtcdCluster>> = Mutex::new(None);
 /// The plugin config for the cluster (started on first use).
 fn config() -> String {
     let mut cluster = CLUSTER.lock().unwrap_or_else(PoisonError::into_inner);
-    cluster.get_or_insert_with(|| EtcdCluster::start(3)).plugin_config("")
+    cluster
+        .get_or_insert_with(|| EtcdCluster::start(3))
+        .plugin_config("")
 }
 
 fn main() {
     let arguments = Arguments::from_args();
     let mut trials = Vec::new();
     for case in kgdb_conformance::cases() {
-        trials.push(Trial::test(format!("etcd::{}", case.full_name()), move || {
-            let target = kgdb_tests::target("kgdb_plugin_etcd", &config());
-            match kgdb_conformance::run_case(&target, case) {
-                Ok(notes) => {
-                    for note in notes {
-                        eprintln!("note: etcd::{}: {note}", case.full_name());
+        trials.push(Trial::test(
+            format!("etcd::{}", case.full_name()),
+            move || {
+                let target = kgdb_tests::target("kgdb_plugin_etcd", &config());
+                match kgdb_conformance::run_case(&target, case) {
+                    Ok(notes) => {
+                        for note in notes {
+                            eprintln!("note: etcd::{}: {note}", case.full_name());
+                        }
+                        Ok(())
                     }
-                    Ok(())
+                    Err(message) => Err(Failed::from(message)),
                 }
-                Err(message) => Err(Failed::from(message)),
-            }
-        }));
+            },
+        ));
     }
     let conclusion = libtest_mimic::run(&arguments, trials);
     // A static is never dropped: end the members now.
-    drop(CLUSTER.lock().unwrap_or_else(PoisonError::into_inner).take());
+    drop(
+        CLUSTER
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take(),
+    );
     conclusion.exit();
 }

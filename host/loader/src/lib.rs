@@ -28,11 +28,11 @@ pub use adapter::{
     StatEntry, DEFAULT_BATCH_BYTES, DEFAULT_BATCH_ROWS,
 };
 pub use error::{BackendError, LoadError};
-pub use kgdb_plugin_api::abi::{CACHE_BUDGET_V1, TEST_CONFIGS_V1};
+pub use kgdb_plugin_api::abi::{CACHE_BUDGET_V1, TEST_CONFIGS_V1, WRITE_LIMITS_V1};
 pub use kgdb_plugin_api::{
     prefix_successor, table_of_table_bytes, BatchEntry, BoundKind, Capabilities, ErrorCode,
-    KvBatch, ScanSpec, SortedRun, SyncMode, TableId, TxnOptions, WriteBatch, WriteOptions,
-    TABLE_BYTES_STAT,
+    KvBatch, ScanSpec, SortedRun, SyncMode, TableId, TxnOptions, WriteBatch, WriteLimits,
+    WriteOptions, TABLE_BYTES_STAT,
 };
 pub use loader::{LoadedPlugin, PluginLoader};
 pub use manifest::{Manifest, ManifestError, PluginEntry};

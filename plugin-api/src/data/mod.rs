@@ -11,9 +11,11 @@ mod scan;
 #[cfg(test)]
 mod tests;
 mod write_batch;
+mod write_limits;
 
 pub use kv_batch::KvBatch;
 pub use native_stat::{table_of_table_bytes, NativeStat, TABLE_BYTES_STAT};
 pub use options::{SyncMode, TableId, TxnOptions, WriteOptions};
 pub use scan::{prefix_successor, BoundKind, ScanSpec};
 pub use write_batch::{BatchEntry, BatchOp, OpKind, SortedRun, WriteBatch};
+pub use write_limits::WriteLimits;

@@ -221,6 +221,13 @@ pub trait StorageBackend: Send + Sync + 'static {
         Err(PluginError::unsupported("sizing a cache"))
     }
 
+    /// The most one commit of this instance may carry (the `kgdb.write-limits.v1` extension,
+    /// which the SDK offers for every plugin); `None` (the default) when commits are not
+    /// bounded. A commit past these limits must fail with `FULL` before writing anything.
+    fn write_limits(&self) -> Option<crate::WriteLimits> {
+        None
+    }
+
     /// Flushes and releases resources. Called at most once; later calls are refused by the SDK.
     ///
     /// # Errors

@@ -11,7 +11,7 @@ use kgdb_plugin_api::{
 
 use crate::cluster::Cluster;
 use crate::commit::{commit, Limits};
-use crate::config::{EtcdConfig, REQUEST_OVERHEAD_BYTES};
+use crate::config::EtcdConfig;
 use crate::identity::Identity;
 use crate::keys::Keyspace;
 use crate::lock::WriterLock;
@@ -48,6 +48,7 @@ impl EtcdBackend {
             let key = lock_key.clone();
             async move {
                 client
+                    .kv
                     .get(key, Some(etcd_client::GetOptions::new().with_count_only()))
                     .await
             }
@@ -92,7 +93,12 @@ impl EtcdBackend {
                 }
             ),
         );
-        let max_value = config.payload_limit().min(u64::from(u32::MAX));
+        // A commit of one largest value beside one largest key fits one request.
+        let max_value = Limits::new(&config, &keys)
+            .data
+            .max_bytes
+            .saturating_sub(2 * u64::from(CAPABILITIES.max_key_size))
+            .min(u64::from(u32::MAX));
         let mut capabilities = Capabilities::new(
             CAPABILITIES.flags,
             CAPABILITIES.max_key_size,
@@ -109,7 +115,7 @@ impl EtcdBackend {
             config,
             catalog: RwLock::new(Catalog::default()),
             writer,
-            _data_dir: data_dir,
+            data_dir: std::sync::Mutex::new(Some(data_dir)),
         });
         if let Err(error) = shared.load_catalog() {
             release(&shared);
@@ -123,16 +129,14 @@ impl EtcdBackend {
 
     /// The rows of `runs` in commits that each fit one etcd txn.
     fn ingest(&self, runs: &[SortedRun]) -> Result<(), PluginError> {
-        let limits = Limits::of(&self.shared);
-        let max_ops = (limits.txn_ops - Limits::RESERVED_OPS) as usize;
-        let max_bytes = limits.request_bytes - REQUEST_OVERHEAD_BYTES;
+        let limits = Limits::of(&self.shared).data;
         let mut writes = Writes::default();
-        let (mut ops, mut bytes) = (0usize, 0u64);
+        let (mut ops, mut bytes) = (0u64, 0u64);
         for run in runs {
             let number = self.shared.table_number(run.table)?;
             for (key, value) in run.rows.iter() {
-                let size = (key.len() + value.len() + 32) as u64;
-                if ops > 0 && (ops + 1 > max_ops || bytes + size > max_bytes) {
+                let size = (key.len() + value.len()) as u64;
+                if ops > 0 && !limits.fits(ops + 1, bytes + size) {
                     commit(&self.shared, None, &std::mem::take(&mut writes))?;
                     (ops, bytes) = (0, 0);
                 }
@@ -236,6 +240,7 @@ impl StorageBackend for EtcdBackend {
                 "compacting the cluster's history",
                 |mut client| async move {
                     client
+                        .kv
                         .compact(
                             revision,
                             Some(etcd_client::CompactionOptions::new().with_physical()),
@@ -255,7 +260,7 @@ impl StorageBackend for EtcdBackend {
         let members = shared
             .cluster
             .run("listing the members", |mut client| async move {
-                client.member_list().await
+                client.client.member_list().await
             })?;
         for member in members.members() {
             if let Some(url) = member.client_urls().first() {
@@ -283,20 +288,21 @@ impl StorageBackend for EtcdBackend {
         let status = shared
             .cluster
             .run("reading the member's status", |mut client| async move {
-                client.status().await
+                client.client.status().await
             })?;
         let members = shared
             .cluster
             .run("listing the members", |mut client| async move {
-                client.member_list().await
+                client.client.member_list().await
             })?;
-        let (start, end) = shared.keys.all();
+        let (start, end) = shared.keys.all_data();
         let keys = shared
             .cluster
-            .run("counting the namespace's keys", |mut client| {
+            .run("counting the store's rows", |mut client| {
                 let (start, end) = (start.clone(), end.clone());
                 async move {
                     client
+                        .kv
                         .get(
                             start,
                             Some(
@@ -324,18 +330,31 @@ impl StorageBackend for EtcdBackend {
                 "bytes",
             ),
             NativeStat::new(
-                "etcd.namespace_keys",
+                "etcd.rows",
                 u64::try_from(keys.count()).unwrap_or(0),
-                "count",
+                "keys",
             ),
         ])
     }
 
+    fn write_limits(&self) -> Option<kgdb_plugin_api::WriteLimits> {
+        Some(Limits::of(&self.shared).data)
+    }
+
     fn close(&self) -> Result<(), PluginError> {
-        if let Some(lock) = &self.shared.writer {
-            lock.release(&self.shared.cluster)?;
-        }
-        Ok(())
+        let released = match &self.shared.writer {
+            Some(lock) => lock.release(&self.shared.cluster),
+            None => Ok(()),
+        };
+        // The data directory is free for the next instance (of this process or another).
+        drop(
+            self.shared
+                .data_dir
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take(),
+        );
+        released
     }
 }
 

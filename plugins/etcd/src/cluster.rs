@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use etcd_client::{Client, ConnectOptions};
+use etcd_client::{Client, ConnectOptions, KvClient};
 use kgdb_plugin_api::{ErrorCode, PluginError};
 use tokio::runtime::Runtime;
 
@@ -26,11 +26,33 @@ pub(crate) struct Cluster {
     request_timeout: Duration,
     failover_timeout: Duration,
     connect_options: ConnectOptions,
+    /// The largest response accepted; a larger one fails with `FULL` (key `response`), and
+    /// callers split what they asked for.
+    max_response_bytes: usize,
 }
 
 struct Member {
     endpoint: String,
-    client: Mutex<Option<Client>>,
+    client: Mutex<Option<Connection>>,
+}
+
+/// A connection to one member: the client, and its key-value client with a response size
+/// limit that a page or a batch of reads is kept under.
+#[derive(Clone)]
+pub(crate) struct Connection {
+    /// The member's client (leases, maintenance).
+    pub(crate) client: Client,
+    /// The key-value client.
+    pub(crate) kv: KvClient,
+}
+
+/// The key of the `FULL` error of a response larger than the client takes: the caller asks
+/// for less.
+pub(crate) const RESPONSE_TOO_LARGE: &str = "response";
+
+/// Whether `error` is a response too large to take.
+pub(crate) fn is_response_too_large(error: &PluginError) -> bool {
+    error.code == ErrorCode::FULL && error.key.as_str() == RESPONSE_TOO_LARGE
 }
 
 /// How one attempt of a request ended, when it did not succeed.
@@ -75,6 +97,8 @@ impl Cluster {
             request_timeout: config.request_timeout(),
             failover_timeout: config.failover_timeout(),
             connect_options,
+            max_response_bytes: usize::try_from(2 * config.max_request_bytes.as_u64() + (1 << 20))
+                .unwrap_or(usize::MAX),
         })
     }
 
@@ -92,7 +116,7 @@ impl Cluster {
             .join(", ")
     }
 
-    fn client(&self, index: usize) -> Result<Client, Failure> {
+    fn client(&self, index: usize) -> Result<Connection, Failure> {
         let member = &self.members[index];
         let mut slot = member
             .client
@@ -112,15 +136,21 @@ impl Cluster {
                 Failure::Unreachable(format!("{}: connecting timed out", member.endpoint))
             })?
             .map_err(|error| classify(&member.endpoint, error))?;
-        *slot = Some(client.clone());
-        Ok(client)
+        let connection = Connection {
+            kv: client
+                .kv_client()
+                .max_decoding_message_size(self.max_response_bytes),
+            client,
+        };
+        *slot = Some(connection.clone());
+        Ok(connection)
     }
 
     /// One attempt of `request` on the current member (no retry): the caller decides what an
     /// unreachable member means. A failure moves later requests to the next member.
     pub(crate) fn attempt<T, F, Fut>(&self, request: &mut F) -> Result<T, Failure>
     where
-        F: FnMut(Client) -> Fut,
+        F: FnMut(Connection) -> Fut,
         Fut: Future<Output = Result<T, etcd_client::Error>>,
     {
         let index = self.current.load(Ordering::Relaxed) % self.members.len();
@@ -162,7 +192,7 @@ impl Cluster {
     /// failure when no member answered in time.
     pub(crate) fn run<T, F, Fut>(&self, what: &str, mut request: F) -> Result<T, PluginError>
     where
-        F: FnMut(Client) -> Fut,
+        F: FnMut(Connection) -> Fut,
         Fut: Future<Output = Result<T, etcd_client::Error>>,
     {
         let deadline = Instant::now() + self.failover_timeout;
@@ -222,6 +252,10 @@ fn classify(endpoint: &str, error: etcd_client::Error) -> Failure {
                 {
                     refused(ErrorCode::FULL)
                 }
+                _ if message.contains("message length too large") => Failure::Refused(
+                    PluginError::new(ErrorCode::FULL, format!("etcd at {endpoint}: {message}"))
+                        .with_key(RESPONSE_TOO_LARGE),
+                ),
                 Code::OutOfRange if message.contains("compacted") => Failure::Refused(
                     PluginError::conflict(format!(
                         "etcd at {endpoint}: {message}: the transaction's snapshot was compacted away (`kgdb-host compact`, or the cluster's auto-compaction); begin a new one"

@@ -15,7 +15,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use etcd_client::{Compare, CompareOp, DeleteOptions, PutOptions, Txn, TxnOp, TxnOpResponse};
-use kgdb_plugin_api::{ErrorCode, PluginError};
+use kgdb_plugin_api::{ErrorCode, PluginError, WriteLimits};
+
+use crate::config::{EtcdConfig, REQUEST_OVERHEAD_BYTES};
+use crate::keys::Keyspace;
 
 use crate::cluster::Failure;
 use crate::shared::Shared;
@@ -40,8 +43,14 @@ const ABANDONED: &[u8] = b"abandoned";
 /// Settled markers one commit deletes at most.
 const MARKER_DELETES: usize = 8;
 
-/// The request bytes of one operation or compare beyond its keys and values.
+/// The request bytes of one compare beyond its keys.
 const ITEM_BYTES: u64 = 24;
+/// The request bytes a commit's compares may take: beyond it, they are coarsened to one range
+/// per table (a part of `REQUEST_OVERHEAD_BYTES`, which the write limits leave free).
+const COMPARE_BYTES: u64 = 32 * 1024;
+/// The request bytes of one write beyond its key and value: the protobuf framing and the
+/// namespace prefix of its key are counted apart from them, as `framing` per operation.
+const OP_FRAMING: u64 = 16;
 
 /// Commits `writes`; `snapshot` is the revision a transaction read at and what it read
 /// (`None` for writes outside transactions, which check only the lock).
@@ -80,8 +89,8 @@ pub(crate) fn commit(
         let prefix = keys.data_prefix(table);
         let with_prefix = |key: &[u8]| [prefix.as_slice(), key].concat();
         for (start, end) in table_writes.range_deletes() {
+            op_bytes += (start.len() + end.len()) as u64;
             let (start, end) = (with_prefix(&start), with_prefix(&end));
-            op_bytes += (start.len() + end.len()) as u64 + ITEM_BYTES;
             ops.push(TxnOp::delete(
                 start,
                 Some(DeleteOptions::new().with_range(end)),
@@ -89,20 +98,20 @@ pub(crate) fn commit(
             deleted_tables.insert(table);
         }
         for (key, value) in &table_writes.rows {
+            op_bytes += (key.len() + value.as_ref().map_or(0, Vec::len)) as u64;
             let key = with_prefix(key);
             match value {
                 Some(value) => {
-                    op_bytes += (key.len() + value.len()) as u64 + ITEM_BYTES;
                     ops.push(TxnOp::put(key, value.clone(), None));
                 }
                 None => {
-                    op_bytes += key.len() as u64 + ITEM_BYTES;
                     ops.push(TxnOp::delete(key, None));
                     deleted_tables.insert(table);
                 }
             }
         }
     }
+    let data_ops = ops.len();
     for &table in &deleted_tables {
         ops.push(TxnOp::put(keys.generation(table), Vec::new(), None));
     }
@@ -111,7 +120,6 @@ pub(crate) fn commit(
         COMMITTED,
         Some(PutOptions::new().with_lease(lock.lease)),
     ));
-    let data_ops = ops.len();
     {
         let mut settled = lock
             .settled
@@ -131,7 +139,6 @@ pub(crate) fn commit(
         lock.compare(keys),
         Compare::create_revision(marker.clone(), CompareOp::Equal, 0),
     ];
-    let mut compare_bytes = 0u64;
     if let Some((revision, reads)) = snapshot {
         let conflicts = conflict_compares(
             shared,
@@ -141,16 +148,14 @@ pub(crate) fn commit(
             &deleted_tables,
             limits.txn_ops as usize - compares.len(),
         );
-        compare_bytes = conflicts.1;
-        compares.extend(conflicts.0);
+        compares.extend(conflicts);
     }
-    let bytes = op_bytes + compare_bytes + 2 * marker.len() as u64 + lock.holder.len() as u64 + 256;
-    if data_ops > limits.txn_ops as usize
+    if !limits.data.fits(data_ops as u64, op_bytes)
+        || ops.len() > limits.txn_ops as usize
         || compares.len() > limits.txn_ops as usize
-        || bytes > limits.request_bytes
     {
         lock.settle(sequence);
-        return Err(limits.too_large(data_ops, bytes));
+        return Err(limits.too_large(data_ops, op_bytes));
     }
 
     let txn = Txn::new()
@@ -159,7 +164,7 @@ pub(crate) fn commit(
         .or_else([TxnOp::get(keys.lock(), None)]);
     let answer = shared.cluster.attempt(&mut |mut client| {
         let txn = txn.clone();
-        async move { client.txn(txn).await }
+        async move { client.kv.txn(txn).await }
     });
     match answer {
         Ok(response) if response.succeeded() => {
@@ -212,7 +217,7 @@ fn resolve(shared: &Shared, marker: &[u8], sequence: u64, why: &str) -> Result<(
         .cluster
         .run("finding out whether a commit was applied", |mut client| {
             let fence = fence.clone();
-            async move { client.txn(fence).await }
+            async move { client.kv.txn(fence).await }
         });
     match answer {
         Ok(response) => {
@@ -245,7 +250,7 @@ fn conflict_compares(
     writes: &Writes,
     deleted_tables: &BTreeSet<u32>,
     room: usize,
-) -> (Vec<Compare>, u64) {
+) -> Vec<Compare> {
     let keys = &shared.keys;
     let after = revision + 1;
     let mut tables: BTreeSet<u32> = reads.keys.keys().copied().collect();
@@ -292,13 +297,12 @@ fn conflict_compares(
         bytes += generation.len() as u64 + ITEM_BYTES;
         compares.push(Compare::mod_revision(generation, CompareOp::Less, after));
     }
-    if compares.len() <= room {
-        return (compares, bytes);
+    if compares.len() <= room && bytes <= COMPARE_BYTES {
+        return compares;
     }
     // Too many for one txn: one range per table, from its first key read or written to its
     // last, and its generation (coarser: a change next to what was read conflicts too).
     let mut compares = Vec::new();
-    let mut bytes = 0u64;
     for &table in &tables {
         let prefix = keys.data_prefix(table);
         let mut first: Option<Vec<u8>> = None;
@@ -331,45 +335,65 @@ fn conflict_compares(
         }
         if let (Some(first), Some(last)) = (first, last) {
             let end = crate::writes::successor(&last);
-            bytes += (first.len() + end.len()) as u64 + ITEM_BYTES;
             compares.push(Compare::mod_revision(first, CompareOp::Less, after).with_range(end));
         }
-        let generation = keys.generation(table);
-        bytes += generation.len() as u64 + ITEM_BYTES;
-        compares.push(Compare::mod_revision(generation, CompareOp::Less, after));
+        compares.push(Compare::mod_revision(
+            keys.generation(table),
+            CompareOp::Less,
+            after,
+        ));
     }
-    (compares, bytes)
+    compares
 }
 
-/// The cluster's request limits, as configured.
+/// The cluster's request limits, as configured, and what they leave a commit's data.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Limits {
     /// `max_txn_ops`.
     pub(crate) txn_ops: u32,
     /// `max_request_bytes`.
     pub(crate) request_bytes: u64,
+    /// What one commit's writes may be: the operations and the request bytes left once the
+    /// marker, generation keys, settled markers, compares and framing are set aside.
+    pub(crate) data: WriteLimits,
 }
 
 impl Limits {
     /// The limits of `shared`'s config.
     pub(crate) fn of(shared: &Shared) -> Self {
+        Self::new(&shared.config, &shared.keys)
+    }
+
+    /// The limits of `config` for keys under `keys`.
+    pub(crate) fn new(config: &EtcdConfig, keys: &Keyspace) -> Self {
+        let txn_ops = config.max_txn_ops;
+        let request_bytes = config.max_request_bytes.as_u64();
+        let data_ops = u64::from(txn_ops.saturating_sub(Self::RESERVED_OPS));
+        let framing = OP_FRAMING + keys.data_prefix(0).len() as u64;
         Self {
-            txn_ops: shared.config.max_txn_ops,
-            request_bytes: shared.config.max_request_bytes.as_u64(),
+            txn_ops,
+            request_bytes,
+            data: WriteLimits {
+                max_ops: data_ops,
+                max_bytes: request_bytes
+                    .saturating_sub(REQUEST_OVERHEAD_BYTES)
+                    .saturating_sub(data_ops * framing),
+            },
         }
     }
 
     /// The operations one commit may carry beyond its data: the marker, the generation keys
-    /// of a few tables, and settled markers.
-    pub(crate) const RESERVED_OPS: u32 = 12;
+    /// of the tables it deletes from, and settled markers.
+    pub(crate) const RESERVED_OPS: u32 = 32;
 
-    /// `FULL` for a commit of `ops` operations and `bytes` bytes that does not fit.
+    /// `FULL` for a commit of `ops` writes of `bytes` bytes of keys and values that does not
+    /// fit.
     pub(crate) fn too_large(self, ops: usize, bytes: u64) -> PluginError {
         PluginError::new(
             ErrorCode::FULL,
             format!(
-                "the commit needs {ops} operations and {bytes} bytes in one etcd txn; the cluster takes at most max_txn_ops = {} and max_request_bytes = {} (the members' --max-txn-ops and --max-request-bytes, and the plugin's config keys of the same names): nothing was sent; commit in smaller transactions",
-                self.txn_ops, self.request_bytes
+                "the commit holds {ops} writes of {bytes} bytes; one etcd txn takes at most {} writes of {} bytes here (from max_txn_ops = {} and max_request_bytes = {}: the members' --max-txn-ops and --max-request-bytes, and the plugin's config keys of the same names): nothing was sent; commit in smaller transactions",
+                self.data.max_ops, self.data.max_bytes, self.txn_ops, self.request_bytes
             ),
         )
         .with_key("max_txn_ops")

@@ -86,10 +86,21 @@ impl EtcdConfig {
                 format!("{} is out of range: use 128 KiB to 64 MiB, as the members' --max-request-bytes", self.max_request_bytes),
             ));
         }
-        if self.max_txn_ops < 16 {
+        if self.max_txn_ops < 64 {
             return Err(PluginError::invalid_config(
                 "max_txn_ops",
-                format!("{} is too small: a commit needs at least 16 (the members' --max-txn-ops; etcd's default is 128)", self.max_txn_ops),
+                format!("{} is too small: a commit needs at least 64 (the members' --max-txn-ops; etcd's default is 128)", self.max_txn_ops),
+            ));
+        }
+        // Each write of a commit costs about 64 bytes of framing and key prefix beside its key
+        // and value: the operations must leave room for data in a request.
+        if u64::from(self.max_txn_ops) * 64 > bytes / 2 {
+            return Err(PluginError::invalid_config(
+                "max_txn_ops",
+                format!(
+                    "{} writes of one commit would take more than half of max_request_bytes ({}) in framing alone: raise max_request_bytes or lower max_txn_ops",
+                    self.max_txn_ops, self.max_request_bytes
+                ),
             ));
         }
         for (key, value) in [
@@ -124,11 +135,6 @@ impl EtcdConfig {
     /// The time a request keeps trying other members.
     pub(crate) fn failover_timeout(&self) -> Duration {
         Duration::from_millis(self.failover_timeout_ms)
-    }
-
-    /// The bytes of keys and values one commit may carry.
-    pub(crate) fn payload_limit(&self) -> u64 {
-        self.max_request_bytes.as_u64() - REQUEST_OVERHEAD_BYTES
     }
 }
 

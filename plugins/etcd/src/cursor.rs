@@ -18,7 +18,15 @@ pub struct EtcdCursor {
     revision: i64,
     own: TableWrites,
     scan: RangeScan,
+    /// Rows asked of the next page: sized from the rows seen so far to answers of about
+    /// `PAGE_BYTES`, at most `scan_page_rows`.
+    page_rows: u32,
 }
+
+/// The size of a page's answer the page size aims at.
+const PAGE_BYTES: u64 = 2 << 20;
+/// Rows asked of a scan's first page, before any row size is known.
+const FIRST_PAGE_ROWS: u32 = 64;
 
 impl EtcdCursor {
     pub(crate) fn new(
@@ -28,12 +36,14 @@ impl EtcdCursor {
         own: TableWrites,
         range: ScanSpec,
     ) -> Self {
+        let page_rows = FIRST_PAGE_ROWS.min(shared.config.scan_page_rows);
         Self {
             shared,
             table,
             revision,
-            own,
             scan: RangeScan::new(range),
+            page_rows,
+            own,
         }
     }
 }
@@ -47,17 +57,26 @@ impl StorageCursor for EtcdCursor {
     ) -> Result<(), PluginError> {
         let (shared, table, revision, own) = (&self.shared, self.table, self.revision, &self.own);
         let prefix_len = shared.keys.data_prefix(table).len();
-        let page_rows = shared
-            .config
-            .scan_page_rows
-            .min(max_rows.saturating_add(1))
-            .max(1);
+        let most_rows = shared.config.scan_page_rows;
+        let page_rows = &mut self.page_rows;
         self.scan.next_batch(out, |range, out| {
             let (mut start, end) = etcd_range(shared, table, range);
             // Rows of this transaction's writes from here on (table keys).
             let mut from: Bound<Vec<u8>> = range.start_bound().map(<[u8]>::to_vec);
             loop {
-                let page = shared.read_page(&start, &end, revision, page_rows)?;
+                let asked = (*page_rows).min(max_rows.saturating_add(1)).max(1);
+                let page = shared.read_page(&start, &end, revision, asked)?;
+                let bytes: u64 = page
+                    .rows
+                    .iter()
+                    .map(|(key, value)| (key.len() + value.len()) as u64)
+                    .sum();
+                if !page.rows.is_empty() {
+                    let average = (bytes / page.rows.len() as u64).max(1);
+                    *page_rows = u32::try_from(PAGE_BYTES / average)
+                        .unwrap_or(u32::MAX)
+                        .clamp(1, most_rows);
+                }
                 let remote: Vec<(&[u8], &[u8])> = page
                     .rows
                     .iter()

@@ -38,7 +38,10 @@ impl Identity {
     ) -> Result<Self, PluginError> {
         let path = data_dir.path().join(IDENTITY_FILE);
         if !path.exists() {
-            if !data_dir.may_create_engine()? {
+            // Only the claim that made the directory may name a store: a directory with kgdb's
+            // marker and no store file lost it, and a new namespace would be an empty store in
+            // place of the one the cluster holds.
+            if !data_dir.is_new() {
                 return Err(data_dir.missing_engine_file(IDENTITY_FILE, "missing"));
             }
             let namespace = configured.map_or_else(random_namespace, str::to_owned);
@@ -51,10 +54,16 @@ impl Identity {
             }
             return Ok(identity);
         }
-        let text = std::fs::read_to_string(&path).map_err(|error| {
+        let bytes = std::fs::read(&path).map_err(|error| {
             PluginError::new(
                 ErrorCode::IO,
                 format!("{}: cannot read: {error}", path.display()),
+            )
+        })?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            PluginError::new(
+                ErrorCode::CORRUPTION,
+                format!("{}: not a kgdb etcd store file (not UTF-8)", path.display()),
             )
         })?;
         let identity: Self = toml::from_str(&text).map_err(|error| {

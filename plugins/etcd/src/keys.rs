@@ -44,6 +44,11 @@ impl Keyspace {
         (start, end)
     }
 
+    /// The rows of every table: `[start, end)`.
+    pub(crate) fn all_data(&self) -> (Vec<u8>, Vec<u8>) {
+        (self.key(b'd', &[]), self.key(b'e', &[]))
+    }
+
     /// The catalog entry of table `name`.
     pub(crate) fn catalog(&self, name: &str) -> Vec<u8> {
         self.key(b'c', &[name.as_bytes()])

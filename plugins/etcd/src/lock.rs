@@ -45,7 +45,7 @@ impl WriterLock {
     ) -> Result<Self, PluginError> {
         let ttl = i64::try_from(ttl_seconds).unwrap_or(i64::MAX);
         let lease = cluster.run("granting the writer lease", |mut client| async move {
-            client.lease_grant(ttl, None).await
+            client.client.lease_grant(ttl, None).await
         })?;
         let lease = lease.id();
         let instance: [u8; 16] = rand::random();
@@ -75,20 +75,41 @@ impl WriterLock {
                     Some(PutOptions::new().with_lease(lease)),
                 )])
                 .or_else([TxnOp::get(lock_key.clone(), None)]);
-            async move { client.txn(txn).await }
+            async move { client.kv.txn(txn).await }
         })?;
         if !taken.succeeded() {
-            let current = taken
-                .op_responses()
-                .into_iter()
-                .find_map(|response| match response {
-                    TxnOpResponse::Get(get) => get.kvs().first().map(|kv| kv.value().to_vec()),
-                    _ => None,
-                });
+            let mut current = lock_value(&taken);
+            // A holder that was a process of this host that no longer runs (killed before its
+            // lease expired): take the lock over, if it is still that holder's.
+            if let Some(stale) = current
+                .clone()
+                .filter(|value| is_dead_local_holder(value, &hostname))
+            {
+                let takeover = cluster.run("taking over a dead process's lock", |mut client| {
+                    let txn = Txn::new()
+                        .when([Compare::value(
+                            lock_key.clone(),
+                            CompareOp::Equal,
+                            stale.clone(),
+                        )])
+                        .and_then([TxnOp::put(
+                            lock_key.clone(),
+                            holder.clone(),
+                            Some(PutOptions::new().with_lease(lease)),
+                        )])
+                        .or_else([TxnOp::get(lock_key.clone(), None)]);
+                    async move { client.kv.txn(txn).await }
+                })?;
+                current = if takeover.succeeded() {
+                    Some(holder.clone())
+                } else {
+                    lock_value(&takeover)
+                };
+            }
             // A retried request whose first try took the lock finds its own value.
             if current.as_deref() != Some(holder.as_slice()) {
                 let _ = cluster.run("releasing the writer lease", |mut client| async move {
-                    client.lease_revoke(lease).await
+                    client.client.lease_revoke(lease).await
                 });
                 let who = current.map_or_else(
                     || "another process".to_owned(),
@@ -174,7 +195,7 @@ impl WriterLock {
         let lease = self.lease;
         cluster
             .run("releasing the writer lease", |mut client| async move {
-                client.lease_revoke(lease).await
+                client.client.lease_revoke(lease).await
             })
             .map(drop)
             .or_else(|error| {
@@ -206,7 +227,7 @@ fn spawn_renewer(
                     break;
                 }
                 let renewed = cluster.run("renewing the writer lease", |mut client| async move {
-                    let (mut keeper, mut stream) = client.lease_keep_alive(lease).await?;
+                    let (mut keeper, mut stream) = client.client.lease_keep_alive(lease).await?;
                     keeper.keep_alive().await?;
                     stream.message().await
                 });
@@ -224,4 +245,50 @@ fn spawn_renewer(
                 format!("cannot start the lease thread: {error}"),
             )
         })
+}
+
+/// The lock's value in the `else` answer of a txn that read it.
+fn lock_value(response: &etcd_client::TxnResponse) -> Option<Vec<u8>> {
+    response.op_responses().into_iter().find_map(|op| match op {
+        TxnOpResponse::Get(get) => get.kvs().first().map(|kv| kv.value().to_vec()),
+        _ => None,
+    })
+}
+
+/// Whether a lock value names a process of this host that no longer runs.
+fn is_dead_local_holder(value: &[u8], hostname: &str) -> bool {
+    let Ok(value) = std::str::from_utf8(value) else {
+        return false;
+    };
+    let Some(rest) = value.strip_prefix("process ") else {
+        return false;
+    };
+    let Some((pid, rest)) = rest.split_once(" on ") else {
+        return false;
+    };
+    let Some((host, _)) = rest.split_once(" (instance ") else {
+        return false;
+    };
+    let Ok(pid) = pid.parse::<u32>() else {
+        return false;
+    };
+    host == hostname
+        && pid != std::process::id()
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_dead_process_of_this_host_is_taken_over() {
+        // PIDs are below 2^22 on Linux: this one never runs.
+        let dead = b"process 4294967 on here (instance 00)";
+        assert!(is_dead_local_holder(dead, "here"));
+        assert!(!is_dead_local_holder(dead, "elsewhere"));
+        let alive = format!("process {} on here (instance 00)", std::process::id());
+        assert!(!is_dead_local_holder(alive.as_bytes(), "here"));
+        assert!(!is_dead_local_holder(b"something else", "here"));
+    }
 }

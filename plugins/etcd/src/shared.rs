@@ -8,7 +8,7 @@ use etcd_client::{Compare, CompareOp, GetOptions, Txn, TxnOp, TxnOpResponse};
 use kgdb_plugin_api::sdk::{unknown_table, DataDir};
 use kgdb_plugin_api::{ErrorCode, PluginError, TableId};
 
-use crate::cluster::Cluster;
+use crate::cluster::{is_response_too_large, Cluster};
 use crate::config::EtcdConfig;
 use crate::keys::{decode_number, Keyspace, FIRST_TABLE};
 use crate::lock::WriterLock;
@@ -28,9 +28,12 @@ pub(crate) struct Shared {
     pub(crate) catalog: RwLock<Catalog>,
     /// The writer lock; `None` for a read-only instance.
     pub(crate) writer: Option<WriterLock>,
-    /// Holds the data directory's claim while the instance lives.
-    pub(crate) _data_dir: DataDir,
+    /// The data directory's claim, held until `close`.
+    pub(crate) data_dir: std::sync::Mutex<Option<DataDir>>,
 }
+
+/// Keys read in one txn at most (fewer when their values would make the answer too large).
+const READ_CHUNK_KEYS: usize = 1024;
 
 /// A value read (`None`: absent) and its mod revision (0 when absent).
 pub(crate) type Versioned = (Option<Vec<u8>>, i64);
@@ -71,6 +74,7 @@ impl Shared {
                 let key = key.clone();
                 async move {
                     client
+                        .kv
                         .get(key, Some(GetOptions::new().with_count_only()))
                         .await
                 }
@@ -91,6 +95,7 @@ impl Shared {
             let key = key.to_vec();
             async move {
                 client
+                    .kv
                     .get(key, Some(GetOptions::new().with_revision(revision)))
                     .await
             }
@@ -108,28 +113,9 @@ impl Shared {
         revision: i64,
     ) -> Result<Vec<Versioned>, PluginError> {
         let mut found = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(self.config.max_txn_ops as usize) {
-            let txn = Txn::new().and_then(
-                chunk
-                    .iter()
-                    .map(|key| {
-                        TxnOp::get(key.clone(), Some(GetOptions::new().with_revision(revision)))
-                    })
-                    .collect::<Vec<_>>(),
-            );
-            let response = self.cluster.run("reading keys", |mut client| {
-                let txn = txn.clone();
-                async move { client.txn(txn).await }
-            })?;
-            for op in response.op_responses() {
-                let TxnOpResponse::Get(get) = op else {
-                    return Err(PluginError::internal("etcd answered a read with a write"));
-                };
-                found.push(match get.kvs().first() {
-                    Some(kv) => (Some(kv.value().to_vec()), kv.mod_revision()),
-                    None => (None, 0),
-                });
-            }
+        let chunk_keys = (self.config.max_txn_ops as usize).min(READ_CHUNK_KEYS);
+        for chunk in keys.chunks(chunk_keys) {
+            self.read_chunk(chunk, revision, &mut found)?;
         }
         if found.len() != keys.len() {
             return Err(PluginError::internal(
@@ -139,8 +125,59 @@ impl Shared {
         Ok(found)
     }
 
-    /// Up to `limit` rows of `[start, end)` at `revision`, in key order.
+    /// Reads `keys` in one txn, or in halves when the answer would be too large to take.
+    fn read_chunk(
+        &self,
+        keys: &[Vec<u8>],
+        revision: i64,
+        found: &mut Vec<Versioned>,
+    ) -> Result<(), PluginError> {
+        let txn = Txn::new().and_then(
+            keys.iter()
+                .map(|key| TxnOp::get(key.clone(), Some(GetOptions::new().with_revision(revision))))
+                .collect::<Vec<_>>(),
+        );
+        let response = match self.cluster.run("reading keys", |mut client| {
+            let txn = txn.clone();
+            async move { client.kv.txn(txn).await }
+        }) {
+            Err(error) if is_response_too_large(&error) && keys.len() > 1 => {
+                let (left, right) = keys.split_at(keys.len() / 2);
+                self.read_chunk(left, revision, found)?;
+                return self.read_chunk(right, revision, found);
+            }
+            other => other?,
+        };
+        for op in response.op_responses() {
+            let TxnOpResponse::Get(get) = op else {
+                return Err(PluginError::internal("etcd answered a read with a write"));
+            };
+            found.push(match get.kvs().first() {
+                Some(kv) => (Some(kv.value().to_vec()), kv.mod_revision()),
+                None => (None, 0),
+            });
+        }
+        Ok(())
+    }
+
+    /// Up to `limit` rows of `[start, end)` at `revision`, in key order (fewer when that many
+    /// would make an answer too large to take).
     pub(crate) fn read_page(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        revision: i64,
+        mut limit: u32,
+    ) -> Result<Page, PluginError> {
+        loop {
+            match self.read_page_once(start, end, revision, limit) {
+                Err(error) if is_response_too_large(&error) && limit > 1 => limit /= 2,
+                other => return other,
+            }
+        }
+    }
+
+    fn read_page_once(
         &self,
         start: &[u8],
         end: &[u8],
@@ -153,7 +190,7 @@ impl Shared {
                 .with_range(end)
                 .with_revision(revision)
                 .with_limit(i64::from(limit));
-            async move { client.get(start, Some(options)).await }
+            async move { client.kv.get(start, Some(options)).await }
         })?;
         Ok(Page {
             more: response.more(),
@@ -174,6 +211,7 @@ impl Shared {
                 let (start, end) = (start.clone(), end.clone());
                 async move {
                     client
+                        .kv
                         .get(start, Some(GetOptions::new().with_range(end)))
                         .await
                 }
@@ -262,7 +300,7 @@ impl Shared {
             // Safe to retry: a first try that was applied makes the next read find the entry.
             let response = self.cluster.run("creating a table", |mut client| {
                 let txn = txn.clone();
-                async move { client.txn(txn).await }
+                async move { client.kv.txn(txn).await }
             })?;
             if response.succeeded() {
                 return Ok(self.remember(name, number));
@@ -313,7 +351,7 @@ impl Shared {
             ]);
         let response = self.cluster.run("dropping a table", |mut client| {
             let txn = txn.clone();
-            async move { client.txn(txn).await }
+            async move { client.kv.txn(txn).await }
         })?;
         if !response.succeeded() {
             // Dropped by a first try whose answer was lost, or by another instance: either way

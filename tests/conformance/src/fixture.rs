@@ -139,20 +139,42 @@ impl Fixture {
         self.backend.begin(TxnOptions::READ_ONLY).expect("begin")
     }
 
-    /// Commits `rows` into `table` in one transaction.
+    /// Commits `rows` into `table` in one transaction, or in as few as the backend's write
+    /// limits allow (see [`Backend::write_limits`]).
     pub fn put_all(&self, table: TableId, rows: &[(&[u8], &[u8])]) {
-        let mut txn = self.write();
-        for (key, value) in rows {
-            txn.put(table, key, value).expect("put");
-        }
-        txn.commit().expect("commit");
+        self.put_within_limits(table, rows.iter().map(|(key, value)| (*key, *value)));
     }
 
-    /// Commits owned `rows` into `table` in one transaction.
+    /// Commits owned `rows` into `table` in one transaction, or in as few as the backend's
+    /// write limits allow.
     pub fn write_rows(&self, table: TableId, rows: &[(Vec<u8>, Vec<u8>)]) {
+        self.put_within_limits(
+            table,
+            rows.iter()
+                .map(|(key, value)| (key.as_slice(), value.as_slice())),
+        );
+    }
+
+    /// Puts `rows` into `table`, committing whenever the next row would take the transaction
+    /// past the backend's write limits, and at the end.
+    pub fn put_within_limits<'a>(
+        &self,
+        table: TableId,
+        rows: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+    ) {
+        let limits = self.backend.write_limits();
         let mut txn = self.write();
+        let (mut ops, mut bytes) = (0u64, 0u64);
         for (key, value) in rows {
+            let size = (key.len() + value.len()) as u64;
+            if ops > 0 && limits.is_some_and(|limits| !limits.fits(ops + 1, bytes + size)) {
+                txn.commit().expect("commit");
+                txn = self.write();
+                (ops, bytes) = (0, 0);
+            }
             txn.put(table, key, value).expect("put");
+            ops += 1;
+            bytes += size;
         }
         txn.commit().expect("commit");
     }

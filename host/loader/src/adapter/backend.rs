@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use abi_stable::std_types::{ROption, RSlice, RStr};
 use kgdb_plugin_api::abi::{BackendBox, CacheBudgetV1Ref};
-use kgdb_plugin_api::{Capabilities, SortedRun, TableId, TxnOptions, WriteBatch, WriteOptions};
+use kgdb_plugin_api::{
+    Capabilities, SortedRun, TableId, TxnOptions, WriteBatch, WriteLimits, WriteOptions,
+};
 
 use super::meter::Meter;
 use super::{result, BackendTxn};
@@ -30,6 +32,8 @@ pub struct Backend {
     collector: Arc<Collector>,
     /// The plugin's `kgdb.cache-budget.v1` extension, when it offers one.
     cache_budget: Option<CacheBudgetV1Ref>,
+    /// What one commit may carry, as the plugin answered `kgdb.write-limits.v1` at open.
+    write_limits: Option<WriteLimits>,
 }
 
 impl std::fmt::Debug for Backend {
@@ -45,12 +49,22 @@ impl Backend {
         inner: BackendBox,
         collector: Arc<Collector>,
         cache_budget: Option<CacheBudgetV1Ref>,
+        write_limits: Option<WriteLimits>,
     ) -> Self {
         Self {
             inner,
             collector,
             cache_budget,
+            write_limits,
         }
+    }
+
+    /// The most one commit of this instance may carry, or `None` when commits are not bounded
+    /// (the plugin does not offer `kgdb.write-limits.v1`, or answers none). A commit past them
+    /// fails with `FULL` and writes nothing: split work into commits that fit.
+    #[must_use]
+    pub fn write_limits(&self) -> Option<WriteLimits> {
+        self.write_limits
     }
 
     /// The capacity in bytes of the instance's own cache (RocksDB's block cache), or `None`

@@ -11,7 +11,8 @@ use abi_stable::std_types::{RStr, RString};
 use abi_stable::type_layout::TypeLayout;
 use abi_stable::StableAbi;
 use kgdb_plugin_api::abi::{
-    CacheBudgetV1Ref, PluginModuleRef, TestConfigsV1Ref, CACHE_BUDGET_V1, TEST_CONFIGS_V1,
+    CacheBudgetV1Ref, PluginModuleRef, TestConfigsV1Ref, WriteLimitsV1Ref, CACHE_BUDGET_V1,
+    TEST_CONFIGS_V1, WRITE_LIMITS_V1,
 };
 use kgdb_plugin_api::{Capabilities, OpenRequest};
 
@@ -236,10 +237,26 @@ impl Module {
                 None
             }
         };
+        let write_limits = match self.extension_module(WRITE_LIMITS_V1, WriteLimitsV1Ref::LAYOUT) {
+            Ok(Some(pointer)) => {
+                let module = Self::write_limits_module(pointer);
+                result((module.write_limits())(&inner))?.into_option()
+            }
+            Ok(None) => None,
+            Err(error) => {
+                // A host cannot split commits for limits it cannot read: refuse the instance
+                // rather than let large commits fail.
+                return Err(BackendError::new(
+                    kgdb_plugin_api::ErrorCode::INCOMPATIBLE,
+                    format!("the plugin {error}"),
+                ));
+            }
+        };
         Ok(Backend::new(
             inner,
             Arc::new(Collector::new()),
             cache_budget,
+            write_limits,
         ))
     }
 
@@ -306,6 +323,17 @@ impl Module {
         // static memory, and libraries are never unloaded, so it stays valid.
         let module = unsafe { TestConfigsV1Ref::from_raw_ptr(pointer.cast()) };
         module.unwrap_or_else(|| unreachable!("checked non-null above"))
+    }
+
+    /// The `kgdb.write-limits.v1` module behind `pointer`, once its id and layout were checked.
+    #[expect(unsafe_code)]
+    fn write_limits_module(pointer: *const ()) -> WriteLimitsV1Ref {
+        // SAFETY: as for `test_configs_module`: `pointer` is the non-null `module` of an
+        // `Extension` answered for `kgdb.write-limits.v1`, whose layout abi_stable found
+        // compatible with `WriteLimitsV1Ref`; the SDK makes it from a module in static memory,
+        // and libraries are never unloaded.
+        let module = unsafe { WriteLimitsV1Ref::from_raw_ptr(pointer.cast()) };
+        module.unwrap_or_else(|| unreachable!("checked non-null before"))
     }
 
     /// The `kgdb.cache-budget.v1` module behind `pointer`, once its id and layout were checked.

@@ -17,7 +17,8 @@ use super::backend::BackendAdapter;
 use super::*;
 use crate::abi::{
     BackendBox, Backend_TO, CacheBudgetV1, CacheBudgetV1Ref, PluginModule, PluginModuleRef,
-    TestConfigsV1, TestConfigsV1Ref, CACHE_BUDGET_V1, TEST_CONFIGS_V1,
+    TestConfigsV1, TestConfigsV1Ref, WriteLimitsV1, WriteLimitsV1Ref, CACHE_BUDGET_V1,
+    TEST_CONFIGS_V1, WRITE_LIMITS_V1,
 };
 use crate::{Capabilities, ConfigKey, Extension, OpenRequest, PluginError, PluginInfo};
 
@@ -117,6 +118,12 @@ extern "C" fn extension_entry<P: Plugin>(id: RStr<'_>) -> ROption<Extension> {
                 layout: <CacheBudgetV1Ref as StableAbi>::LAYOUT,
                 module: CacheBudget::<P>::MODULE.0.to_raw_ptr().cast(),
             })
+        } else if id.as_str() == WRITE_LIMITS_V1 {
+            Some(Extension {
+                id: RStr::from_str(WRITE_LIMITS_V1),
+                layout: <WriteLimitsV1Ref as StableAbi>::LAYOUT,
+                module: WriteLimitsModule::<P>::MODULE.0.to_raw_ptr().cast(),
+            })
         } else {
             P::extension(id.as_str())
         }
@@ -192,6 +199,26 @@ extern "C" fn set_cache_capacity_entry<P: Plugin>(
 ) -> RResult<u64, PluginError> {
     match own_instance::<P>(backend) {
         Ok(adapter) => adapter.run("set_cache_capacity", |b| b.set_cache_capacity(bytes)),
+        Err(error) => RResult::RErr(error),
+    }
+}
+
+/// The `kgdb.write-limits.v1` module of plugin `P`, built at compile time (`'static`, never
+/// freed).
+pub(super) struct WriteLimitsModule<P>(PhantomData<P>);
+
+impl<P: Plugin> WriteLimitsModule<P> {
+    const VALUE: &'static WithMetadata<WriteLimitsV1> = &WithMetadata::new(WriteLimitsV1 {
+        write_limits: write_limits_entry::<P>,
+    });
+    const MODULE: WriteLimitsV1Ref = WriteLimitsV1Ref(Self::VALUE.static_as_prefix());
+}
+
+extern "C" fn write_limits_entry<P: Plugin>(
+    backend: &BackendBox,
+) -> RResult<ROption<crate::WriteLimits>, PluginError> {
+    match own_instance::<P>(backend) {
+        Ok(adapter) => adapter.run("write_limits", |b| Ok(ROption::from(b.write_limits()))),
         Err(error) => RResult::RErr(error),
     }
 }

@@ -185,9 +185,37 @@ pub(crate) fn ten_thousand_puts(f: &mut Fixture) {
 }
 
 /// A batch of 100,000 puts applies whole.
+///
+/// Past the backend's declared write limits, the batch is refused whole with `FULL` (nothing
+/// written), then applied in batches that fit.
 pub(crate) fn a_hundred_thousand_puts(f: &mut Fixture) {
     let t = f.table("t");
-    apply(f, &puts(t, 100_000)).unwrap();
+    let all = puts(t, 100_000);
+    match f.backend.write_limits() {
+        Some(limits) if !limits.fits(all.len() as u64, all.byte_len() as u64) => {
+            let error = expect_code(apply(f, &all), ErrorCode::FULL);
+            assert!(
+                f.rows(t).is_empty(),
+                "a batch refused with `{error}` wrote rows"
+            );
+            let mut batch = WriteBatch::new();
+            for i in 0..100_000 {
+                let (key, value) = (numbered(i), (i as u32).to_le_bytes());
+                let size = (key.len() + value.len()) as u64;
+                if !limits.fits(batch.len() as u64 + 1, batch.byte_len() as u64 + size) {
+                    apply(f, &batch).unwrap();
+                    batch.clear();
+                }
+                batch.put(t, &key, &value);
+            }
+            apply(f, &batch).unwrap();
+            f.note(format!(
+                "write limits of {} writes and {} bytes per commit: the batch was refused whole, then applied in parts",
+                limits.max_ops, limits.max_bytes
+            ));
+        }
+        _ => apply(f, &all).unwrap(),
+    }
     check_numbered(f, t, 100_000);
 }
 

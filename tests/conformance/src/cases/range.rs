@@ -2,7 +2,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::thread;
 
-use kgdb_loader::{Capabilities, ErrorCode, KvBatch, ScanSpec, TableId, TxnOptions, WriteBatch};
+use kgdb_loader::{Capabilities, ErrorCode, KvBatch, ScanSpec, TableId, TxnOptions};
 
 use super::register;
 use crate::fixture::{expect_code, keys, numbered, owned, scan_all, Fixture};
@@ -71,17 +71,12 @@ pub(crate) fn batches_respect_their_limits(f: &mut Fixture) {
 
 /// Commits keys `numbered(0..100_000)`, each valued with its number (4 bytes, big-endian), in
 /// one transaction of ten 10,000-operation batches.
+/// 100,000 rows in one transaction (in as few as the backend's write limits allow).
 fn write_a_hundred_thousand(f: &Fixture, t: TableId) {
-    let mut batch = WriteBatch::new();
-    let mut txn = f.write();
-    for i in 0..100_000 {
-        batch.put(t, &numbered(i), &(i as u32).to_be_bytes());
-        if batch.len() == 10_000 {
-            txn.write_batch(&batch).unwrap();
-            batch.clear();
-        }
-    }
-    txn.commit().unwrap();
+    let rows: Vec<(Vec<u8>, Vec<u8>)> = (0..100_000)
+        .map(|i| (numbered(i), (i as u32).to_be_bytes().to_vec()))
+        .collect();
+    f.write_rows(t, &rows);
 }
 
 /// 100,000 keys scan back complete and in order, forward and (if supported) reverse.
@@ -379,18 +374,15 @@ pub(crate) fn memory_does_not_grow_with_the_range(f: &mut Fixture) {
     const ROWS: usize = 98_304;
     const VALUE: usize = 2_048;
     let t = f.table("t");
-    let mut txn = f.write();
-    let mut batch = WriteBatch::new();
-    for i in 0..ROWS {
-        let value = vec![(i % 251) as u8; VALUE];
-        batch.put(t, &numbered(i), &value);
-        if batch.len() == 4_096 {
-            txn.write_batch(&batch).unwrap();
-            batch.clear();
-        }
-    }
-    txn.commit().unwrap();
-    drop(batch);
+    let values: Vec<Vec<u8>> = (0..251u8).map(|byte| vec![byte; VALUE]).collect();
+    let keys: Vec<Vec<u8>> = (0..ROWS).map(numbered).collect();
+    f.put_within_limits(
+        t,
+        keys.iter()
+            .enumerate()
+            .map(|(i, key)| (key.as_slice(), values[i % 251].as_slice())),
+    );
+    drop(keys);
     let before = anonymous_memory();
     let read = f.read();
     let mut cursor = read.scan(t, ScanSpec::all()).unwrap();

@@ -386,6 +386,72 @@ pub(crate) fn empty_and_read_only_transactions_end_cleanly(f: &mut Fixture) {
     assert!(f.rows(t).is_empty());
 }
 
+/// A backend that declares write limits (`Backend::write_limits`) refuses a commit past them
+/// with `FULL` and writes nothing of it, and commits one at them; one that declares none
+/// commits a transaction of 20,000 puts.
+pub(crate) fn commits_follow_the_declared_write_limits(f: &mut Fixture) {
+    let t = f.table("t");
+    let Some(limits) = f.backend.write_limits() else {
+        let rows: Vec<(Vec<u8>, Vec<u8>)> = (0..20_000).map(|i| (numbered(i), vec![1])).collect();
+        let mut txn = f.write();
+        for (key, value) in &rows {
+            txn.put(t, key, value).unwrap();
+        }
+        txn.commit().unwrap();
+        assert_eq!(f.rows(t).len(), rows.len());
+        return;
+    };
+    assert!(limits.max_ops > 0 && limits.max_bytes > 0, "{limits:?}");
+    // Operations: exactly max_ops small puts commit; one more fails whole.
+    if limits.max_ops <= 200_000 {
+        let count = limits.max_ops as usize;
+        let keys: Vec<Vec<u8>> = (0..=count).map(numbered).collect();
+        let bytes: u64 = keys[..count].iter().map(|key| key.len() as u64).sum();
+        if bytes <= limits.max_bytes {
+            let mut txn = f.write();
+            for key in &keys[..count] {
+                txn.put(t, key, b"").unwrap();
+            }
+            txn.commit().unwrap();
+            assert_eq!(f.rows(t).len(), count);
+            let other = f.table("other");
+            let mut txn = f.write();
+            for key in &keys {
+                txn.put(other, key, b"").unwrap();
+            }
+            let error = expect_code(txn.commit(), ErrorCode::FULL);
+            assert!(f.rows(other).is_empty(), "`{error}` wrote rows");
+        }
+    } else {
+        f.note(format!(
+            "{} writes per commit: too many to try",
+            limits.max_ops
+        ));
+    }
+    // Bytes: one byte past max_bytes, in values as large as the backend takes, fails whole.
+    if limits.max_bytes > 256 << 20 {
+        f.note(format!(
+            "{} bytes per commit: too many to try",
+            limits.max_bytes
+        ));
+        return;
+    }
+    let big = f.table("big");
+    let max_value = u64::from(f.caps().max_value_size).max(1);
+    let mut txn = f.write();
+    let (mut left, mut index) = (limits.max_bytes + 1, 0u32);
+    while left > 0 {
+        let key = format!("big{index:08}").into_bytes();
+        let key = &key[..(key.len() as u64).min(left) as usize];
+        let value_len = (left - key.len() as u64).min(max_value);
+        txn.put(big, key, &vec![7u8; value_len as usize]).unwrap();
+        left -= key.len() as u64 + value_len;
+        index += 1;
+    }
+    let error = expect_code(txn.commit(), ErrorCode::FULL);
+    assert!(f.rows(big).is_empty(), "`{error}` wrote rows");
+}
+
 register!(Transaction:
     snapshot_isolation,
     read_your_writes,
@@ -402,4 +468,5 @@ register!(Transaction:
     delete_against_put_follows_the_policy,
     retry_after_a_conflict_commits,
     empty_and_read_only_transactions_end_cleanly,
+    commits_follow_the_declared_write_limits,
 );
