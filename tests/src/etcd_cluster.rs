@@ -39,6 +39,16 @@ pub fn etcd_binary() -> PathBuf {
     {
         return found;
     }
+    // A fresh machine: unpack Debian's packages as CI does (once per process).
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let script = crate::workspace_root().join(".ci/install-etcd");
+        let status = Command::new("bash").arg(&script).status();
+        eprintln!("ran {}: {status:?}", script.display());
+    });
+    if cached.is_file() {
+        return cached;
+    }
     panic!(
         "no etcd server: run `.ci/install-etcd` (unpacks Debian's etcd-server 3.4 into ~/.cache/kgdb-etcd), or set KGDB_ETCD_BIN"
     );
@@ -62,6 +72,14 @@ pub struct Member {
     data_dir: PathBuf,
     log: PathBuf,
     process: Option<Child>,
+}
+
+impl Member {
+    /// Whether its process runs (it was not killed, or was restarted).
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        self.process.is_some()
+    }
 }
 
 /// A cluster of members on loopback.

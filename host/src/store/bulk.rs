@@ -162,7 +162,9 @@ impl<'a> BulkLoad<'a> {
             store,
             writer: Some(writer),
             options: LoadOptions {
-                chunk_quads: options.chunk_quads.max(1),
+                // A quad writes nine index keys, its new terms both ways, a journal entry and
+                // counters: within a backend's write limits, chunks are that much smaller.
+                chunk_quads: store.items_per_commit(options.chunk_quads.max(1), 24, 1024),
                 ..options
             },
             buffer: Vec::with_capacity(BATCH),

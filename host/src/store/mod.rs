@@ -286,6 +286,28 @@ impl Store {
         &self.backend
     }
 
+    /// How many items of work one commit takes: `default`, or fewer where the backend bounds
+    /// its commits ([`Backend::write_limits`]) and an item writes up to `writes_per_item`
+    /// keys of about `bytes_per_item` bytes in all. Half the limits are planned for, leaving
+    /// room for what a commit adds (journal entries, counters) and for items larger than
+    /// planned; an item larger still fails its commit with the backend's `FULL`, whole.
+    #[must_use]
+    pub fn items_per_commit(
+        &self,
+        default: usize,
+        writes_per_item: usize,
+        bytes_per_item: usize,
+    ) -> usize {
+        let Some(limits) = self.backend.write_limits() else {
+            return default;
+        };
+        let by_writes = limits.max_ops / 2 / writes_per_item.max(1) as u64;
+        let by_bytes = limits.max_bytes / 2 / bytes_per_item.max(1) as u64;
+        usize::try_from(by_writes.min(by_bytes))
+            .unwrap_or(usize::MAX)
+            .clamp(1, default.max(1))
+    }
+
     /// How large a term this store takes ([`MAX_TERM_TEXT_BYTES`] and the backend's value
     /// limit). Writes check every term against them ([`StoreError::TermTooLarge`]); loaders
     /// check first to say where the term is.

@@ -16,28 +16,35 @@ use super::layout::{meta, JOURNAL_TABLE};
 use super::transaction::Transaction;
 use super::Store;
 
-/// Journal entries or terms undone per commit.
+/// Journal entries or terms undone per commit, on a backend that does not bound commits.
 const UNDO_CHUNK: usize = 50_000;
 
-/// The first [`UNDO_CHUNK`] keys of `table`, as `txn` sees it (`what` names the read in
-/// errors).
+/// Journal entries, index keys or terms undone per commit on `store`: [`UNDO_CHUNK`], or
+/// fewer within the backend's write limits (a journaled quad deletes up to a dozen keys).
+fn undo_chunk(store: &Store) -> usize {
+    store.items_per_commit(UNDO_CHUNK, 12, 512)
+}
+
+/// The first `chunk` keys of `table`, as `txn` sees it (`what` names the read in errors).
 fn first_keys(
     txn: &mut Transaction<'_>,
     table: TableId,
+    chunk: usize,
     what: &str,
 ) -> Result<Vec<Vec<u8>>, StoreError> {
     txn.backend_txn()?
         .scan(table, ScanSpec::all())
         .context(what)?
-        .take(UNDO_CHUNK)
+        .take(chunk)
         .map(|row| row.map(|(key, _)| key))
         .collect::<Result<_, _>>()
         .context(what)
 }
 
-/// Deletes every key of the nine orderings, in commits of [`UNDO_CHUNK`] keys (the first
+/// Deletes every key of the nine orderings, in commits of [`undo_chunk`] keys (the first
 /// also restarts the ids at `first_new_id`); returns how many went.
 fn clear_orderings(store: &Store, first_new_id: u64) -> Result<u64, StoreError> {
+    let chunk = undo_chunk(store);
     let mut removed = 0u64;
     let mut first = true;
     for ordering in Ordering::ALL {
@@ -48,8 +55,8 @@ fn clear_orderings(store: &Store, first_new_id: u64) -> Result<u64, StoreError> 
                 txn.restart_ids_at(first_new_id);
                 first = false;
             }
-            let keys = first_keys(&mut txn, table, "reading an index")?;
-            let done = keys.len() < UNDO_CHUNK;
+            let keys = first_keys(&mut txn, table, chunk, "reading an index")?;
+            let done = keys.len() < chunk;
             for key in &keys {
                 txn.delete_raw(table, key);
             }
@@ -118,6 +125,7 @@ pub(super) fn undo(store: &Store) -> Result<bool, StoreError> {
         .get(store.tables.meta, meta::LOAD_UNCOUNTED)
         .context("reading the load journal")?;
     let counted = uncounted.is_none();
+    let chunk = undo_chunk(store);
     let started = std::time::Instant::now();
     let (mut quads_removed, mut terms_removed) = (0u64, 0u64);
     let mut first = true;
@@ -132,7 +140,7 @@ pub(super) fn undo(store: &Store) -> Result<bool, StoreError> {
             txn.restart_ids_at(first_new_id);
             first = false;
         }
-        let keys = first_keys(&mut txn, journal, "reading the load journal")?;
+        let keys = first_keys(&mut txn, journal, chunk, "reading the load journal")?;
         let done = keys.is_empty();
         for key in &keys {
             // A journaled quad is in the store: the load wrote both in one commit, and each
@@ -169,7 +177,7 @@ pub(super) fn undo(store: &Store) -> Result<bool, StoreError> {
                 ),
             )
             .context("reading the dictionary")?
-            .take(UNDO_CHUNK)
+            .take(chunk)
             .collect::<Result<_, _>>()
             .context("reading the dictionary")?;
         let done = entries.is_empty();

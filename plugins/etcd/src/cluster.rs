@@ -212,6 +212,11 @@ impl Cluster {
         }
     }
 
+    /// The time a request keeps trying other members.
+    pub(crate) fn failover_timeout(&self) -> Duration {
+        self.failover_timeout
+    }
+
     /// The `TIMED_OUT` error of a request no member answered.
     pub(crate) fn unreachable(&self, what: &str, why: &str) -> PluginError {
         PluginError::new(

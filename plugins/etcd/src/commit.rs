@@ -14,6 +14,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use std::time::Instant;
+
 use etcd_client::{Compare, CompareOp, DeleteOptions, PutOptions, Txn, TxnOp, TxnOpResponse};
 use kgdb_plugin_api::{ErrorCode, PluginError, WriteLimits};
 
@@ -76,10 +78,6 @@ pub(crate) fn commit(
     }
     let keys = &shared.keys;
     let limits = Limits::of(shared);
-    let sequence = lock
-        .sequence
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let marker = keys.marker(&lock.instance, sequence);
 
     // The operations.
     let mut ops = Vec::new();
@@ -115,18 +113,13 @@ pub(crate) fn commit(
     for &table in &deleted_tables {
         ops.push(TxnOp::put(keys.generation(table), Vec::new(), None));
     }
-    ops.push(TxnOp::put(
-        marker.clone(),
-        COMMITTED,
-        Some(PutOptions::new().with_lease(lock.lease)),
-    ));
     {
         let mut settled = lock
             .settled
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let room = (limits.txn_ops as usize)
-            .saturating_sub(ops.len())
+            .saturating_sub(ops.len() + 1)
             .min(MARKER_DELETES);
         let take = room.min(settled.len());
         for old in settled.drain(..take) {
@@ -135,10 +128,7 @@ pub(crate) fn commit(
     }
 
     // The compares.
-    let mut compares = vec![
-        lock.compare(keys),
-        Compare::create_revision(marker.clone(), CompareOp::Equal, 0),
-    ];
+    let mut compares = vec![lock.compare(keys)];
     if let Some((revision, reads)) = snapshot {
         let conflicts = conflict_compares(
             shared,
@@ -146,27 +136,86 @@ pub(crate) fn commit(
             reads,
             writes,
             &deleted_tables,
-            limits.txn_ops as usize - compares.len(),
+            limits.txn_ops as usize - compares.len() - 1,
         );
         compares.extend(conflicts);
     }
     if !limits.data.fits(data_ops as u64, op_bytes)
-        || ops.len() > limits.txn_ops as usize
-        || compares.len() > limits.txn_ops as usize
+        || ops.len() + 1 > limits.txn_ops as usize
+        || compares.len() + 1 > limits.txn_ops as usize
     {
-        lock.settle(sequence);
         return Err(limits.too_large(data_ops, op_bytes));
     }
+    send(shared, ops, compares)
+}
 
-    let txn = Txn::new()
-        .when(compares)
-        .and_then(ops)
-        .or_else([TxnOp::get(keys.lock(), None)]);
+/// Sends a commit with a marker of its own, and again with a new marker while it is known not
+/// to have been applied (its member went away before answering, and another member fenced
+/// it), for at most the failover timeout.
+fn send(shared: &Shared, ops: Vec<TxnOp>, compares: Vec<Compare>) -> Result<(), PluginError> {
+    let Some(lock) = shared.writer.as_ref() else {
+        return Err(shared.read_only_error());
+    };
+    let keys = &shared.keys;
+    let deadline = Instant::now() + shared.cluster.failover_timeout();
+    loop {
+        let sequence = lock
+            .sequence
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let marker = keys.marker(&lock.instance, sequence);
+        let mut attempt_ops = ops.clone();
+        attempt_ops.push(TxnOp::put(
+            marker.clone(),
+            COMMITTED,
+            Some(PutOptions::new().with_lease(lock.lease)),
+        ));
+        let mut attempt_compares = compares.clone();
+        attempt_compares.push(Compare::create_revision(
+            marker.clone(),
+            CompareOp::Equal,
+            0,
+        ));
+        let txn = Txn::new()
+            .when(attempt_compares)
+            .and_then(attempt_ops)
+            .or_else([TxnOp::get(keys.lock(), None)]);
+        let why = match sent(shared, &txn, sequence) {
+            Sent::Done(result) => return result,
+            Sent::Unanswered(why) => why,
+        };
+        if resolve(shared, &marker, sequence, &why)? {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(PluginError::new(
+                ErrorCode::TIMED_OUT,
+                format!("the commit did not reach the cluster ({why}), again until the failover timeout; checked on another member: nothing was written, retry"),
+            )
+            .with_retryable(true));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// What one send of a commit came to.
+enum Sent {
+    /// An answer: applied, refused, or in conflict.
+    Done(Result<(), PluginError>),
+    /// No answer: the outcome is to be resolved.
+    Unanswered(String),
+}
+
+/// Sends `txn` once.
+fn sent(shared: &Shared, txn: &Txn, sequence: u64) -> Sent {
+    let Some(lock) = shared.writer.as_ref() else {
+        return Sent::Done(Err(shared.read_only_error()));
+    };
+
     let answer = shared.cluster.attempt(&mut |mut client| {
         let txn = txn.clone();
         async move { client.kv.txn(txn).await }
     });
-    match answer {
+    Sent::Done(match answer {
         Ok(response) if response.succeeded() => {
             lock.settle(sequence);
             Ok(())
@@ -177,26 +226,30 @@ pub(crate) fn commit(
                 TxnOpResponse::Get(get) => Some(get.kvs().first().map(|kv| kv.value().to_vec())),
                 _ => None,
             });
-            if holder.flatten().as_deref() != Some(lock.holder.as_slice()) {
-                lock.lost.store(true, std::sync::atomic::Ordering::SeqCst);
-                return Err(lock.lost_error());
-            }
-            Err(PluginError::conflict(
+            if holder.flatten().as_deref() == Some(lock.holder.as_slice()) {
+                Err(PluginError::conflict(
                 "another transaction changed what this one read or wrote after it began; nothing was written: retry",
             )
             .with_retryable(true))
+            } else {
+                lock.lost.store(true, std::sync::atomic::Ordering::SeqCst);
+                Err(lock.lost_error())
+            }
         }
         Err(Failure::Refused(error)) => {
             lock.settle(sequence);
             Err(error)
         }
-        Err(Failure::Unreachable(why)) => resolve(shared, &marker, sequence, &why),
-    }
+        Err(Failure::Unreachable(why)) => return Sent::Unanswered(why),
+    })
 }
 
-/// Finds out whether a commit whose answer was lost was applied, and makes sure that one
-/// that was not never is.
-fn resolve(shared: &Shared, marker: &[u8], sequence: u64, why: &str) -> Result<(), PluginError> {
+/// Finds out whether a commit whose answer was lost was applied (`true`), and makes sure
+/// that one that was not never is (`false`).
+///
+/// # Errors
+/// `TIMED_OUT` (not retryable) when no member could be asked: the outcome is unknown.
+fn resolve(shared: &Shared, marker: &[u8], sequence: u64, why: &str) -> Result<bool, PluginError> {
     let Some(lock) = shared.writer.as_ref() else {
         return Err(shared.read_only_error());
     };
@@ -222,15 +275,8 @@ fn resolve(shared: &Shared, marker: &[u8], sequence: u64, why: &str) -> Result<(
     match answer {
         Ok(response) => {
             lock.settle(sequence);
-            if response.succeeded() {
-                Err(PluginError::new(
-                    ErrorCode::TIMED_OUT,
-                    format!("the commit did not reach the cluster ({why}); checked on another member: nothing was written, retry"),
-                )
-                .with_retryable(true))
-            } else {
-                Ok(())
-            }
+            // The fence was put: the commit was not applied, and now never will be.
+            Ok(!response.succeeded())
         }
         Err(error) => Err(PluginError::new(
             ErrorCode::TIMED_OUT,
