@@ -233,35 +233,37 @@ impl StorageBackend for EtcdBackend {
 
     fn compact(&self, _table: Option<TableId>) -> Result<(), PluginError> {
         let shared = &self.shared;
-        let revision = shared.current_revision()?;
-        shared
-            .cluster
-            .run(
-                "compacting the cluster's history",
-                |mut client| async move {
-                    client
-                        .kv
-                        .compact(
-                            revision,
-                            Some(etcd_client::CompactionOptions::new().with_physical()),
-                        )
-                        .await
-                        .map(drop)
-                },
-            )
-            .or_else(|error| {
-                // Compacted already at this revision, by another process or a retry.
-                if error.message.contains("compacted") {
-                    Ok(())
-                } else {
-                    Err(error)
-                }
-            })?;
-        let members = shared
-            .cluster
-            .run("listing the members", |mut client| async move {
-                client.client.member_list().await
-            })?;
+        // History is compacted for the whole cluster: keep the last revisions, so that the
+        // snapshots of transactions under way (here, in other processes, of other stores)
+        // stay readable.
+        let keep = i64::try_from(shared.config.compact_keep_revisions).unwrap_or(i64::MAX);
+        let revision = shared.current_revision()?.saturating_sub(keep);
+        if revision > 0 {
+            shared
+                .cluster
+                .run(
+                    "compacting the cluster's history",
+                    |mut client| async move {
+                        client
+                            .kv
+                            .compact(
+                                revision,
+                                Some(etcd_client::CompactionOptions::new().with_physical()),
+                            )
+                            .await
+                            .map(drop)
+                    },
+                )
+                .or_else(|error| {
+                    // Compacted already at this revision, by another process or a retry.
+                    if error.message.contains("compacted") {
+                        Ok(())
+                    } else {
+                        Err(error)
+                    }
+                })?;
+        }
+        let members = shared.members()?;
         for member in members.members() {
             if let Some(url) = member.client_urls().first() {
                 let url = url.clone();
@@ -290,11 +292,7 @@ impl StorageBackend for EtcdBackend {
             .run("reading the member's status", |mut client| async move {
                 client.client.status().await
             })?;
-        let members = shared
-            .cluster
-            .run("listing the members", |mut client| async move {
-                client.client.member_list().await
-            })?;
+        let members = shared.members()?;
         let (start, end) = shared.keys.all_data();
         let keys = shared
             .cluster

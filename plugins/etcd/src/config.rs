@@ -42,6 +42,11 @@ kgdb_plugin_api::plugin_config! {
         /// Rows fetched per request by a scan.
         #[config(kind = "integer", default = "1000")]
         pub scan_page_rows: u32,
+        /// Revisions of history `compact` keeps (etcd compacts a whole cluster: a snapshot
+        /// older than these, of any process and any store on the cluster, then fails with a
+        /// retryable `conflict`).
+        #[config(kind = "integer", default = "10000")]
+        pub compact_keep_revisions: u64,
     }
 }
 

@@ -62,21 +62,23 @@ impl WriterLock {
         )
         .into_bytes();
         let lock_key = keys.lock();
-        let taken = cluster.run("taking the writer lock", |mut client| {
-            let txn = Txn::new()
-                .when([Compare::create_revision(
-                    lock_key.clone(),
-                    CompareOp::Equal,
-                    0,
-                )])
-                .and_then([TxnOp::put(
-                    lock_key.clone(),
-                    holder.clone(),
-                    Some(PutOptions::new().with_lease(lease)),
-                )])
-                .or_else([TxnOp::get(lock_key.clone(), None)]);
-            async move { client.kv.txn(txn).await }
-        })?;
+        let put_lock_if = |what: &str, compare: Compare| {
+            cluster.run(what, |mut client| {
+                let txn = Txn::new()
+                    .when([compare.clone()])
+                    .and_then([TxnOp::put(
+                        lock_key.clone(),
+                        holder.clone(),
+                        Some(PutOptions::new().with_lease(lease)),
+                    )])
+                    .or_else([TxnOp::get(lock_key.clone(), None)]);
+                async move { client.kv.txn(txn).await }
+            })
+        };
+        let taken = put_lock_if(
+            "taking the writer lock",
+            Compare::create_revision(lock_key.clone(), CompareOp::Equal, 0),
+        )?;
         if !taken.succeeded() {
             let mut current = lock_value(&taken);
             // A holder that was a process of this host that no longer runs (killed before its
@@ -85,21 +87,10 @@ impl WriterLock {
                 .clone()
                 .filter(|value| is_dead_local_holder(value, &hostname))
             {
-                let takeover = cluster.run("taking over a dead process's lock", |mut client| {
-                    let txn = Txn::new()
-                        .when([Compare::value(
-                            lock_key.clone(),
-                            CompareOp::Equal,
-                            stale.clone(),
-                        )])
-                        .and_then([TxnOp::put(
-                            lock_key.clone(),
-                            holder.clone(),
-                            Some(PutOptions::new().with_lease(lease)),
-                        )])
-                        .or_else([TxnOp::get(lock_key.clone(), None)]);
-                    async move { client.kv.txn(txn).await }
-                })?;
+                let takeover = put_lock_if(
+                    "taking over a dead process's lock",
+                    Compare::value(lock_key.clone(), CompareOp::Equal, stale),
+                )?;
                 current = if takeover.succeeded() {
                     Some(holder.clone())
                 } else {

@@ -65,6 +65,14 @@ impl Shared {
         }
     }
 
+    /// The cluster's members.
+    pub(crate) fn members(&self) -> Result<etcd_client::MemberListResponse, PluginError> {
+        self.cluster
+            .run("listing the members", |mut client| async move {
+                client.client.member_list().await
+            })
+    }
+
     /// The current revision, read linearizably (a snapshot's revision).
     pub(crate) fn current_revision(&self) -> Result<i64, PluginError> {
         let key = self.keys.lock();
