@@ -282,6 +282,31 @@ impl EtcdCluster {
         })
     }
 
+    /// The keys put so far, as the leader counts them (`etcd_mvcc_put_total`); 0 when no
+    /// leader answers.
+    #[must_use]
+    pub fn puts(&self) -> u64 {
+        let Some(leader) = self.leader() else {
+            return 0;
+        };
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(2)))
+            .build()
+            .into();
+        agent
+            .get(format!("{}/metrics", self.members[leader].client_url))
+            .call()
+            .ok()
+            .and_then(|mut response| response.body_mut().read_to_string().ok())
+            .and_then(|body| {
+                body.lines().find_map(|line| {
+                    let value = line.strip_prefix("etcd_mvcc_put_total ")?;
+                    value.trim().parse::<f64>().ok()
+                })
+            })
+            .map_or(0, |puts| puts as u64)
+    }
+
     /// The data directory of member `index`.
     #[must_use]
     pub fn data_dir(&self, index: usize) -> &Path {

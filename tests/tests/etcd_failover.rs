@@ -288,13 +288,15 @@ fn brick_loads_while_the_leader_is_killed_and_readers_answer_throughout() {
         .spawn()
         .unwrap();
     let started = Instant::now();
+    let puts_before = cluster.puts();
     let mut leader_killed = None;
     let mut seen_during = Vec::new();
     let status = loop {
         if let Some(status) = load.try_wait().unwrap() {
             break status;
         }
-        if leader_killed.is_none() && started.elapsed() > Duration::from_secs(4) {
+        // The leader dies once the load's rows are flowing into the cluster.
+        if leader_killed.is_none() && cluster.puts() >= puts_before + 100_000 {
             let leader = cluster.leader().expect("a leader");
             cluster.kill(leader);
             leader_killed = Some((leader, Instant::now()));
