@@ -6,7 +6,7 @@ use std::sync::{Arc, LazyLock};
 
 use kgdb_loader::{
     Backend, BackendError, BackendTxn, Capabilities, ErrorCode, LoadedPlugin, OpenSettings,
-    PluginLoader, ScanSpec, TableId, TxnOptions,
+    PluginLoader, ScanSpec, TableId, TxnOptions, WriteBatch,
 };
 use tempfile::TempDir;
 
@@ -155,27 +155,37 @@ impl Fixture {
         );
     }
 
-    /// Puts `rows` into `table`, committing whenever the next row would take the transaction
-    /// past the backend's write limits, and at the end.
+    /// Puts `rows` into `table` through write batches of up to 4,096 rows, committing
+    /// whenever the next row would take the transaction past the backend's write limits, and
+    /// at the end.
     pub fn put_within_limits<'a>(
         &self,
         table: TableId,
         rows: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
     ) {
+        const BATCH_ROWS: usize = 4_096;
         let limits = self.backend.write_limits();
         let mut txn = self.write();
+        let mut batch = WriteBatch::new();
         let (mut ops, mut bytes) = (0u64, 0u64);
         for (key, value) in rows {
             let size = (key.len() + value.len()) as u64;
             if ops > 0 && limits.is_some_and(|limits| !limits.fits(ops + 1, bytes + size)) {
+                txn.write_batch(&batch).expect("write_batch");
+                batch.clear();
                 txn.commit().expect("commit");
                 txn = self.write();
                 (ops, bytes) = (0, 0);
             }
-            txn.put(table, key, value).expect("put");
+            batch.put(table, key, value);
+            if batch.len() == BATCH_ROWS {
+                txn.write_batch(&batch).expect("write_batch");
+                batch.clear();
+            }
             ops += 1;
             bytes += size;
         }
+        txn.write_batch(&batch).expect("write_batch");
         txn.commit().expect("commit");
     }
 

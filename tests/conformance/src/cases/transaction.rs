@@ -3,7 +3,7 @@ use std::sync::Arc;
 use std::thread;
 
 use kgdb_loader::{
-    Backend, BackendError, BackendTxn, Capabilities, ErrorCode, ScanSpec, TxnOptions,
+    Backend, BackendError, BackendTxn, Capabilities, ErrorCode, ScanSpec, TxnOptions, WriteBatch,
 };
 
 use super::register;
@@ -392,13 +392,16 @@ pub(crate) fn empty_and_read_only_transactions_end_cleanly(f: &mut Fixture) {
 pub(crate) fn commits_follow_the_declared_write_limits(f: &mut Fixture) {
     let t = f.table("t");
     let Some(limits) = f.backend.write_limits() else {
-        let rows: Vec<(Vec<u8>, Vec<u8>)> = (0..20_000).map(|i| (numbered(i), vec![1])).collect();
         let mut txn = f.write();
-        for (key, value) in &rows {
-            txn.put(t, key, value).unwrap();
+        for part in 0..5 {
+            let mut batch = WriteBatch::new();
+            for i in part * 4_000..(part + 1) * 4_000 {
+                batch.put(t, &numbered(i), &[1]);
+            }
+            txn.write_batch(&batch).unwrap();
         }
         txn.commit().unwrap();
-        assert_eq!(f.rows(t).len(), rows.len());
+        assert_eq!(f.rows(t).len(), 20_000);
         return;
     };
     assert!(limits.max_ops > 0 && limits.max_bytes > 0, "{limits:?}");
@@ -408,17 +411,20 @@ pub(crate) fn commits_follow_the_declared_write_limits(f: &mut Fixture) {
         let keys: Vec<Vec<u8>> = (0..=count).map(numbered).collect();
         let bytes: u64 = keys[..count].iter().map(|key| key.len() as u64).sum();
         if bytes <= limits.max_bytes {
+            let batch_of = |table, keys: &[Vec<u8>]| {
+                let mut batch = WriteBatch::new();
+                for key in keys {
+                    batch.put(table, key, b"");
+                }
+                batch
+            };
             let mut txn = f.write();
-            for key in &keys[..count] {
-                txn.put(t, key, b"").unwrap();
-            }
+            txn.write_batch(&batch_of(t, &keys[..count])).unwrap();
             txn.commit().unwrap();
             assert_eq!(f.rows(t).len(), count);
             let other = f.table("other");
             let mut txn = f.write();
-            for key in &keys {
-                txn.put(other, key, b"").unwrap();
-            }
+            txn.write_batch(&batch_of(other, &keys)).unwrap();
             let error = expect_code(txn.commit(), ErrorCode::FULL);
             assert!(f.rows(other).is_empty(), "`{error}` wrote rows");
         }
