@@ -155,15 +155,33 @@ impl Fixture {
         );
     }
 
-    /// Puts `rows` into `table` through write batches of up to 4,096 rows, committing
-    /// whenever the next row would take the transaction past the backend's write limits, and
-    /// at the end.
+    /// Puts `rows` into `table` one `put` at a time, committing whenever the next row would
+    /// take the transaction past the backend's write limits, and at the end.
     pub fn put_within_limits<'a>(
         &self,
         table: TableId,
         rows: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
     ) {
-        const BATCH_ROWS: usize = 4_096;
+        self.write_within_limits(table, rows, None);
+    }
+
+    /// Puts `rows` into `table` through write batches of up to 4,096 rows (for many rows: a
+    /// plugin's `put` may cost more per row), committing whenever the next row would take the
+    /// transaction past the backend's write limits, and at the end.
+    pub fn batch_within_limits<'a>(
+        &self,
+        table: TableId,
+        rows: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+    ) {
+        self.write_within_limits(table, rows, Some(4_096));
+    }
+
+    fn write_within_limits<'a>(
+        &self,
+        table: TableId,
+        rows: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+        batch_rows: Option<usize>,
+    ) {
         let limits = self.backend.write_limits();
         let mut txn = self.write();
         let mut batch = WriteBatch::new();
@@ -171,21 +189,30 @@ impl Fixture {
         for (key, value) in rows {
             let size = (key.len() + value.len()) as u64;
             if ops > 0 && limits.is_some_and(|limits| !limits.fits(ops + 1, bytes + size)) {
-                txn.write_batch(&batch).expect("write_batch");
-                batch.clear();
+                if !batch.is_empty() {
+                    txn.write_batch(&batch).expect("write_batch");
+                    batch.clear();
+                }
                 txn.commit().expect("commit");
                 txn = self.write();
                 (ops, bytes) = (0, 0);
             }
-            batch.put(table, key, value);
-            if batch.len() == BATCH_ROWS {
-                txn.write_batch(&batch).expect("write_batch");
-                batch.clear();
+            match batch_rows {
+                None => txn.put(table, key, value).expect("put"),
+                Some(most) => {
+                    batch.put(table, key, value);
+                    if batch.len() == most {
+                        txn.write_batch(&batch).expect("write_batch");
+                        batch.clear();
+                    }
+                }
             }
             ops += 1;
             bytes += size;
         }
-        txn.write_batch(&batch).expect("write_batch");
+        if !batch.is_empty() {
+            txn.write_batch(&batch).expect("write_batch");
+        }
         txn.commit().expect("commit");
     }
 

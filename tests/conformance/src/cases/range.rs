@@ -76,7 +76,7 @@ fn write_a_hundred_thousand(f: &Fixture, t: TableId) {
     let rows: Vec<(Vec<u8>, Vec<u8>)> = (0..100_000)
         .map(|i| (numbered(i), (i as u32).to_be_bytes().to_vec()))
         .collect();
-    f.write_rows(t, &rows);
+    f.batch_within_limits(t, rows.iter().map(|(k, v)| (k.as_slice(), v.as_slice())));
 }
 
 /// 100,000 keys scan back complete and in order, forward and (if supported) reverse.
@@ -376,7 +376,7 @@ pub(crate) fn memory_does_not_grow_with_the_range(f: &mut Fixture) {
     let t = f.table("t");
     let values: Vec<Vec<u8>> = (0..251u8).map(|byte| vec![byte; VALUE]).collect();
     let keys: Vec<Vec<u8>> = (0..ROWS).map(numbered).collect();
-    f.put_within_limits(
+    f.batch_within_limits(
         t,
         keys.iter()
             .enumerate()
