@@ -280,7 +280,27 @@ fn brick_loads_while_the_leader_is_killed_and_readers_answer_throughout() {
     )
     .unwrap();
     run(dir, &["load", "first.nq"]);
-    let readers = [Reader::start(dir), Reader::start(dir)];
+    let readers = Arc::new([Reader::start(dir), Reader::start(dir)]);
+    // The readers are asked on a thread of their own: a query may wait for the load.
+    let seen_during = Arc::new(Mutex::new(Vec::new()));
+    let asking = Arc::new(AtomicBool::new(true));
+    let asker = {
+        let (readers, seen_during, asking) = (
+            Arc::clone(&readers),
+            Arc::clone(&seen_during),
+            Arc::clone(&asking),
+        );
+        std::thread::spawn(move || {
+            while asking.load(Ordering::SeqCst) {
+                for reader in readers.iter() {
+                    if let Some(count) = reader.count() {
+                        seen_during.lock().unwrap().push(count);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        })
+    };
     let brick = brick.to_str().unwrap().to_owned();
     let mut load = host(dir, &["load", &brick])
         .stdout(Stdio::piped())
@@ -290,13 +310,16 @@ fn brick_loads_while_the_leader_is_killed_and_readers_answer_throughout() {
     let started = Instant::now();
     let puts_before = cluster.puts();
     let mut leader_killed = None;
-    let mut seen_during = Vec::new();
     let status = loop {
         if let Some(status) = load.try_wait().unwrap() {
             break status;
         }
         // The leader dies once the load's rows are flowing into the cluster.
-        if leader_killed.is_none() && cluster.puts() >= puts_before + 100_000 {
+        // (or after 8 s, should the put counter not be readable).
+        if leader_killed.is_none()
+            && (cluster.puts() >= puts_before + 100_000
+                || started.elapsed() > Duration::from_secs(8))
+        {
             let leader = cluster.leader().expect("a leader");
             cluster.kill(leader);
             leader_killed = Some((leader, Instant::now()));
@@ -306,21 +329,20 @@ fn brick_loads_while_the_leader_is_killed_and_readers_answer_throughout() {
                 cluster.restart(leader);
             }
         }
-        for reader in &readers {
-            if let Some(count) = reader.count() {
-                seen_during.push(count);
-            }
-        }
         assert!(
             started.elapsed() < Duration::from_secs(900),
             "the load did not end"
         );
         std::thread::sleep(Duration::from_millis(500));
     };
-    assert!(
-        leader_killed.is_some(),
-        "the load ended before the leader could be killed"
-    );
+    if leader_killed.is_none() {
+        let output = load.wait_with_output().unwrap();
+        panic!(
+            "the load ended ({status}) before the leader could be killed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
     if let Some((leader, _)) = leader_killed {
         if !cluster.members[leader].is_running() {
             cluster.restart(leader);
@@ -346,13 +368,14 @@ fn brick_loads_while_the_leader_is_killed_and_readers_answer_throughout() {
     assert_eq!(run(dir, &["count"]).trim(), expected.to_string());
     assert!(run(dir, &["verify"]).starts_with("ok"));
     // Readers saw the store before the load or after it, never in between.
+    asking.store(false, Ordering::SeqCst);
+    asker.join().unwrap();
+    let seen = seen_during.lock().unwrap().clone();
     assert!(
-        seen_during
-            .iter()
-            .all(|&count| count == 1 || count == expected),
-        "readers saw counts {seen_during:?}"
+        seen.iter().all(|&count| count == 1 || count == expected),
+        "readers saw counts {seen:?}"
     );
-    for reader in &readers {
+    for reader in readers.iter() {
         assert_eq!(reader.count(), Some(expected));
     }
     assert_members_agree(&cluster);
