@@ -206,14 +206,7 @@ impl StorageBackend for EtcdBackend {
         for entry in batch.iter() {
             let entry = entry?;
             let number = self.shared.table_number(entry.table())?;
-            let table = writes.table_mut(number);
-            match entry {
-                kgdb_plugin_api::BatchEntry::Put { key, value, .. } => table.put(key, value),
-                kgdb_plugin_api::BatchEntry::Delete { key, .. } => table.delete(key),
-                kgdb_plugin_api::BatchEntry::DeleteRange { start, end, .. } => {
-                    table.delete_range(start, end)
-                }
-            }
+            writes.table_mut(number).apply(entry);
         }
         commit(&self.shared, None, &writes)
     }

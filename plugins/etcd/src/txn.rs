@@ -7,7 +7,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use kgdb_plugin_api::sdk::StorageTxn;
-use kgdb_plugin_api::{BatchEntry, PluginError, ScanSpec, TableId, WriteBatch};
+use kgdb_plugin_api::{PluginError, ScanSpec, TableId, WriteBatch};
 
 use crate::commit::{commit, ReadSet};
 use crate::cursor::EtcdCursor;
@@ -50,24 +50,6 @@ impl EtcdTxn {
                 .entry(key)
                 .or_insert(mod_revision);
         }
-    }
-
-    fn apply(&mut self, entry: BatchEntry<'_>) -> Result<(), PluginError> {
-        match entry {
-            BatchEntry::Put { table, key, value } => {
-                let number = self.shared.table_number(table)?;
-                self.writes.table_mut(number).put(key, value);
-            }
-            BatchEntry::Delete { table, key } => {
-                let number = self.shared.table_number(table)?;
-                self.writes.table_mut(number).delete(key);
-            }
-            BatchEntry::DeleteRange { table, start, end } => {
-                let number = self.shared.table_number(table)?;
-                self.writes.table_mut(number).delete_range(start, end);
-            }
-        }
-        Ok(())
     }
 }
 
@@ -196,7 +178,8 @@ impl StorageTxn for EtcdTxn {
             self.shared.table_number(entry.table())?;
         }
         for entry in entries {
-            self.apply(entry)?;
+            let number = self.shared.table_number(entry.table())?;
+            self.writes.table_mut(number).apply(entry);
         }
         Ok(())
     }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
-use kgdb_plugin_api::ScanSpec;
+use kgdb_plugin_api::{BatchEntry, ScanSpec};
 
 /// The writes of one table.
 #[derive(Debug, Default, Clone)]
@@ -26,6 +26,15 @@ impl TableWrites {
     /// Deletes a row.
     pub(crate) fn delete(&mut self, key: &[u8]) {
         self.rows.insert(key.to_vec(), None);
+    }
+
+    /// Applies one entry of a write batch (its table already resolved to these writes).
+    pub(crate) fn apply(&mut self, entry: BatchEntry<'_>) {
+        match entry {
+            BatchEntry::Put { key, value, .. } => self.put(key, value),
+            BatchEntry::Delete { key, .. } => self.delete(key),
+            BatchEntry::DeleteRange { start, end, .. } => self.delete_range(start, end),
+        }
     }
 
     /// Deletes `[start, end)`: rows written before in it are forgotten.
