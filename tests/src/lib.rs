@@ -6,6 +6,7 @@
 //! `cdylib` plugins or other packages' binaries for a test run.
 
 pub mod etcd_cluster;
+pub mod etcd_host;
 pub mod store_kit;
 
 use std::path::{Path, PathBuf};

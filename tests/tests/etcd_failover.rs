@@ -3,17 +3,16 @@
 //! their data, then checks that nothing acknowledged was lost, nothing refused was applied,
 //! nothing was applied in part, and that the members agree (`etcdctl endpoint hashkv`).
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kgdb_host::plugin::{ErrorCode, TxnOptions};
 use kgdb_tests::etcd_cluster::{etcd_binary, EtcdCluster};
+use kgdb_tests::etcd_host::{host, manifest, run, Server};
+use kgdb_tests::open_backend;
 use kgdb_tests::store_kit::shared_data_set;
-use kgdb_tests::{host_binary, open_backend, plugin_library};
 
 /// The key of commit `n`, and of its pair (a commit writes both, or neither).
 fn keys_of(n: u64) -> (Vec<u8>, Vec<u8>) {
@@ -169,110 +168,13 @@ fn acknowledged_commits_survive_killing_the_leader_then_a_follower() {
     backend.close().unwrap();
 }
 
-/// A manifest naming the etcd plugin, with the cluster's endpoints and limits.
-fn manifest(dir: &Path, cluster: &EtcdCluster) -> PathBuf {
-    let path = dir.join("plugins.toml");
-    let library = plugin_library("kgdb_plugin_etcd");
-    let config = cluster.plugin_config("");
-    let config: String = config.lines().map(|line| format!("{line}\n")).collect();
-    std::fs::write(
-        &path,
-        format!(
-            "manifest_version = 1\ndefault = \"etcd\"\n\n[[plugin]]\nname = \"etcd\"\npath = \"{}\"\n[plugin.config]\n{config}",
-            library.display()
-        ),
-    )
-    .unwrap();
-    path
-}
-
-/// `kgdb-host --config MANIFEST --data-dir data ARGS` in `dir`.
-fn host(dir: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(host_binary());
-    command
-        .args(["--config", "plugins.toml", "--data-dir", "data"])
-        .args(args)
-        .current_dir(dir)
-        .env_remove("KGDB_CONFIG")
-        .env_remove("RUST_LOG")
-        .env("RUST_BACKTRACE", "0");
-    command
-}
-
-/// Runs `kgdb-host ARGS` to its end; its stdout, or a panic with its stderr.
-fn run(dir: &Path, args: &[&str]) -> String {
-    let output = host(dir, args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "kgdb-host {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-/// A `serve --read-only` process and its address.
-struct Reader {
-    child: Child,
-    base: String,
-}
-
-impl Reader {
-    fn start(dir: &Path) -> Self {
-        let mut child = host(dir, &["serve", "--read-only", "--bind", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let base = line
-            .split_whitespace()
-            .find(|word| word.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_owned();
-        Self { child, base }
-    }
-
-    /// The quads the server counts (all graphs), or `None` when it did not answer.
-    fn count(&self) -> Option<u64> {
-        let query =
-            "SELECT (COUNT(*) AS ?n) WHERE { { ?s ?p ?o } UNION { GRAPH ?g { ?s ?p ?o } } }";
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(60)))
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let mut response = agent
-            .post(format!("{}/query", self.base))
-            .header("Content-Type", "application/sparql-query")
-            .header("Accept", "text/csv")
-            .send(query)
-            .ok()?;
-        if response.status() != 200 {
-            return None;
-        }
-        let body = response.body_mut().read_to_string().ok()?;
-        body.lines().nth(1)?.trim().parse().ok()
-    }
-}
-
-impl Drop for Reader {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn brick_loads_while_the_leader_is_killed_and_readers_answer_throughout() {
     let brick = shared_data_set("brick.nq.gz").expect("brick.nq.gz (KGDB_SHARED_DATA)");
     let mut cluster = EtcdCluster::start(3);
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    manifest(dir, &cluster);
+    manifest(dir, "plugins.toml", &cluster, 0);
     // One quad first, so that the store exists for the readers.
     std::fs::write(
         dir.join("first.nq"),
@@ -280,7 +182,10 @@ fn brick_loads_while_the_leader_is_killed_and_readers_answer_throughout() {
     )
     .unwrap();
     run(dir, &["load", "first.nq"]);
-    let readers = Arc::new([Reader::start(dir), Reader::start(dir)]);
+    let readers = Arc::new([
+        Server::start(dir, "plugins.toml", "data", true),
+        Server::start(dir, "plugins.toml", "data", true),
+    ]);
     // The readers are asked on a thread of their own: a query may wait for the load.
     let seen_during = Arc::new(Mutex::new(Vec::new()));
     let asking = Arc::new(AtomicBool::new(true));
@@ -302,7 +207,7 @@ fn brick_loads_while_the_leader_is_killed_and_readers_answer_throughout() {
         })
     };
     let brick = brick.to_str().unwrap().to_owned();
-    let mut load = host(dir, &["load", &brick])
+    let mut load = host(dir, "plugins.toml", &["load", &brick])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -280,16 +280,17 @@ impl StorageBackend for EtcdBackend {
 
     fn stats(&self) -> Result<Vec<NativeStat>, PluginError> {
         let shared = &self.shared;
+        let (requests, write_txns) = (shared.cluster.requests(), shared.cluster.write_txns());
         let status = shared
             .cluster
-            .run("reading the member's status", |mut client| async move {
+            .run_uncounted("reading the member's status", |mut client| async move {
                 client.client.status().await
             })?;
         let members = shared.members()?;
         let (start, end) = shared.keys.all_data();
         let keys = shared
             .cluster
-            .run("counting the store's rows", |mut client| {
+            .run_uncounted("counting the store's rows", |mut client| {
                 let (start, end) = (start.clone(), end.clone());
                 async move {
                     client
@@ -325,6 +326,8 @@ impl StorageBackend for EtcdBackend {
                 u64::try_from(keys.count()).unwrap_or(0),
                 "keys",
             ),
+            NativeStat::new("etcd.requests", requests, "requests"),
+            NativeStat::new("etcd.write_txns", write_txns, "count"),
         ])
     }
 

@@ -7,7 +7,7 @@
 //! and reports an unknown outcome, which the commit resolves itself (see `commit.rs`).
 
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,10 @@ pub(crate) struct Cluster {
     /// The largest response accepted; a larger one fails with `FULL` (key `response`), and
     /// callers split what they asked for.
     max_response_bytes: usize,
+    /// Requests sent for the store's data (see [`Cluster::requests`]).
+    requests: AtomicU64,
+    /// Write transactions sent (see [`Cluster::write_txns`]).
+    write_txns: AtomicU64,
 }
 
 struct Member {
@@ -99,7 +103,28 @@ impl Cluster {
             connect_options,
             max_response_bytes: usize::try_from(2 * config.max_request_bytes.as_u64() + (1 << 20))
                 .unwrap_or(usize::MAX),
+            requests: AtomicU64::new(0),
+            write_txns: AtomicU64::new(0),
         })
+    }
+
+    /// Requests this instance has sent to the cluster for the store's data (reads, scans,
+    /// commits, ingests, table changes, the writer lock), each attempt counted: the round
+    /// trips the store's work cost. The lease's renewals and the statistics' own requests
+    /// are not counted.
+    pub(crate) fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// Write transactions (commits and ingested packs) this instance has sent, each
+    /// attempt counted.
+    pub(crate) fn write_txns(&self) -> u64 {
+        self.write_txns.load(Ordering::Relaxed)
+    }
+
+    /// Counts one write transaction sent (its request is counted by [`Cluster::attempt`]).
+    pub(crate) fn count_write_txn(&self) {
+        self.write_txns.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Runs a future on the plugin's runtime (for what is not a request to one member).
@@ -153,6 +178,15 @@ impl Cluster {
         F: FnMut(Connection) -> Fut,
         Fut: Future<Output = Result<T, etcd_client::Error>>,
     {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.attempt_uncounted(request)
+    }
+
+    fn attempt_uncounted<T, F, Fut>(&self, request: &mut F) -> Result<T, Failure>
+    where
+        F: FnMut(Connection) -> Fut,
+        Fut: Future<Output = Result<T, etcd_client::Error>>,
+    {
         let index = self.current.load(Ordering::Relaxed) % self.members.len();
         let result = self.client(index).and_then(|client| {
             let endpoint = &self.members[index].endpoint;
@@ -190,7 +224,30 @@ impl Cluster {
     /// # Errors
     /// The cluster's refusal; `TIMED_OUT` (retryable) naming the endpoints and the last
     /// failure when no member answered in time.
-    pub(crate) fn run<T, F, Fut>(&self, what: &str, mut request: F) -> Result<T, PluginError>
+    pub(crate) fn run<T, F, Fut>(&self, what: &str, request: F) -> Result<T, PluginError>
+    where
+        F: FnMut(Connection) -> Fut,
+        Fut: Future<Output = Result<T, etcd_client::Error>>,
+    {
+        self.run_counted(what, request, true)
+    }
+
+    /// [`Cluster::run`] for a request that is not the store's work (a lease renewal, a
+    /// statistic): it is left out of [`Cluster::requests`].
+    pub(crate) fn run_uncounted<T, F, Fut>(&self, what: &str, request: F) -> Result<T, PluginError>
+    where
+        F: FnMut(Connection) -> Fut,
+        Fut: Future<Output = Result<T, etcd_client::Error>>,
+    {
+        self.run_counted(what, request, false)
+    }
+
+    fn run_counted<T, F, Fut>(
+        &self,
+        what: &str,
+        mut request: F,
+        counted: bool,
+    ) -> Result<T, PluginError>
     where
         F: FnMut(Connection) -> Fut,
         Fut: Future<Output = Result<T, etcd_client::Error>>,
@@ -198,7 +255,12 @@ impl Cluster {
         let deadline = Instant::now() + self.failover_timeout;
         let mut pause = Duration::from_millis(20);
         loop {
-            match self.attempt(&mut request) {
+            let attempted = if counted {
+                self.attempt(&mut request)
+            } else {
+                self.attempt_uncounted(&mut request)
+            };
+            match attempted {
                 Ok(value) => return Ok(value),
                 Err(Failure::Refused(error)) => return Err(error),
                 Err(Failure::Unreachable(why)) => {

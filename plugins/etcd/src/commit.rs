@@ -211,6 +211,7 @@ fn sent(shared: &Shared, txn: &Txn, sequence: u64) -> Sent {
         return Sent::Done(Err(shared.read_only_error()));
     };
 
+    shared.cluster.count_write_txn();
     let answer = shared.cluster.attempt(&mut |mut client| {
         let txn = txn.clone();
         async move { client.kv.txn(txn).await }

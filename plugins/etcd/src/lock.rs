@@ -217,11 +217,13 @@ fn spawn_renewer(
                 if stop.load(Ordering::SeqCst) {
                     break;
                 }
-                let renewed = cluster.run("renewing the writer lease", |mut client| async move {
-                    let (mut keeper, mut stream) = client.client.lease_keep_alive(lease).await?;
-                    keeper.keep_alive().await?;
-                    stream.message().await
-                });
+                let renewed =
+                    cluster.run_uncounted("renewing the writer lease", |mut client| async move {
+                        let (mut keeper, mut stream) =
+                            client.client.lease_keep_alive(lease).await?;
+                        keeper.keep_alive().await?;
+                        stream.message().await
+                    });
                 match renewed {
                     Ok(Some(response)) if response.ttl() > 0 => {}
                     // The lease is gone: every later commit fails on the lock compare.

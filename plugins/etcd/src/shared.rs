@@ -68,7 +68,7 @@ impl Shared {
     /// The cluster's members.
     pub(crate) fn members(&self) -> Result<etcd_client::MemberListResponse, PluginError> {
         self.cluster
-            .run("listing the members", |mut client| async move {
+            .run_uncounted("listing the members", |mut client| async move {
                 client.client.member_list().await
             })
     }
