@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::engine::Spent;
 use crate::store::{LoadFigures, StoreRun};
 
 /// The store name of the Python bulk-loader runs (`bench/oxigraph/pyoxigraph_bench.py`).
@@ -193,6 +194,54 @@ pub fn markdown(runs: &[StoreRun]) -> String {
             out.push('\n');
         }
     }
+    out.push_str(&engine_markdown(runs));
+    out
+}
+
+/// The round-trip table of the runs on engines that count their requests (empty if none do).
+fn engine_markdown(runs: &[StoreRun]) -> String {
+    let mut out = String::new();
+    for run in runs {
+        let Some(engine) = &run.engine else {
+            continue;
+        };
+        let quads = run.quads.max(1) as f64;
+        let _ = write!(
+            out,
+            "\n### Round trips to the engine: {} on {}\n\n",
+            run.store, run.data
+        );
+        let per_txn = |spent: Spent| {
+            if spent.write_txns == 0 {
+                "–".to_owned()
+            } else {
+                format!(
+                    "{} requests, {} write txns: {:.0} quads and {:.2} requests per write txn",
+                    thousands(spent.requests as f64),
+                    thousands(spent.write_txns as f64),
+                    quads / spent.write_txns as f64,
+                    spent.requests as f64 / spent.write_txns as f64
+                )
+            }
+        };
+        let _ = writeln!(out, "- bulk load: {}", per_txn(engine.bulk));
+        if let Some(transactional) = engine.transactional {
+            let _ = writeln!(out, "- transactional load: {}", per_txn(transactional));
+        }
+        if let Some(bytes) = engine.stored_bytes {
+            let _ = writeln!(
+                out,
+                "- stored, after compaction: {} bytes per quad (one copy; the cluster keeps one per member)",
+                format_args!("{:.0}", bytes as f64 / quads)
+            );
+        }
+        if !engine.requests_per_lookup.is_empty() {
+            out.push_str("\n| shape | requests per look-up |\n|---|---:|\n");
+            for (shape, requests) in run.lookups.iter().zip(&engine.requests_per_lookup) {
+                let _ = writeln!(out, "| `{}` | {requests:.2} |", shape.shape);
+            }
+        }
+    }
     out
 }
 
@@ -251,6 +300,7 @@ mod tests {
             }],
             constants: 10,
             limit: 100,
+            engine: None,
         }
     }
 

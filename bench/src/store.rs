@@ -1,7 +1,8 @@
 //! The store benchmark: one RDF file on one plugin, through the QuadStore. Bulk load and
 //! transactional load throughput, bytes on disk per quad (after the load, and after compaction
 //! where the engine has it), peak RSS of the load, full-scan rate, and the median and p99
-//! latency of the 16 pattern shapes over the workload's constants.
+//! latency of the 16 pattern shapes over the workload's constants; for an engine reached over
+//! a network, the round trips each of these took (see [`crate::engine`]).
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use kgdb_host::store::{GraphPattern, LoadOptions, LoadPath, QuadPattern, Store};
 use oxrdf::{GraphName, NamedOrBlankNode, Quad, Term};
 use serde::{Deserialize, Serialize};
 
+use crate::engine::{EngineCounters, EngineFigures, Spent};
 use crate::workload::{BoundPattern, Latency, Shape};
 
 /// What a store benchmark measures, for one plugin and one file.
@@ -42,6 +44,9 @@ pub struct StoreRun {
     pub constants: usize,
     /// Results read per look-up, at most.
     pub limit: usize,
+    /// Round trips to the engine, where it counts them.
+    #[serde(default)]
+    pub engine: Option<EngineFigures>,
 }
 
 /// One load's figures.
@@ -51,7 +56,8 @@ pub struct LoadFigures {
     pub seconds: f64,
     /// Quads read per second.
     pub quads_per_second: f64,
-    /// Bytes on disk after the load (persistent stores only).
+    /// Bytes on disk after the load (persistent stores only): the data directory's, or for
+    /// an engine that keeps the data elsewhere, the size it reports for one copy.
     pub bytes_on_disk: Option<u64>,
     /// The process's peak resident set during the load, in bytes (Linux).
     pub peak_rss_bytes: Option<u64>,
@@ -121,7 +127,7 @@ impl StoreBench<'_> {
     /// Any failure of the plugin, the store or the file.
     pub fn run(&self) -> Result<StoreRun, BenchError> {
         let dir = self.fresh_dir("bulk")?;
-        let (store, bulk) = self.load(&dir, LoadPath::Auto)?;
+        let (store, bulk, bulk_spent) = self.load(&dir, LoadPath::Auto)?;
         let quads = store.counts()?.quads;
         // Scans and look-ups run on the compacted store where the engine compacts (an LSM
         // tree's read cost depends on how many unmerged files the load left, and background
@@ -134,17 +140,30 @@ impl StoreBench<'_> {
         let full_scan_quads_per_second = Some(full_scan(&store)?);
         tracing::info!(plugin = self.plugin, "looking up");
         let lookups = self.lookups(&store)?;
+        let engine = match EngineCounters::read(store.backend()) {
+            Some(counters) => Some(EngineFigures {
+                bulk: bulk_spent.unwrap_or_default(),
+                transactional: None,
+                stored_bytes: counters.stored_bytes,
+                requests_per_lookup: self.requests_per_lookup(&store)?,
+            }),
+            None => None,
+        };
         store.close()?;
         remove_dir(&dir)?;
-        let transactional = if self.transactional {
+        let (transactional, transactional_spent) = if self.transactional {
             let dir = self.fresh_dir("transactional")?;
-            let (store, figures) = self.load(&dir, LoadPath::Transactions)?;
+            let (store, figures, spent) = self.load(&dir, LoadPath::Transactions)?;
             store.close()?;
             remove_dir(&dir)?;
-            Some(figures)
+            (Some(figures), spent)
         } else {
-            None
+            (None, None)
         };
+        let engine = engine.map(|engine| EngineFigures {
+            transactional: transactional_spent,
+            ..engine
+        });
         Ok(StoreRun {
             store: format!("kgdb {}", self.plugin),
             data: file_name(self.data),
@@ -157,6 +176,7 @@ impl StoreBench<'_> {
             lookups,
             constants: self.constants.len(),
             limit: self.limit,
+            engine,
         })
     }
 
@@ -167,7 +187,7 @@ impl StoreBench<'_> {
     /// Any failure of the plugin, the store or the file.
     pub fn loaded(&self) -> Result<(Store, PathBuf), BenchError> {
         let dir = self.fresh_dir("queries")?;
-        let (store, _) = self.load(&dir, LoadPath::Auto)?;
+        let (store, _, _) = self.load(&dir, LoadPath::Auto)?;
         self.compact(&store, &dir)?;
         Ok((store, dir))
     }
@@ -192,8 +212,15 @@ impl StoreBench<'_> {
         Ok(Store::open(backend)?)
     }
 
-    fn load(&self, dir: &Path, path: LoadPath) -> Result<(Store, LoadFigures), BenchError> {
+    /// Loads the data file into a fresh store in `dir` by `path`: the store, the figures, and
+    /// the round trips the load took where the engine counts them.
+    fn load(
+        &self,
+        dir: &Path,
+        path: LoadPath,
+    ) -> Result<(Store, LoadFigures, Option<Spent>), BenchError> {
         let store = self.open(dir)?;
+        let counters_before = EngineCounters::read(store.backend());
         let format = rdf::format_for_path(self.data, None)?;
         let request = LoadRequest {
             sources: vec![Source::File(self.data.to_owned(), format)],
@@ -214,16 +241,20 @@ impl StoreBench<'_> {
             store.backend().flush()?;
         }
         let seconds = started.elapsed().as_secs_f64();
+        let counters_after = EngineCounters::read(store.backend());
         let figures = LoadFigures {
             seconds,
             quads_per_second: report.summary.read as f64 / seconds.max(1e-9),
             bytes_on_disk: capabilities
                 .has(Capabilities::PERSISTENT)
-                .then(|| bytes_on_disk(dir)),
+                .then(|| stored_bytes(counters_after, dir)),
             peak_rss_bytes: peak_rss(),
         };
-        tracing::info!(plugin = self.plugin, ?path, ?figures, "loaded");
-        Ok((store, figures))
+        let spent = counters_before
+            .zip(counters_after)
+            .map(|(before, after)| before.spent_until(after));
+        tracing::info!(plugin = self.plugin, ?path, ?figures, ?spent, "loaded");
+        Ok((store, figures, spent))
     }
 
     fn compact(&self, store: &Store, dir: &Path) -> Result<Option<u64>, BenchError> {
@@ -235,7 +266,31 @@ impl StoreBench<'_> {
         if capabilities.has(Capabilities::FLUSH) {
             store.backend().flush()?;
         }
-        Ok(Some(bytes_on_disk(dir)))
+        Ok(Some(stored_bytes(
+            EngineCounters::read(store.backend()),
+            dir,
+        )))
+    }
+
+    /// Requests per look-up of each shape (an unmeasured pass over the constants, counting
+    /// the engine's requests), in [`Shape::all`]'s order.
+    fn requests_per_lookup(&self, store: &Store) -> Result<Vec<f64>, BenchError> {
+        let mut figures = Vec::new();
+        for shape in Shape::all() {
+            let before = EngineCounters::read(store.backend()).unwrap_or_default();
+            for quad in self.constants {
+                let pattern = quad_pattern(shape.bind(quad));
+                let snapshot = store.snapshot()?;
+                for quad in snapshot.quads_for_pattern(&pattern)?.take(self.limit) {
+                    std::hint::black_box(quad?);
+                }
+            }
+            let after = EngineCounters::read(store.backend()).unwrap_or_default();
+            figures.push(
+                before.spent_until(after).requests as f64 / self.constants.len().max(1) as f64,
+            );
+        }
+        Ok(figures)
     }
 
     /// One unmeasured pass over every shape and constant (warm caches), then the measured one.
@@ -312,6 +367,14 @@ fn full_scan(store: &Store) -> Result<f64, BenchError> {
         quads += 1;
     }
     Ok(quads as f64 / started.elapsed().as_secs_f64().max(1e-9))
+}
+
+/// The bytes a store takes: the engine's own figure where it keeps the data outside the data
+/// directory, else the data directory's.
+fn stored_bytes(counters: Option<EngineCounters>, dir: &Path) -> u64 {
+    counters
+        .and_then(|counters| counters.stored_bytes)
+        .unwrap_or_else(|| bytes_on_disk(dir))
 }
 
 /// A file's name, for reports.

@@ -149,7 +149,7 @@ impl EtcdCluster {
             .args(["--max-txn-ops", &MAX_TXN_OPS.to_string()])
             .args(["--max-request-bytes", &MAX_REQUEST_BYTES.to_string()])
             .args(["--heartbeat-interval", "100", "--election-timeout", "1000"])
-            .args(["--logger", "zap", "--log-level", "warn"])
+            .args(["--logger", "zap", "--log-level", "error"])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("the log file"))
             .stderr(log)

@@ -2,9 +2,11 @@
 //! member ended by PID when the tests end): the whole conformance suite, one test per case
 //! (`etcd::CATEGORY::CASE`), and the plugin's own statistics (`etcd::stats::…`).
 
+use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::sync::{Mutex, PoisonError};
 
-use kgdb_host::plugin::{Backend, TxnOptions};
+use kgdb_host::plugin::{Backend, ScanSpec, TxnOptions};
 use kgdb_tests::etcd_cluster::EtcdCluster;
 use libtest_mimic::{Arguments, Failed, Trial};
 
@@ -72,12 +74,125 @@ fn requests_and_write_txns_are_counted() -> Result<(), Failed> {
     Ok(())
 }
 
+/// 8 key bytes from a seeded generator; half the keys start with two zero bytes (a dense
+/// region beside sparse ones, so that scan windows deepen and widen).
+fn skewed_key(state: &mut u64) -> Vec<u8> {
+    *state = state
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
+    let mut key = (*state >> 8).to_be_bytes().to_vec();
+    if *state & 1 == 0 {
+        key[0] = 0;
+        key[1] = 0;
+    }
+    key
+}
+
+/// Scans of a large table (read in windows: see the plugin's `paging.rs`) return every row
+/// once, in order, with a transaction's own writes merged in, and take a number of requests
+/// that grows with the rows read, not with the table's size times the pages.
+fn windowed_scans_see_every_row_once() -> Result<(), Failed> {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = kgdb_tests::open_backend("kgdb_plugin_etcd", &dir.path().join("d"), &config());
+    let table = backend.open_table("wide", true).unwrap();
+    let mut model = BTreeMap::new();
+    let mut state = 42u64;
+    for _ in 0..6 {
+        let mut txn = backend.begin(TxnOptions::READ_WRITE).unwrap();
+        for _ in 0..5000 {
+            let key = skewed_key(&mut state);
+            let value = key.iter().rev().copied().collect::<Vec<u8>>();
+            txn.put(table, &key, &value).unwrap();
+            model.insert(key, value);
+        }
+        txn.commit().unwrap();
+    }
+    let scan = |txn: &kgdb_host::plugin::BackendTxn, spec: ScanSpec| -> Vec<(Vec<u8>, Vec<u8>)> {
+        txn.scan(table, spec).unwrap().map(Result::unwrap).collect()
+    };
+    let expect =
+        |model: &BTreeMap<Vec<u8>, Vec<u8>>, from: &[u8], to: &[u8]| -> Vec<(Vec<u8>, Vec<u8>)> {
+            model
+                .range::<[u8], _>((Bound::Included(from), Bound::Excluded(to)))
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect()
+        };
+
+    let before = stat(&backend, "etcd.requests");
+    let txn = backend.begin(TxnOptions::READ_ONLY).unwrap();
+    let all = scan(&txn, ScanSpec::all());
+    drop(txn);
+    let used = stat(&backend, "etcd.requests") - before;
+    assert_eq!(all.len(), model.len());
+    assert!(
+        all == expect(&model, &[], &[0xff; 9]),
+        "a full scan differs"
+    );
+    assert!(
+        used <= 200,
+        "a scan of {} rows took {used} requests",
+        all.len()
+    );
+    eprintln!("a scan of {} rows took {used} requests", all.len());
+
+    // A transaction's own puts, deletes and a deleted range, seen by its scans.
+    let mut txn = backend.begin(TxnOptions::READ_WRITE).unwrap();
+    for _ in 0..500 {
+        let key = skewed_key(&mut state);
+        txn.put(table, &key, b"own").unwrap();
+        model.insert(key, b"own".to_vec());
+    }
+    let doomed: Vec<Vec<u8>> = model.keys().step_by(97).cloned().collect();
+    for key in &doomed {
+        txn.delete(table, key).unwrap();
+        model.remove(key);
+    }
+    let (cut_from, cut_to) = (vec![0x40, 0x00], vec![0x48, 0x00]);
+    txn.delete_range(table, &cut_from, &cut_to).unwrap();
+    model.retain(|key, _| {
+        key.as_slice() < cut_from.as_slice() || key.as_slice() >= cut_to.as_slice()
+    });
+    assert!(
+        scan(&txn, ScanSpec::all()) == expect(&model, &[], &[0xff; 9]),
+        "own writes: full scan differs"
+    );
+    for (from, to) in [
+        (vec![0x00, 0x00, 0x10], vec![0x00, 0x00, 0x90]),
+        (vec![0x30], vec![0x50]),
+        (vec![0x00, 0x01], vec![0xf0]),
+    ] {
+        let got = scan(
+            &txn,
+            ScanSpec::range(Bound::Included(&from), Bound::Excluded(&to)),
+        );
+        assert!(
+            got == expect(&model, &from, &to),
+            "own writes: scan of {from:02x?}..{to:02x?} differs"
+        );
+    }
+    txn.commit().unwrap();
+    let txn = backend.begin(TxnOptions::READ_ONLY).unwrap();
+    assert!(
+        scan(&txn, ScanSpec::all()) == expect(&model, &[], &[0xff; 9]),
+        "after the commit: full scan differs"
+    );
+    drop(txn);
+    backend.close().unwrap();
+    Ok(())
+}
+
 fn main() {
     let arguments = Arguments::from_args();
-    let mut trials = vec![Trial::test(
-        "etcd::stats::requests_and_write_txns_are_counted",
-        requests_and_write_txns_are_counted,
-    )];
+    let mut trials = vec![
+        Trial::test(
+            "etcd::stats::requests_and_write_txns_are_counted",
+            requests_and_write_txns_are_counted,
+        ),
+        Trial::test(
+            "etcd::scan::windowed_scans_see_every_row_once",
+            windowed_scans_see_every_row_once,
+        ),
+    ];
     for case in kgdb_conformance::cases() {
         trials.push(Trial::test(
             format!("etcd::{}", case.full_name()),

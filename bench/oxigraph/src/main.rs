@@ -126,6 +126,7 @@ fn run(cli: &Cli) -> Result<(), String> {
         lookups,
         constants: constants.len(),
         limit: cli.limit,
+        engine: None,
     };
     drop(store);
     let _ = std::fs::remove_dir_all(&cli.work_dir);

@@ -5,8 +5,9 @@ use std::ops::Bound;
 use std::sync::Arc;
 
 use kgdb_plugin_api::sdk::{RangeScan, StorageCursor};
-use kgdb_plugin_api::{KvBatch, PluginError, ScanSpec};
+use kgdb_plugin_api::{ErrorCode, KvBatch, PluginError, ScanSpec};
 
+use crate::paging::Windows;
 use crate::shared::Shared;
 use crate::txn::etcd_range;
 use crate::writes::TableWrites;
@@ -21,6 +22,8 @@ pub struct EtcdCursor {
     /// Rows asked of the next page: sized from the rows seen so far to answers of about
     /// `PAGE_BYTES`, at most `scan_page_rows`.
     page_rows: u32,
+    /// The windows pages are read in.
+    windows: Windows,
 }
 
 /// The size of a page's answer the page size aims at.
@@ -37,12 +40,14 @@ impl EtcdCursor {
         range: ScanSpec,
     ) -> Self {
         let page_rows = FIRST_PAGE_ROWS.min(shared.config.scan_page_rows);
+        let prefix_len = shared.keys.data_prefix(table).len();
         Self {
             shared,
             table,
             revision,
             scan: RangeScan::new(range),
             page_rows,
+            windows: Windows::new(prefix_len),
             own,
         }
     }
@@ -59,13 +64,14 @@ impl StorageCursor for EtcdCursor {
         let prefix_len = shared.keys.data_prefix(table).len();
         let most_rows = shared.config.scan_page_rows;
         let page_rows = &mut self.page_rows;
+        let windows = &mut self.windows;
         self.scan.next_batch(out, |range, out| {
             let (mut start, end) = etcd_range(shared, table, range);
             // Rows of this transaction's writes from here on (table keys).
             let mut from: Bound<Vec<u8>> = range.start_bound().map(<[u8]>::to_vec);
             loop {
                 let asked = (*page_rows).min(max_rows.saturating_add(1)).max(1);
-                let page = shared.read_page(&start, &end, revision, asked)?;
+                let page = shared.read_page(windows, &start, &end, revision, asked)?;
                 let bytes: u64 = page
                     .rows
                     .iter()
@@ -82,9 +88,19 @@ impl StorageCursor for EtcdCursor {
                     .iter()
                     .map(|(key, value)| (&key[prefix_len..], value.as_slice()))
                     .collect();
-                let upto: Bound<&[u8]> = match (page.more, remote.last()) {
-                    (true, Some((last, _))) => Bound::Included(last),
-                    _ => range.end_bound(),
+                // This transaction's rows up to where the range goes on.
+                let resume = match &page.resume {
+                    Some(resume) => Some(resume.get(prefix_len..).ok_or_else(|| {
+                        PluginError::new(
+                            ErrorCode::INTERNAL,
+                            "a scan would go on outside its table",
+                        )
+                    })?),
+                    None => None,
+                };
+                let upto: Bound<&[u8]> = match resume {
+                    Some(resume) => Bound::Excluded(resume),
+                    None => range.end_bound(),
                 };
                 let local = own
                     .rows
@@ -123,12 +139,12 @@ impl StorageCursor for EtcdCursor {
                         }
                     }
                 }
-                match (page.more, page.rows.last()) {
-                    (true, Some((last, _))) => {
-                        start = crate::writes::successor(last);
-                        from = Bound::Excluded(last[prefix_len..].to_vec());
+                match resume {
+                    Some(resume) => {
+                        from = Bound::Included(resume.to_vec());
+                        start = page.resume.clone().unwrap_or_default();
                     }
-                    _ => return Ok(true),
+                    None => return Ok(true),
                 }
             }
         })

@@ -32,6 +32,7 @@ mod cursor;
 mod identity;
 mod keys;
 mod lock;
+mod paging;
 mod shared;
 mod txn;
 mod writes;

@@ -38,14 +38,6 @@ const READ_CHUNK_KEYS: usize = 1024;
 /// A value read (`None`: absent) and its mod revision (0 when absent).
 pub(crate) type Versioned = (Option<Vec<u8>>, i64);
 
-/// A page of a range read.
-pub(crate) struct Page {
-    /// Rows: etcd key, value.
-    pub(crate) rows: Vec<(Vec<u8>, Vec<u8>)>,
-    /// Whether the range holds more rows after the last.
-    pub(crate) more: bool,
-}
-
 impl Shared {
     /// `READ_ONLY` for a write on a read-only instance.
     pub(crate) fn read_only_error(&self) -> PluginError {
@@ -166,48 +158,6 @@ impl Shared {
             });
         }
         Ok(())
-    }
-
-    /// Up to `limit` rows of `[start, end)` at `revision`, in key order (fewer when that many
-    /// would make an answer too large to take).
-    pub(crate) fn read_page(
-        &self,
-        start: &[u8],
-        end: &[u8],
-        revision: i64,
-        mut limit: u32,
-    ) -> Result<Page, PluginError> {
-        loop {
-            match self.read_page_once(start, end, revision, limit) {
-                Err(error) if is_response_too_large(&error) && limit > 1 => limit /= 2,
-                other => return other,
-            }
-        }
-    }
-
-    fn read_page_once(
-        &self,
-        start: &[u8],
-        end: &[u8],
-        revision: i64,
-        limit: u32,
-    ) -> Result<Page, PluginError> {
-        let response = self.cluster.run("reading a range", |mut client| {
-            let (start, end) = (start.to_vec(), end.to_vec());
-            let options = GetOptions::new()
-                .with_range(end)
-                .with_revision(revision)
-                .with_limit(i64::from(limit));
-            async move { client.kv.get(start, Some(options)).await }
-        })?;
-        Ok(Page {
-            more: response.more(),
-            rows: response
-                .kvs()
-                .iter()
-                .map(|kv| (kv.key().to_vec(), kv.value().to_vec()))
-                .collect(),
-        })
     }
 
     /// Reads the whole catalog into this instance.
