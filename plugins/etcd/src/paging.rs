@@ -2,11 +2,13 @@
 //!
 //! etcd 3.4 answers a ranged read with a limit by walking its in-memory index over the whole
 //! range asked, to count it: a page of `[start, end)` costs the size of `[start, end)`, not of
-//! the page, and paging through a table of n keys would cost n² / page rows. So once a range
-//! turns out to be large, each page is asked of a window `[start, w)`, where `w` ends the keys
-//! that share their first `depth` bytes with `start`. The count etcd reports for each window
-//! sets the next window's depth: deeper while a window holds many pages, shallower while it
-//! holds less than one. A small range (a look-up) is read whole, in one request.
+//! the page, and paging through a table of n keys would cost n² / page rows. So each page is
+//! asked of a window `[start, w)`: the keys whose first `depth` bytes, read as a number, are
+//! at most `span - 1` above `start`'s. A range whose keys share all but their last bytes (a
+//! look-up's prefix) fits in the first window whole. The count etcd reports for each window
+//! sets the next one: narrower while a window holds many pages, wider while it holds less
+//! than half of one, and the whole rest of the range once a window as wide as it comes back
+//! nearly empty.
 
 use etcd_client::GetOptions;
 use kgdb_plugin_api::PluginError;
@@ -22,50 +24,66 @@ pub(crate) struct Page {
     pub(crate) resume: Option<Vec<u8>>,
 }
 
-/// A window holding more than this many pages is split: the next one goes a byte deeper.
+/// A window holding more than this many pages is narrowed.
 const MOST_PAGES_PER_WINDOW: i64 = 8;
 
 /// How one scan's pages are windowed.
 #[derive(Debug)]
 pub(crate) struct Windows {
-    /// The window's depth in bytes of the key; `None` while the range is read whole.
-    depth: Option<usize>,
+    /// The window: `None` for the whole rest of the range, else its depth and span.
+    window: Option<(usize, u16)>,
     /// The shallowest depth: a window never ends inside the bytes every key of the scan
     /// starts with (its table's prefix), so each window end is a key of the table's.
     shallowest: usize,
+    /// Whether the first window is still to be chosen.
+    first: bool,
 }
 
 impl Windows {
     /// The windows of a scan whose keys all start with the same `prefix_len` bytes.
     pub(crate) fn new(prefix_len: usize) -> Self {
         Self {
-            depth: None,
+            window: None,
             shallowest: prefix_len + 1,
+            first: true,
         }
     }
 
+    /// The depth of the widest windows of `[start, end)`: one byte below their common prefix.
+    fn floor(&self, start: &[u8], end: &[u8]) -> usize {
+        (common_prefix_len(start, end) + 1).max(self.shallowest)
+    }
+
     /// The end of the window starting at `start` within `[start, end)`.
-    fn window_end(&self, start: &[u8], end: &[u8]) -> Vec<u8> {
-        let Some(depth) = self.depth else {
+    fn window_end(&mut self, start: &[u8], end: &[u8]) -> Vec<u8> {
+        if std::mem::take(&mut self.first) {
+            self.window = Some((self.floor(start, end), 1));
+        }
+        let Some((depth, span)) = self.window else {
             return end.to_vec();
         };
         let mut prefix = start[..start.len().min(depth)].to_vec();
         prefix.resize(depth, 0);
-        match prefix_successor(prefix) {
+        match add_to_prefix(prefix, span) {
             Some(window_end) if window_end.as_slice() < end => window_end,
             _ => end.to_vec(),
         }
     }
 
-    /// Adapts the depth to `count`, the keys of the window just read (`limit` rows asked).
+    /// Adapts the window to `count`, the keys of the window just read (`limit` rows asked).
     fn adapt(&mut self, count: i64, limit: u32, start: &[u8], end: &[u8]) {
         let page = i64::from(limit.max(1));
-        let shallowest = (common_prefix_len(start, end) + 1).max(self.shallowest);
+        let floor = self.floor(start, end);
         if count > MOST_PAGES_PER_WINDOW * page {
-            self.depth = Some(self.depth.map_or(shallowest, |depth| depth + 1));
+            self.window = Some(match self.window {
+                None => (floor, 1),
+                Some((depth, span)) if span > 1 => (depth, span / 4).max((depth, 1)),
+                Some((depth, _)) => (depth + 1, 1),
+            });
         } else if count < page / 2 {
-            self.depth = match self.depth {
-                Some(depth) if depth > shallowest => Some(depth - 1),
+            self.window = match self.window {
+                Some((depth, span)) if span < 256 => Some((depth, span * 4)),
+                Some((depth, _)) if depth > floor => Some((depth - 1, 4)),
                 _ => None,
             };
         }
@@ -126,16 +144,20 @@ impl Shared {
     }
 }
 
-/// The first key after every key that starts with `prefix`, or `None` when there is none
-/// (the prefix is all `0xff`).
-fn prefix_successor(mut prefix: Vec<u8>) -> Option<Vec<u8>> {
-    while let Some(last) = prefix.pop() {
-        if last < u8::MAX {
-            prefix.push(last + 1);
-            return Some(prefix);
+/// `prefix` read as a big-endian number plus `span`, or `None` when that overflows its bytes:
+/// the first key after the keys whose first `prefix.len()` bytes are `span` values from
+/// `prefix` on.
+fn add_to_prefix(mut prefix: Vec<u8>, span: u16) -> Option<Vec<u8>> {
+    let mut carry = u32::from(span);
+    for byte in prefix.iter_mut().rev() {
+        if carry == 0 {
+            break;
         }
+        let sum = u32::from(*byte) + carry;
+        *byte = (sum & 0xff) as u8;
+        carry = sum >> 8;
     }
-    None
+    (carry == 0).then_some(prefix)
 }
 
 fn common_prefix_len(a: &[u8], b: &[u8]) -> usize {
@@ -147,46 +169,61 @@ mod tests {
     use super::*;
 
     #[test]
-    fn prefix_successors_skip_every_key_with_the_prefix() {
-        assert_eq!(prefix_successor(b"ab".to_vec()), Some(b"ac".to_vec()));
-        assert_eq!(prefix_successor(vec![1, 0xff, 0xff]), Some(vec![2]));
-        assert_eq!(prefix_successor(vec![0xff, 0xff]), None);
+    fn adding_to_a_prefix_carries() {
+        assert_eq!(add_to_prefix(b"ab".to_vec(), 1), Some(b"ac".to_vec()));
+        assert_eq!(add_to_prefix(vec![1, 0xff], 1), Some(vec![2, 0]));
+        assert_eq!(add_to_prefix(vec![1, 0xf0], 0x20), Some(vec![2, 0x10]));
+        assert_eq!(add_to_prefix(vec![0xff, 0xff], 1), None);
+        assert_eq!(add_to_prefix(vec![0xff, 0x10], 256), None);
     }
 
     #[test]
-    fn windows_end_the_keys_sharing_the_depth_and_stay_in_the_range() {
+    fn windows_stay_in_the_range_and_its_table() {
         let mut windows = Windows::new(2);
-        assert_eq!(windows.window_end(b"t/a", b"t0"), b"t0".to_vec());
-        windows.depth = Some(3);
-        // Keys starting `t/a`: up to `t/b`.
+        // A look-up's prefix range is one window.
+        assert_eq!(
+            windows.window_end(b"t/a\x05", b"t/a\x06"),
+            b"t/a\x06".to_vec()
+        );
+        // A wide range starts with windows of one byte value below the common prefix.
+        let mut windows = Windows::new(2);
         assert_eq!(windows.window_end(b"t/a7", b"t0"), b"t/b".to_vec());
         // A start shorter than the depth is padded with zero bytes.
+        let mut windows = Windows::new(2);
         assert_eq!(windows.window_end(b"t/", b"t0"), b"t/\x01".to_vec());
-        // Never past the range's end.
-        assert_eq!(windows.window_end(b"t/a", b"t/a\x05"), b"t/a\x05".to_vec());
+        // Never shallower than the table's prefix, never past the range's end.
+        let mut windows = Windows::new(5);
+        assert_eq!(windows.window_end(b"t/abc", b"u"), b"t/abc\x01".to_vec());
+        assert_eq!(
+            windows.window_end(b"t/abc", b"t/abc\x01"),
+            b"t/abc\x01".to_vec()
+        );
     }
 
     #[test]
-    fn depth_follows_the_counts() {
-        let mut windows = Windows::new(1);
-        // A small range stays whole.
-        windows.adapt(100, 64, b"t/", b"t0");
-        assert_eq!(windows.depth, None);
-        // A large one is windowed from the first byte below the range's common prefix.
-        windows.adapt(1_000_000, 64, b"t/", b"t0");
-        assert_eq!(windows.depth, Some(2));
+    fn windows_follow_the_counts() {
+        let mut windows = Windows::new(2);
+        let _ = windows.window_end(b"t/a", b"t0");
+        assert_eq!(windows.window, Some((3, 1)));
+        // Dense: a byte deeper; sparse: wider by four, then a byte shallower.
         windows.adapt(1_000_000, 64, b"t/a", b"t0");
-        assert_eq!(windows.depth, Some(3));
-        // Windows of a few pages keep their depth; nearly empty ones widen.
+        assert_eq!(windows.window, Some((4, 1)));
         windows.adapt(200, 64, b"t/b", b"t0");
-        assert_eq!(windows.depth, Some(3));
+        assert_eq!(windows.window, Some((4, 1)));
+        for span in [4, 16, 64, 256] {
+            windows.adapt(3, 64, b"t/c", b"t0");
+            assert_eq!(windows.window, Some((4, span)));
+        }
         windows.adapt(3, 64, b"t/c", b"t0");
-        assert_eq!(windows.depth, Some(2));
-        windows.adapt(3, 64, b"t/d", b"t0");
-        assert_eq!(windows.depth, None);
-        // Never shallower than the scan's common prefix.
-        let mut windows = Windows::new(5);
-        windows.adapt(1_000_000, 64, b"t/", b"t0");
-        assert_eq!(windows.depth, Some(6));
+        assert_eq!(windows.window, Some((3, 4)));
+        windows.adapt(1_000_000, 64, b"t/c", b"t0");
+        assert_eq!(windows.window, Some((3, 1)));
+        // Nearly empty at the widest: the whole rest of the range, until it proves large.
+        for _ in 0..5 {
+            windows.adapt(3, 64, b"t/c", b"t0");
+        }
+        assert_eq!(windows.window, None);
+        windows.adapt(1_000_000, 64, b"t/c", b"t0");
+        assert_eq!(windows.window, Some((3, 1)));
     }
 }
