@@ -7,7 +7,7 @@ use std::ops::Bound;
 use std::sync::{Mutex, PoisonError};
 
 use kgdb_host::plugin::{Backend, ScanSpec, TxnOptions};
-use kgdb_tests::etcd_cluster::EtcdCluster;
+use kgdb_tests::etcd_cluster::{etcd_binary, EtcdCluster};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 /// The cluster, started by the first test that needs it and ended by `main`.
@@ -71,6 +71,78 @@ fn requests_and_write_txns_are_counted() -> Result<(), Failed> {
     let used = requests(&backend) - before;
     assert!((2..=5).contains(&used), "3000 reads took {used} requests");
     backend.close().unwrap();
+    Ok(())
+}
+
+/// The keys under `prefix` in the test cluster, counted by `etcdctl`.
+fn keys_under(prefix: &str) -> u64 {
+    let endpoint = CLUSTER
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .as_ref()
+        .expect("the cluster runs")
+        .members[0]
+        .client_url
+        .clone();
+    let output = std::process::Command::new(etcd_binary().with_file_name("etcdctl"))
+        .args([
+            "--endpoints",
+            &endpoint,
+            "get",
+            "--prefix",
+            "--keys-only",
+            "-w",
+            "json",
+            prefix,
+        ])
+        .env("ETCDCTL_API", "3")
+        .output()
+        .expect("etcdctl runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let json: serde_json::Value = serde_json::from_str(&text).expect("etcdctl's JSON");
+    json["count"].as_u64().unwrap_or(0)
+}
+
+/// Commit markers do not pile up: each commit deletes settled ones, and a commit that fails
+/// leaves the ones it was to delete for the next.
+fn commit_markers_are_deleted_even_after_failed_commits() -> Result<(), Failed> {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let backend = kgdb_tests::open_backend("kgdb_plugin_etcd", &data, &config());
+    let table = backend.open_table("t", true).unwrap();
+    let identity = std::fs::read_to_string(data.join("etcd-store.toml")).unwrap();
+    let namespace = identity
+        .lines()
+        .find_map(|line| line.strip_prefix("namespace = "))
+        .expect("a namespace")
+        .trim_matches('"')
+        .to_owned();
+    let markers = format!("kgdb/{namespace}/m");
+    let mut failed = 0;
+    for round in 0..20u32 {
+        let mut txn = backend.begin(TxnOptions::READ_WRITE).unwrap();
+        txn.put(table, b"k", &round.to_be_bytes()).unwrap();
+        txn.commit().unwrap();
+        // A transaction that read `k` before another one changed it fails in conflict.
+        let mut stale = backend.begin(TxnOptions::READ_WRITE).unwrap();
+        let _ = stale.get(table, b"k").unwrap();
+        let mut other = backend.begin(TxnOptions::READ_WRITE).unwrap();
+        other.put(table, b"k", b"other").unwrap();
+        other.commit().unwrap();
+        stale.put(table, b"k", b"stale").unwrap();
+        if stale.commit().is_err() {
+            failed += 1;
+        }
+    }
+    assert_eq!(failed, 20, "the stale commits did not fail");
+    let left = keys_under(&markers);
+    assert!(
+        left <= 4,
+        "{left} commit markers were left after 60 commits"
+    );
+    backend.close().unwrap();
+    // The writer's lease ends with it, and its markers with the lease.
+    assert_eq!(keys_under(&markers), 0);
     Ok(())
 }
 
@@ -191,6 +263,10 @@ fn main() {
         Trial::test(
             "etcd::scan::windowed_scans_see_every_row_once",
             windowed_scans_see_every_row_once,
+        ),
+        Trial::test(
+            "etcd::commit::commit_markers_are_deleted_even_after_failed_commits",
+            commit_markers_are_deleted_even_after_failed_commits,
         ),
     ];
     for case in kgdb_conformance::cases() {

@@ -113,7 +113,8 @@ pub(crate) fn commit(
     for &table in &deleted_tables {
         ops.push(TxnOp::put(keys.generation(table), Vec::new(), None));
     }
-    {
+    // Markers of earlier commits, deleted by this one (given back if it fails).
+    let drained: Vec<u64> = {
         let mut settled = lock
             .settled
             .lock()
@@ -122,9 +123,10 @@ pub(crate) fn commit(
             .saturating_sub(ops.len() + 1)
             .min(MARKER_DELETES);
         let take = room.min(settled.len());
-        for old in settled.drain(..take) {
-            ops.push(TxnOp::delete(keys.marker(&lock.instance, old), None));
-        }
+        settled.drain(..take).collect()
+    };
+    for &old in &drained {
+        ops.push(TxnOp::delete(keys.marker(&lock.instance, old), None));
     }
 
     // The compares.
@@ -140,13 +142,21 @@ pub(crate) fn commit(
         );
         compares.extend(conflicts);
     }
-    if !limits.data.fits(data_ops as u64, op_bytes)
+    let result = if !limits.data.fits(data_ops as u64, op_bytes)
         || ops.len() + 1 > limits.txn_ops as usize
         || compares.len() + 1 > limits.txn_ops as usize
     {
-        return Err(limits.too_large(data_ops, op_bytes));
+        Err(limits.too_large(data_ops, op_bytes))
+    } else {
+        send(shared, ops, compares)
+    };
+    if result.is_err() {
+        // Nothing was written: the markers are still there, for a later commit to delete.
+        for old in drained {
+            lock.settle(old);
+        }
     }
-    send(shared, ops, compares)
+    result
 }
 
 /// Sends a commit with a marker of its own, and again with a new marker while it is known not
