@@ -293,6 +293,23 @@ impl Cluster {
     }
 }
 
+/// Whether a gRPC status without a code of its own tells of a member gone or a connection
+/// lost (tonic reports a connection dropped mid-request as `Unknown: transport error`), not of
+/// a refusal.
+fn is_lost_connection(message: &str) -> bool {
+    [
+        "leader",
+        "timed out",
+        "transport error",
+        "connection",
+        "broken pipe",
+        "h2 protocol error",
+        "stream closed",
+    ]
+    .iter()
+    .any(|sign| message.contains(sign))
+}
+
 /// Sorts a client error into "try another member" and "the cluster said no".
 fn classify(endpoint: &str, error: etcd_client::Error) -> Failure {
     use tonic::Code;
@@ -309,7 +326,7 @@ fn classify(endpoint: &str, error: etcd_client::Error) -> Failure {
                 Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled | Code::Aborted => {
                     Failure::Unreachable(format!("{endpoint}: {message}"))
                 }
-                Code::Unknown if message.contains("leader") || message.contains("timed out") => {
+                Code::Unknown | Code::Internal if is_lost_connection(&message) => {
                     Failure::Unreachable(format!("{endpoint}: {message}"))
                 }
                 Code::ResourceExhausted if message.contains("space exceeded") => refused(ErrorCode::FULL),
@@ -336,5 +353,43 @@ fn classify(endpoint: &str, error: etcd_client::Error) -> Failure {
             }
         }
         other => Failure::Unreachable(format!("{endpoint}: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(code: tonic::Code, message: &str) -> etcd_client::Error {
+        etcd_client::Error::GRpcStatus(tonic::Status::new(code, message))
+    }
+
+    #[test]
+    fn lost_connections_try_another_member_and_refusals_do_not() {
+        for lost in [
+            status(tonic::Code::Unavailable, "connection refused"),
+            status(tonic::Code::Unknown, "transport error"),
+            status(tonic::Code::Unknown, "etcdserver: leader changed"),
+            status(tonic::Code::Internal, "h2 protocol error: stream closed"),
+        ] {
+            assert!(
+                matches!(classify("m", lost), Failure::Unreachable(_)),
+                "not unreachable"
+            );
+        }
+        match classify(
+            "m",
+            status(
+                tonic::Code::InvalidArgument,
+                "etcdserver: too many operations in txn request",
+            ),
+        ) {
+            Failure::Refused(error) => assert_eq!(error.code, ErrorCode::FULL),
+            Failure::Unreachable(why) => panic!("unreachable: {why}"),
+        }
+        match classify("m", status(tonic::Code::Unknown, "etcdserver: bad thing")) {
+            Failure::Refused(error) => assert_eq!(error.code, ErrorCode::IO),
+            Failure::Unreachable(why) => panic!("unreachable: {why}"),
+        }
     }
 }

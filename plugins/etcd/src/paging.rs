@@ -24,8 +24,12 @@ pub(crate) struct Page {
     pub(crate) resume: Option<Vec<u8>>,
 }
 
-/// A window holding more than this many pages is narrowed.
-const MOST_PAGES_PER_WINDOW: i64 = 8;
+/// The pages a window is sized to hold, from the keys per byte value the last one held.
+const PAGES_PER_WINDOW: f64 = 4.0;
+/// A window holding more pages than this is resized (narrower).
+const MOST_PAGES_PER_WINDOW: f64 = 8.0;
+/// A window holding fewer pages than this is resized (wider).
+const FEWEST_PAGES_PER_WINDOW: f64 = 0.5;
 
 /// How one scan's pages are windowed.
 #[derive(Debug)]
@@ -70,23 +74,40 @@ impl Windows {
         }
     }
 
-    /// Adapts the window to `count`, the keys of the window just read (`limit` rows asked).
+    /// Adapts the window to `count`, the keys of the window just read (`limit` rows asked):
+    /// a window holding from half a page to 8 pages stays; another is resized to hold about
+    /// 4 pages at the density (keys per byte value) the last one had.
     fn adapt(&mut self, count: i64, limit: u32, start: &[u8], end: &[u8]) {
-        let page = i64::from(limit.max(1));
-        let floor = self.floor(start, end);
-        if count > MOST_PAGES_PER_WINDOW * page {
-            self.window = Some(match self.window {
-                None => (floor, 1),
-                Some((depth, span)) if span > 1 => (depth, span / 4).max((depth, 1)),
-                Some((depth, _)) => (depth + 1, 1),
-            });
-        } else if count < page / 2 {
-            self.window = match self.window {
-                Some((depth, span)) if span < 256 => Some((depth, span * 4)),
-                Some((depth, _)) if depth > floor => Some((depth - 1, 4)),
-                _ => None,
-            };
+        let page = f64::from(limit.max(1));
+        let pages = count as f64 / page;
+        if (FEWEST_PAGES_PER_WINDOW..=MOST_PAGES_PER_WINDOW).contains(&pages) {
+            return;
         }
+        let floor = self.floor(start, end);
+        let Some((mut depth, span)) = self.window else {
+            // The whole rest of the range: windows again once it proves large.
+            if pages > MOST_PAGES_PER_WINDOW {
+                self.window = Some((floor, 1));
+            }
+            return;
+        };
+        // Keys per byte value at `depth` (an empty window counts as one key).
+        let density = (count.max(1) as f64) / f64::from(span);
+        let mut values = PAGES_PER_WINDOW * page / density;
+        while values < 1.0 {
+            depth += 1;
+            values *= 256.0;
+        }
+        while values > 256.0 && depth > floor {
+            depth -= 1;
+            values /= 256.0;
+        }
+        self.window = if values > 256.0 {
+            // Wider than the widest window: the whole rest of the range.
+            None
+        } else {
+            Some((depth, values as u16))
+        };
     }
 }
 
@@ -205,25 +226,28 @@ mod tests {
         let mut windows = Windows::new(2);
         let _ = windows.window_end(b"t/a", b"t0");
         assert_eq!(windows.window, Some((3, 1)));
-        // Dense: a byte deeper; sparse: wider by four, then a byte shallower.
-        windows.adapt(1_000_000, 64, b"t/a", b"t0");
+        // 100,000 keys in one byte value, pages of 100: 400 keys are 1/250 of it, a byte
+        // deeper and about a value wide.
+        windows.adapt(100_000, 100, b"t/a", b"t0");
         assert_eq!(windows.window, Some((4, 1)));
-        windows.adapt(200, 64, b"t/b", b"t0");
-        assert_eq!(windows.window, Some((4, 1)));
-        for span in [4, 16, 64, 256] {
-            windows.adapt(3, 64, b"t/c", b"t0");
-            assert_eq!(windows.window, Some((4, span)));
+        // Windows of half a page to 8 pages stay as they are.
+        for count in [50, 400, 800] {
+            windows.adapt(count, 100, b"t/b", b"t0");
+            assert_eq!(windows.window, Some((4, 1)));
         }
-        windows.adapt(3, 64, b"t/c", b"t0");
-        assert_eq!(windows.window, Some((3, 4)));
-        windows.adapt(1_000_000, 64, b"t/c", b"t0");
-        assert_eq!(windows.window, Some((3, 1)));
-        // Nearly empty at the widest: the whole rest of the range, until it proves large.
-        for _ in 0..5 {
-            windows.adapt(3, 64, b"t/c", b"t0");
-        }
+        // 10 keys in one value: 40 values make 4 pages.
+        windows.adapt(10, 100, b"t/b", b"t0");
+        assert_eq!(windows.window, Some((4, 40)));
+        // Empty: 400 keys at one key per 40 values are 16,000 values, a byte shallower.
+        windows.adapt(0, 100, b"t/c", b"t0");
+        assert_eq!(windows.window, Some((3, 62)));
+        // Sparse beyond the widest window: the whole rest of the range, until it proves large.
+        windows.adapt(0, 100, b"t/c", b"t0");
         assert_eq!(windows.window, None);
-        windows.adapt(1_000_000, 64, b"t/c", b"t0");
+        windows.adapt(5_000, 100, b"t/c", b"t0");
         assert_eq!(windows.window, Some((3, 1)));
+        // Dense: as many bytes deeper as it takes (400 keys of 10^8: 67 values 3 bytes deeper).
+        windows.adapt(100_000_000, 100, b"t/c", b"t0");
+        assert_eq!(windows.window, Some((6, 67)));
     }
 }

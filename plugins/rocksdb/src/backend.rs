@@ -184,6 +184,17 @@ fn open_primary(
     Ok((Handle::Primary(db), existing))
 }
 
+/// Whether an open failed on a file that the writer removed after the manifest naming it was
+/// read: RocksDB reports it as not found, as an I/O error, or (while reading the manifest's
+/// files) as corruption of the manifest naming a file that is "No such file or directory".
+fn is_file_gone(error: &rocksdb::Error) -> bool {
+    match error.kind() {
+        ErrorKind::NotFound | ErrorKind::IOError => true,
+        ErrorKind::Corruption => error.as_ref().contains("No such file or directory"),
+        _ => false,
+    }
+}
+
 /// Opens `dir` read-only: the data as it is now, beside any writing process. Every file is
 /// kept open (`max_open_files = -1`), so the writer's flushes and compactions cannot take one
 /// away; an open that meets a file removed between reading the manifest and opening it is
@@ -214,10 +225,7 @@ fn open_read_only(
         });
         match opened {
             Ok(opened) => return Ok(opened),
-            Err(error)
-                if attempt < READ_ONLY_OPEN_ATTEMPTS
-                    && matches!(error.kind(), ErrorKind::NotFound | ErrorKind::IOError) =>
-            {
+            Err(error) if attempt < READ_ONLY_OPEN_ATTEMPTS && is_file_gone(&error) => {
                 std::thread::sleep(Duration::from_millis(20 << attempt));
             }
             Err(error) => {
