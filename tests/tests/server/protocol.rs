@@ -364,8 +364,19 @@ fn metrics_count_requests_and_health_answers() {
     let health = get(&server.url("/health"), None);
     health.expect(200);
     assert_eq!(health.body, "ok\n");
-    let metrics = get(&server.url("/metrics"), None);
-    metrics.expect(200);
+    // A query counts as running until the server has dropped its streamed body, which may
+    // come a moment after the client read the last byte: wait for the gauge to come back.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let metrics = loop {
+        let metrics = get(&server.url("/metrics"), None);
+        metrics.expect(200);
+        if metrics.body.lines().any(|line| line == "kgdb_queries_running 0")
+            || std::time::Instant::now() > deadline
+        {
+            break metrics;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     assert!(metrics
         .content_type
         .starts_with("text/plain; version=0.0.4"));
