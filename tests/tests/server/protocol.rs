@@ -370,7 +370,10 @@ fn metrics_count_requests_and_health_answers() {
     let metrics = loop {
         let metrics = get(&server.url("/metrics"), None);
         metrics.expect(200);
-        if metrics.body.lines().any(|line| line == "kgdb_queries_running 0")
+        if metrics
+            .body
+            .lines()
+            .any(|line| line == "kgdb_queries_running 0")
             || std::time::Instant::now() > deadline
         {
             break metrics;
