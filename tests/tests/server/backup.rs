@@ -12,6 +12,31 @@ use super::support::{host, json_number, query, triples, update, Server};
 /// Quads each update inserts, in one transaction.
 const PER_UPDATE: u64 = 10;
 
+/// The writing thread: stopped and joined by [`Writer::finish`], or when dropped (a check
+/// failed), so that it lets go of the server and the server's process ends with the test.
+struct Writer {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Writer {
+    fn finish(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
 fn backup_beside_a_writing_server(stem: &str, method: &str) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -20,7 +45,7 @@ fn backup_beside_a_writing_server(stem: &str, method: &str) {
     let server = Arc::new(Server::start(d, stem, &[]));
     let acked = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
+    let thread = {
         let (server, acked, stop) = (Arc::clone(&server), Arc::clone(&acked), Arc::clone(&stop));
         std::thread::spawn(move || {
             let mut n = 0u64;
@@ -33,6 +58,10 @@ fn backup_beside_a_writing_server(stem: &str, method: &str) {
                 acked.store(n, Ordering::SeqCst);
             }
         })
+    };
+    let writer = Writer {
+        stop: Arc::clone(&stop),
+        thread: Some(thread),
     };
     // Let some updates commit first.
     while acked.load(Ordering::SeqCst) < 3 {
@@ -49,7 +78,7 @@ fn backup_beside_a_writing_server(stem: &str, method: &str) {
     .to_owned();
     let after = acked.load(Ordering::SeqCst);
     stop.store(true, Ordering::SeqCst);
-    writer.join().unwrap();
+    writer.finish();
     assert!(
         out.contains(&format!(" into saved by {method} in ")),
         "{stem}: {out}"
