@@ -139,10 +139,11 @@ impl StorageCursor for EtcdCursor {
                         }
                     }
                 }
-                match resume {
-                    Some(resume) => {
-                        from = Bound::Included(resume.to_vec());
-                        start = page.resume.clone().unwrap_or_default();
+                match page.resume {
+                    Some(next) => {
+                        // Checked above to lie past the table's prefix.
+                        from = Bound::Included(next[prefix_len..].to_vec());
+                        start = next;
                     }
                     None => return Ok(true),
                 }
